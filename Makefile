@@ -1,0 +1,64 @@
+# gastown-operator
+
+SHELL := /usr/bin/env bash -o pipefail
+export GOTOOLCHAIN ?= local
+
+CONTROLLER_GEN_VERSION ?= v0.23.0
+CONTROLLER_GEN ?= go run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+CHART_CRDS := charts/gastown-operator/crds
+
+GOTEST_FLAGS ?= -count=1 -timeout 30m
+
+.PHONY: all
+all: build
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager, the polecat runner and the kubectl plugin into bin/.
+	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -o bin/gastown-polecat ./cmd/polecat
+	CGO_ENABLED=0 go build -trimpath -o bin/kubectl-gt ./cmd/kubectl-gt
+
+.PHONY: run
+run: generate manifests ## Run the manager against the cluster of the current kubeconfig.
+	go run ./cmd/manager
+
+##@ Code generation
+
+.PHONY: generate
+generate: ## Generate deepcopy functions.
+	$(CONTROLLER_GEN) object paths=./api/...
+
+.PHONY: manifests
+manifests: ## Generate CRDs and RBAC, and copy the CRDs into the chart.
+	$(CONTROLLER_GEN) crd rbac:roleName=gastown-operator-manager paths=./api/... paths=./internal/controller/... \
+		output:crd:artifacts:config=config/crd/bases output:rbac:dir=config/rbac
+	mkdir -p $(CHART_CRDS) && rm -f $(CHART_CRDS)/*.yaml && cp config/crd/bases/*.yaml $(CHART_CRDS)/
+
+.PHONY: check-generated
+check-generated: ## Fail when regenerating changes any generated file.
+	hack/check-generated.sh
+
+##@ Test
+
+.PHONY: testbin
+testbin: ## Build the test binaries (etcd, kube-apiserver, kubectl, source-controller, helm) into the cache.
+	hack/testbin.sh all
+
+.PHONY: lint
+lint: ## gofmt and go vet.
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad" >&2; exit 1; fi
+	go vet ./...
+
+.PHONY: test
+test: testbin check-generated lint ## Build what the tests need, check generated files, vet, and run every test.
+	source <(hack/testbin.sh env) && go test $(GOTEST_FLAGS) ./...
+
+.PHONY: bench
+bench: testbin ## Run the benchmarks.
+	source <(hack/testbin.sh env) && go test -run='^$$' -bench=. -benchmem ./...
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

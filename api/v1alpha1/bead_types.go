@@ -1,0 +1,278 @@
+package v1alpha1
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BeadKind is the kind name of Bead.
+const BeadKind = "Bead"
+
+// BeadType is the kind of work a bead asks for.
+// +kubebuilder:validation:Enum=bug;feature;task;chore;epic
+type BeadType string
+
+// BeadFileStatus is the status a bead has in its file: open or closed.
+// +kubebuilder:validation:Enum=open;closed
+type BeadFileStatus string
+
+const (
+	BeadOpen   BeadFileStatus = "open"
+	BeadClosed BeadFileStatus = "closed"
+)
+
+// DefaultPriority of a bead without one.
+const DefaultPriority = 2
+
+// BeadSpec mirrors a bead file entry. The BeadStore writes it; people write
+// the file.
+type BeadSpec struct {
+	// RigRef names the rig the bead belongs to.
+	// +kubebuilder:validation:MinLength=1
+	RigRef string `json:"rigRef"`
+
+	// Title of the work item.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Title string `json:"title"`
+
+	// Description of the work, given to the agent.
+	// +optional
+	Description string `json:"description,omitempty"`
+
+	// Acceptance criteria, given to the agent.
+	// +optional
+	Acceptance string `json:"acceptance,omitempty"`
+
+	// Type of the work.
+	// +kubebuilder:default=task
+	// +optional
+	Type BeadType `json:"type,omitempty"`
+
+	// Priority from 0 (highest) to 4.
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4
+	// +optional
+	Priority *int32 `json:"priority,omitempty"`
+
+	// Status in the file: open beads are dispatched, closed ones never.
+	// +kubebuilder:default=open
+	// +optional
+	Status BeadFileStatus `json:"status,omitempty"`
+
+	// DependsOn lists beads that must be closed before this one is ready.
+	// +listType=set
+	// +optional
+	DependsOn []string `json:"dependsOn,omitempty"`
+
+	// Labels of the work item.
+	// +optional
+	Labels []string `json:"labels,omitempty"`
+
+	// Agent overrides the rig's agent for this bead.
+	// +optional
+	Agent *AgentSpec `json:"agent,omitempty"`
+
+	// Resources override the rig's polecat resources for this bead.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// SourcePath is the repository file the bead was read from; the polecat
+	// closes the bead there.
+	// +optional
+	SourcePath string `json:"sourcePath,omitempty"`
+}
+
+// PriorityValue returns the bead's priority, resolving the default.
+func (in *BeadSpec) PriorityValue() int32 {
+	if in.Priority == nil {
+		return DefaultPriority
+	}
+	return *in.Priority
+}
+
+// Hash identifies the content of the spec: a bead is dispatched at most once
+// per hash.
+func (in *BeadSpec) Hash() string {
+	b, _ := json.Marshal(in) // a plain struct: cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// BeadPhase is where a bead stands in its lifecycle.
+type BeadPhase string
+
+const (
+	BeadPhaseOpen     BeadPhase = "Open"
+	BeadPhaseBlocked  BeadPhase = "Blocked"
+	BeadPhaseReady    BeadPhase = "Ready"
+	BeadPhaseWorking  BeadPhase = "Working"
+	BeadPhaseInReview BeadPhase = "InReview"
+	BeadPhaseMerged   BeadPhase = "Merged"
+	BeadPhaseClosed   BeadPhase = "Closed"
+	BeadPhaseFailed   BeadPhase = "Failed"
+	BeadPhaseRejected BeadPhase = "Rejected"
+)
+
+// BeadStatus is the cluster-side state of a bead. Each group of fields has
+// one writer: the Bead controller (phase, conditions, result), the rig's
+// dispatcher (dispatch) and the Refinery (pullRequest).
+type BeadStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Reconciling, Stalled, Dispatched, PullRequest.
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Phase: Open, Blocked, Ready, Working, InReview, Merged, Closed, Failed
+	// or Rejected.
+	// +optional
+	Phase BeadPhase `json:"phase,omitempty"`
+
+	// Dispatch records the polecats the rig created for the bead.
+	// +optional
+	Dispatch *DispatchStatus `json:"dispatch,omitempty"`
+
+	// Polecat is the bead's latest polecat.
+	// +optional
+	Polecat string `json:"polecat,omitempty"`
+
+	// Branch the bead's work was pushed to.
+	// +optional
+	Branch string `json:"branch,omitempty"`
+
+	// Commit is the SHA of the pushed work.
+	// +optional
+	Commit string `json:"commit,omitempty"`
+
+	// Result of the latest finished polecat.
+	// +optional
+	Result *PolecatResult `json:"result,omitempty"`
+
+	// PullRequest of the bead's work.
+	// +optional
+	PullRequest *PullRequestStatus `json:"pullRequest,omitempty"`
+}
+
+// DispatchStatus is the dispatcher's record for a bead.
+type DispatchStatus struct {
+	// SpecHash of the spec the current attempts are for.
+	SpecHash string `json:"specHash"`
+
+	// Retry is the value of the retry annotation the record is for.
+	// +optional
+	Retry string `json:"retry,omitempty"`
+
+	// Attempts is the number of polecats created for SpecHash and Retry.
+	Attempts int32 `json:"attempts"`
+
+	// Runs is the number of polecats ever created for the bead; it names
+	// the next one, so a restart never creates a twin.
+	Runs int32 `json:"runs"`
+
+	// LastDispatchTime is when the latest polecat was created.
+	// +optional
+	LastDispatchTime *metav1.Time `json:"lastDispatchTime,omitempty"`
+}
+
+// PullRequestStatus is the state of a bead's pull request.
+type PullRequestStatus struct {
+	// Number of the pull request; 0 for the git provider, which opens none.
+	// +optional
+	Number int `json:"number,omitempty"`
+
+	// URL of the pull request.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// State: open, closed or merged.
+	// +kubebuilder:validation:Enum=open;closed;merged
+	State string `json:"state"`
+
+	// HeadBranch of the pull request.
+	// +optional
+	HeadBranch string `json:"headBranch,omitempty"`
+
+	// HeadSHA the gate was last evaluated for.
+	// +optional
+	HeadSHA string `json:"headSHA,omitempty"`
+
+	// MergeCommit is the SHA of the merge on the target branch.
+	// +optional
+	MergeCommit string `json:"mergeCommit,omitempty"`
+
+	// MergedAt is when the pull request merged.
+	// +optional
+	MergedAt *metav1.Time `json:"mergedAt,omitempty"`
+
+	// Gate says what the merge waits for, e.g. "1 approval missing".
+	// +optional
+	Gate string `json:"gate,omitempty"`
+
+	// Revisions is the number of revision polecats launched for review comments.
+	// +optional
+	Revisions int32 `json:"revisions,omitempty"`
+
+	// ConflictFixes is the number of conflict-resolution polecats launched.
+	// +optional
+	ConflictFixes int32 `json:"conflictFixes,omitempty"`
+
+	// LastReviewID is the latest "changes requested" review a revision was launched for.
+	// +optional
+	LastReviewID int64 `json:"lastReviewID,omitempty"`
+}
+
+// Pull request states.
+const (
+	PullRequestOpen   = "open"
+	PullRequestClosed = "closed"
+	PullRequestMerged = "merged"
+)
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=bd,categories=gastown
+// +kubebuilder:printcolumn:name="Rig",type=string,JSONPath=`.spec.rigRef`
+// +kubebuilder:printcolumn:name="Title",type=string,JSONPath=`.spec.title`
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Polecat",type=string,JSONPath=`.status.polecat`,priority=1
+// +kubebuilder:printcolumn:name="PR",type=string,JSONPath=`.status.pullRequest.url`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Bead is one work item, synced from a bead file in git. Its name is the
+// bead ID: a DNS-1123 label of at most 50 characters, so that the names of
+// its polecats and pods fit in label values.
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="a bead ID has at most 50 characters"
+type Bead struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   BeadSpec   `json:"spec,omitempty"`
+	Status BeadStatus `json:"status,omitempty"`
+}
+
+// GetConditions returns the status conditions.
+func (in *Bead) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions sets the status conditions.
+func (in *Bead) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// +kubebuilder:object:root=true
+
+// BeadList is a list of Beads.
+type BeadList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Bead `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Bead{}, &BeadList{})
+}
