@@ -31,9 +31,10 @@ const DefaultPriority = 2
 // BeadSpec mirrors a bead file entry. The BeadStore writes it; people write
 // the file.
 type BeadSpec struct {
-	// RigRef names the rig the bead belongs to.
-	// +kubebuilder:validation:MinLength=1
-	RigRef string `json:"rigRef"`
+	// RigRef names the rig the bead belongs to. The BeadStore sets it; a
+	// bead without one is never dispatched.
+	// +optional
+	RigRef string `json:"rigRef,omitempty"`
 
 	// Title of the work item.
 	// +kubebuilder:validation:MinLength=1

@@ -82,26 +82,32 @@ func TestExamplesAreAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(root, "examples", "*.yaml"))
-	if len(files) < 5 {
-		t.Fatalf("expected the examples in %s/examples, found %d files", root, len(files))
+	samples, _ := filepath.Glob(filepath.Join(root, "config", "samples", "*.yaml"))
+	beadFiles, _ := filepath.Glob(filepath.Join(root, "examples", "*.yaml"))
+	if len(samples) < 5 || len(beadFiles) < 1 {
+		t.Fatalf("expected samples in config/samples and bead files in examples, found %d and %d", len(samples), len(beadFiles))
 	}
+	files := append(samples, beadFiles...)
 	sources := map[string][]byte{"DESIGN.md Polecat example": []byte(designPolecat)}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sources[filepath.Base(f)] = b
+		rel, _ := filepath.Rel(root, f)
+		sources[rel] = b
 	}
 	for name, data := range sources {
 		t.Run(name, func(t *testing.T) {
 			for _, obj := range decodeAll(t, data) {
+				if obj.GetNamespace() == "" && obj.GetKind() != gastownv1.RigKind {
+					obj.SetNamespace("gastown-workers") // bead files carry no namespace
+				}
 				ensureNamespace(t, obj.GetNamespace())
 				// Create with strict field validation, as kubectl apply does.
 				err := env.Client.Create(context.Background(), obj, client.FieldValidation("Strict"))
 				if apierrors.IsAlreadyExists(err) {
-					continue // the DESIGN example and examples/polecat.yaml are the same object
+					continue // the DESIGN example and config/samples/polecat.yaml are the same object
 				}
 				if err != nil {
 					t.Errorf("%s %s/%s rejected: %v", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
@@ -113,7 +119,7 @@ func TestExamplesAreAccepted(t *testing.T) {
 
 func TestSeedPolecatExampleIsUnchanged(t *testing.T) {
 	root, _ := testenv.ProjectRoot()
-	b, err := os.ReadFile(filepath.Join(root, "examples", "polecat.yaml"))
+	b, err := os.ReadFile(filepath.Join(root, "config", "samples", "polecat.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +133,7 @@ func TestSeedPolecatExampleIsUnchanged(t *testing.T) {
 	a, _ := yaml.Marshal(fromFile)
 	d, _ := yaml.Marshal(fromDesign)
 	if !bytes.Equal(a, d) {
-		t.Errorf("examples/polecat.yaml differs from the DESIGN.md example:\n%s\nvs\n%s", a, d)
+		t.Errorf("config/samples/polecat.yaml differs from the DESIGN.md example:\n%s\nvs\n%s", a, d)
 	}
 }
 
