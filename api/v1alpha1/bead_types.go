@@ -227,6 +227,16 @@ type PullRequestStatus struct {
 	// LastReviewID is the latest "changes requested" review a revision was launched for.
 	// +optional
 	LastReviewID int64 `json:"lastReviewID,omitempty"`
+
+	// ReviewRequested is the number of revisions after which review was
+	// requested again.
+	// +optional
+	ReviewRequested int32 `json:"reviewRequested,omitempty"`
+
+	// Failure says why the Refinery gave up on the pull request; the bead is
+	// Failed until it is edited or retried.
+	// +optional
+	Failure string `json:"failure,omitempty"`
 }
 
 // Pull request states.

@@ -25,7 +25,7 @@ import (
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) { testenv.Main(m, &env) }
+func TestMain(m *testing.M) { testenv.Main(m, &env, nil) }
 
 // designPolecat is the Polecat example of DESIGN.md and the seed README.
 const designPolecat = `

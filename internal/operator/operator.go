@@ -4,6 +4,7 @@
 package operator
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -14,17 +15,23 @@ import (
 	"github.com/fluxcd/pkg/runtime/events"
 	"github.com/fluxcd/pkg/runtime/leaderelection"
 	"github.com/fluxcd/pkg/runtime/logger"
-	"github.com/fluxcd/pkg/runtime/metrics"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/config"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/controller"
+	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/scheme"
 )
+
+// DefaultRunnerImage is the operator's own image, which holds the runner.
+const DefaultRunnerImage = "ghcr.io/boshu2/gastown-operator:latest"
 
 // ControllerName is the name the operator reports in events and uses as its
 // field owner.
@@ -41,6 +48,19 @@ type Options struct {
 	// and home of the leader election lease.
 	Namespace               string
 	GracefulShutdownTimeout time.Duration
+	// RetryBackoff is the wait before a failed polecat is retried; it doubles
+	// per retry up to MaxRetryBackoff.
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+	// ArtifactRetries is how often a failed artifact download is retried.
+	ArtifactRetries int
+	// RunnerImage holds the gastown-polecat runner that polecat pods copy in.
+	RunnerImage string
+	// AgentImages overrides the default image of an agent type.
+	AgentImages map[string]string
+	// LocalRunner is the gastown-polecat binary for executionMode local.
+	LocalRunner  string
+	LocalWorkDir string
 
 	Client         runtimeclient.Options
 	LeaderElection leaderelection.Options
@@ -69,6 +89,20 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"The namespace the operator runs in.")
 	fs.DurationVar(&o.GracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second,
 		"How long running reconciles may take to finish on shutdown.")
+	fs.DurationVar(&o.RetryBackoff, "polecat-retry-backoff", 30*time.Second,
+		"The wait before a failed polecat is retried; it doubles per retry.")
+	fs.DurationVar(&o.MaxRetryBackoff, "polecat-max-retry-backoff", 10*time.Minute,
+		"The longest wait before a failed polecat is retried.")
+	fs.IntVar(&o.ArtifactRetries, "artifact-retries", 9,
+		"How often a failed download of a source artifact is retried.")
+	fs.StringVar(&o.RunnerImage, "runner-image", DefaultRunnerImage,
+		"The image holding the gastown-polecat runner, copied into every polecat pod.")
+	fs.StringToStringVar(&o.AgentImages, "agent-image", nil,
+		"The image of an agent type, e.g. --agent-image=claude-code=registry/claude:1.2 (repeatable).")
+	fs.StringVar(&o.LocalRunner, "local-runner", "",
+		"The gastown-polecat binary that runs executionMode local polecats as child processes; empty refuses local mode.")
+	fs.StringVar(&o.LocalWorkDir, "local-workdir", "",
+		"Where local polecats get their work directories (default: the system temp dir).")
 	o.Client.BindFlags(fs)
 	o.LeaderElection.BindFlags(fs)
 	o.ACL.BindFlags(fs)
@@ -102,7 +136,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		RenewDeadline:                 &o.LeaderElection.RenewDeadline,
 		RetryPeriod:                   &o.LeaderElection.RetryPeriod,
 		GracefulShutdownTimeout:       &o.GracefulShutdownTimeout,
-		Controller:                    ctrlcontroller.Controller{MaxConcurrentReconciles: o.Concurrent},
+		Controller:                    ctrlconfig.Controller{MaxConcurrentReconciles: o.Concurrent},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -113,9 +147,68 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if _, err := events.NewRecorder(mgr, ctrl.Log, o.EventsAddr, ControllerName); err != nil {
+	recorder, err := events.NewRecorder(mgr, ctrl.Log, o.EventsAddr, ControllerName)
+	if err != nil {
 		return nil, fmt.Errorf("creating event recorder: %w", err)
 	}
-	_ = metrics.MustMakeRecorder()
+	if err := setupControllers(mgr, o, recorder); err != nil {
+		return nil, err
+	}
 	return mgr, nil
+}
+
+func (o Options) polecatDefaults() polecat.Defaults {
+	d := polecat.Defaults{RunnerImage: o.RunnerImage, AgentImages: map[gastownv1.AgentType]string{}}
+	for agent, image := range o.AgentImages {
+		d.AgentImages[gastownv1.AgentType(agent)] = image
+	}
+	return d
+}
+
+// setupControllers registers the field indexes and every reconciler.
+func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) error {
+	if err := controller.SetupIndexes(context.Background(), mgr); err != nil {
+		return fmt.Errorf("setting up field indexes: %w", err)
+	}
+	opts := ctrlcontroller.Options{
+		MaxConcurrentReconciles: o.Concurrent,
+		RateLimiter:             runtimectrl.GetRateLimiter(o.RateLimiter),
+	}
+	c := mgr.GetClient()
+	for _, ctl := range []struct {
+		name  string
+		setup func() error
+	}{
+		{"Rig", func() error {
+			return (&controller.RigReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
+				NoCrossNamespaceRefs: o.ACL.NoCrossNamespaceRefs, RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+			}).SetupWithManager(mgr, opts)
+		}},
+		{"BeadStore", func() error {
+			return (&controller.BeadStoreReconciler{Client: c, EventRecorder: recorder,
+				NoCrossNamespaceRefs: o.ACL.NoCrossNamespaceRefs, ArtifactRetries: o.ArtifactRetries,
+			}).SetupWithManager(mgr, opts)
+		}},
+		{"Bead", func() error {
+			return (&controller.BeadReconciler{Client: c, EventRecorder: recorder,
+				RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+			}).SetupWithManager(mgr, opts)
+		}},
+		{"Convoy", func() error {
+			return (&controller.ConvoyReconciler{Client: c, EventRecorder: recorder}).SetupWithManager(mgr, opts)
+		}},
+		{"Polecat", func() error {
+			return (&controller.PolecatReconciler{Client: c, EventRecorder: recorder, Defaults: o.polecatDefaults(),
+				LocalRunner: o.LocalRunner, LocalWorkDir: o.LocalWorkDir,
+			}).SetupWithManager(mgr, opts)
+		}},
+		{"Refinery", func() error {
+			return (&controller.RefineryReconciler{Client: c, EventRecorder: recorder}).SetupWithManager(mgr, opts)
+		}},
+	} {
+		if err := ctl.setup(); err != nil {
+			return fmt.Errorf("setting up the %s controller: %w", ctl.name, err)
+		}
+	}
+	return nil
 }

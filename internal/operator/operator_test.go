@@ -19,7 +19,7 @@ import (
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) { testenv.Main(m, &env) }
+func TestMain(m *testing.M) { testenv.Main(m, &env, nil) }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

@@ -192,16 +192,26 @@ func (e *Env) Kubeconfig(path string) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
-// Main starts the control plane, runs the package's tests, and stops it.
-// It exits with status 1 when the control plane cannot start.
-func Main(m *testing.M, env **Env) {
+// Main starts the control plane, runs setup (when not nil; for example to
+// start a manager), runs the package's tests, then tears down and stops the
+// control plane. It exits with status 1 when the control plane cannot start.
+func Main(m *testing.M, env **Env, setup func(*Env) (teardown func(), err error)) {
 	e, err := Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the test control plane did not start: %v\n", err)
 		os.Exit(1)
 	}
 	*env = e
+	teardown := func() {}
+	if setup != nil {
+		if teardown, err = setup(e); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: test setup: %v\n", err)
+			_ = e.Stop()
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
+	teardown()
 	if err := e.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "stopping the test control plane: %v\n", err)
 	}

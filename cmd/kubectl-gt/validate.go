@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/spf13/cobra"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
+)
+
+func init() {
+	subcommands = append(subcommands, newValidateCommand)
+}
+
+type validateOptions struct {
+	format string
+	prefix string
+}
+
+// prefixRE is the pattern of BeadStore.spec.prefix.
+var prefixRE = regexp.MustCompile(`^[a-z]+-$`)
+
+func newValidateCommand(root *rootOptions) *cobra.Command {
+	opts := &validateOptions{}
+	cmd := &cobra.Command{
+		Use:   "validate DIR",
+		Short: "Check bead files as the operator will read them",
+		Long: `Validate reads the bead files in DIR (the folder a BeadStore's spec.path points
+at, such as .gastown) with the parser the operator uses, and prints every
+problem as FILE:LINE: message, then a summary.
+
+Exit codes: 0 when every file is valid, 1 when a file has errors, 2 when the
+command cannot run (wrong flags or arguments, DIR missing or unreadable).`,
+		Example: `  # Check the bead files of the repository you are in
+  kubectl gt validate .gastown
+
+  # Check a beads (bd) export whose IDs must start with gt-
+  kubectl gt validate .beads --format beads-jsonl --prefix gt-`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return opts.run(root.out, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&opts.format, "format", string(gastownv1.FormatManifests),
+		"format of the bead files: manifests (Bead and Convoy YAML under DIR) or beads-jsonl (DIR/issues.jsonl)")
+	cmd.Flags().StringVar(&opts.prefix, "prefix", "",
+		"prefix every bead ID must start with, such as gt- (the BeadStore's spec.prefix)")
+	return cmd
+}
+
+func (o *validateOptions) run(out io.Writer, dir string) error {
+	format := gastownv1.BeadFormat(o.format)
+	if format != gastownv1.FormatManifests && format != gastownv1.FormatBeadsJSONL {
+		return usageError{fmt.Errorf("--format %q: use %s or %s", o.format, gastownv1.FormatManifests, gastownv1.FormatBeadsJSONL)}
+	}
+	if o.prefix != "" && !prefixRE.MatchString(o.prefix) {
+		return usageError{fmt.Errorf("--prefix %q: use lower case letters and a final '-', such as gt-", o.prefix)}
+	}
+	if err := checkInput(dir, format); err != nil {
+		return usageError{err}
+	}
+	src := sourceOf(dir)
+	set, err := beads.Load(src.fsys, src.dir, beads.Options{Format: format, Prefix: o.prefix})
+	if err != nil {
+		return usageError{err}
+	}
+	for _, e := range set.Errors {
+		fmt.Fprintf(out, "%s:%d: %s\n", src.display(e.File), e.Line, e.Message)
+	}
+	fmt.Fprintln(out, summary(set))
+	if len(set.Errors) > 0 {
+		return exitError{code: exitFailed}
+	}
+	return nil
+}
+
+// source is the file system Load reads DIR from, and how its paths are shown.
+type source struct {
+	fsys fs.FS
+	dir  string
+	// display turns a path Load reports into the path a user types.
+	display func(string) string
+}
+
+// sourceOf roots the file system at the working directory when DIR is below
+// it, so that every path Load reports, messages included, is a path the user
+// can type. Other directories are their own root, and paths in messages are
+// relative to them.
+func sourceOf(dir string) source {
+	clean := filepath.Clean(dir)
+	if filepath.IsLocal(clean) || clean == "." {
+		return source{fsys: os.DirFS("."), dir: filepath.ToSlash(clean), display: filepath.FromSlash}
+	}
+	return source{
+		fsys:    os.DirFS(clean),
+		dir:     ".",
+		display: func(p string) string { return filepath.Join(clean, filepath.FromSlash(p)) },
+	}
+}
+
+// checkInput says what is missing in the user's words, before Load would
+// in the operator's.
+func checkInput(dir string, format gastownv1.BeadFormat) error {
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: no such directory", dir)
+	case err != nil:
+		return err
+	case !info.IsDir():
+		return fmt.Errorf("%s: not a directory", dir)
+	}
+	if format == gastownv1.FormatBeadsJSONL {
+		file := filepath.Join(dir, beads.JSONLFile)
+		if _, err := os.Stat(file); err != nil {
+			return fmt.Errorf("%s: no such file: a beads-jsonl folder holds %s", file, beads.JSONLFile)
+		}
+	}
+	return nil
+}
+
+// summary is the last line of the output, such as
+// "validated 3 beads and 1 convoy in 2 files: 2 errors in 1 file".
+func summary(set *beads.Set) string {
+	read := fmt.Sprintf("validated %s and %s in %s", count(len(set.Beads), "bead"), count(len(set.Convoys), "convoy"), count(len(set.Files), "file"))
+	if len(set.Errors) == 0 {
+		return read + ": no errors"
+	}
+	filesWithErrors := map[string]bool{}
+	for _, e := range set.Errors {
+		filesWithErrors[e.File] = true
+	}
+	return fmt.Sprintf("%s: %s in %s", read, count(len(set.Errors), "error"), count(len(filesWithErrors), "file"))
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

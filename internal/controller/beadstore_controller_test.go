@@ -1,0 +1,255 @@
+package controller_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/controller"
+)
+
+const (
+	beadA = `apiVersion: gastown.gastown.io/v1alpha1
+kind: Bead
+metadata:
+  name: gt-a
+spec:
+  title: First task
+  priority: 1
+`
+	beadB = `apiVersion: gastown.gastown.io/v1alpha1
+kind: Bead
+metadata:
+  name: gt-b
+spec:
+  title: Second task
+  dependsOn: [gt-a]
+`
+	beadsCD = `apiVersion: gastown.gastown.io/v1alpha1
+kind: Bead
+metadata:
+  name: gt-c
+spec:
+  title: Third task
+---
+apiVersion: gastown.gastown.io/v1alpha1
+kind: Bead
+metadata:
+  name: gt-d
+spec:
+  title: Fourth task
+`
+	convoyAB = `apiVersion: gastown.gastown.io/v1alpha1
+kind: Convoy
+metadata:
+  name: sprint
+spec:
+  trackedBeads: [gt-a, gt-b]
+  parallelism: 1
+`
+	convoyCD = `apiVersion: gastown.gastown.io/v1alpha1
+kind: Convoy
+metadata:
+  name: cleanup
+spec:
+  trackedBeads: [gt-c, gt-d]
+`
+)
+
+// storeFixture is a rig (dispatch suspended: these tests look at intake
+// only) with a GitRepository and the BeadStore the rig creates.
+type storeFixture struct {
+	ns  string
+	set func(files map[string]string) string
+}
+
+func newStoreFixture(t *testing.T) storeFixture {
+	ns := env.Namespace(t)
+	gitRepository(t, ns, "app")
+	rig(t, ns, func(r *gastownv1.Rig) {
+		r.Spec.GitURL = ""
+		r.Spec.SourceRef = &gastownv1.SourceReference{Kind: "GitRepository", Name: "app", Namespace: ns}
+		r.Spec.Suspend = true
+	})
+	return storeFixture{ns: ns, set: func(files map[string]string) string {
+		url, digest, rev := publish(t, files)
+		setArtifact(t, ns, "app", url, digest, rev)
+		return rev
+	}}
+}
+
+func storeSynced(g Gomega, ns, revision string) *gastownv1.BeadStore {
+	store := get(g, ns, ns, &gastownv1.BeadStore{})
+	g.Expect(store.Status.LastAppliedRevision).To(Equal(revision))
+	return store
+}
+
+func beadNames(g Gomega, ns string) []string {
+	list := &gastownv1.BeadList{}
+	g.Expect(env.Client.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var names []string
+	for _, b := range list.Items {
+		if b.DeletionTimestamp == nil {
+			names = append(names, b.Name)
+		}
+	}
+	return names
+}
+
+func TestBeadStoreSyncsBeadsAndConvoysAndWritesOnlyChanges(t *testing.T) {
+	g := NewWithT(t)
+	f := newStoreFixture(t)
+
+	rev1 := f.set(map[string]string{
+		".gastown/a.yaml":       beadA,
+		".gastown/b.yaml":       beadB,
+		".gastown/more/cd.yaml": beadsCD,
+		".gastown/convoys.yaml": convoyAB + "---\n" + convoyCD,
+		".gastown/README.md":    "not a bead file",
+		"src/main.go":           "package main",
+	})
+	g.Eventually(func(g Gomega) {
+		store := storeSynced(g, f.ns, rev1)
+		g.Expect(store.Status.IssueCount).To(BeEquivalentTo(4))
+		g.Expect(store.Status.ConvoyCount).To(BeEquivalentTo(2))
+		g.Expect(conditions.IsReady(store)).To(BeTrue())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(beadNames(g, f.ns)).To(ConsistOf("gt-a", "gt-b", "gt-c", "gt-d"))
+
+	b := get(g, f.ns, "gt-b", &gastownv1.Bead{})
+	g.Expect(b.Spec.RigRef).To(Equal(f.ns))
+	g.Expect(b.Spec.SourcePath).To(Equal(".gastown/b.yaml"))
+	g.Expect(b.Spec.DependsOn).To(Equal([]string{"gt-a"}))
+	g.Expect(*b.Spec.Priority).To(BeEquivalentTo(2))
+	g.Expect(b.Labels).To(HaveKeyWithValue(gastownv1.RigLabel, f.ns))
+	g.Expect(b.OwnerReferences).To(HaveLen(1))
+	g.Expect(b.OwnerReferences[0].Kind).To(Equal("BeadStore"))
+	sprint := get(g, f.ns, "sprint", &gastownv1.Convoy{})
+	g.Expect(sprint.Spec.TrackedBeads).To(Equal([]string{"gt-a", "gt-b"}))
+	g.Expect(sprint.Spec.RigRef).To(Equal(f.ns))
+	storeWrites.take(f.ns)
+
+	// Cluster-side state survives spec updates.
+	a := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+	a.Status.Dispatch = &gastownv1.DispatchStatus{SpecHash: "kept", Attempts: 1, Runs: 1}
+	g.Expect(env.Client.Status().Update(context.Background(), a)).To(Succeed())
+
+	// Revision 2 edits gt-a, deletes gt-d and adds gt-e.
+	rev2 := f.set(map[string]string{
+		".gastown/a.yaml":       strings.Replace(beadA, "First task", "First task, reworded", 1),
+		".gastown/b.yaml":       beadB,
+		".gastown/more/cd.yaml": strings.SplitN(beadsCD, "---\n", 2)[0],
+		".gastown/e.yaml":       strings.ReplaceAll(beadA, "gt-a", "gt-e"),
+		".gastown/convoys.yaml": convoyAB + "---\n" + strings.Replace(convoyCD, "[gt-c, gt-d]", "[gt-c]", 1),
+	})
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev2)
+		g.Expect(beadNames(g, f.ns)).To(ConsistOf("gt-a", "gt-b", "gt-c", "gt-e"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(storeWrites.take(f.ns)).To(Equal([]string{
+		"delete Bead/gt-d",
+		"patch Bead/gt-a",
+		"patch Bead/gt-e",
+		"patch Convoy/cleanup",
+	}), "only the edited, added and deleted beads (and the edited convoy) are written")
+
+	a = get(g, f.ns, "gt-a", &gastownv1.Bead{})
+	g.Expect(a.Spec.Title).To(Equal("First task, reworded"))
+	g.Expect(a.Status.Dispatch).NotTo(BeNil())
+	g.Expect(a.Status.Dispatch.SpecHash).To(Equal("kept"))
+
+	// A reconcile request with nothing changed writes nothing.
+	requestReconcile(t, f.ns)
+	g.Eventually(func(g Gomega) {
+		store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
+		g.Expect(store.Status.LastHandledReconcileAt).To(Equal("now-1"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(storeWrites.take(f.ns)).To(BeEmpty())
+}
+
+func requestReconcile(t *testing.T, ns string) {
+	t.Helper()
+	store := &gastownv1.BeadStore{}
+	g := NewWithT(t)
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: ns}, store)).To(Succeed())
+	patch := client.MergeFrom(store.DeepCopy())
+	if store.Annotations == nil {
+		store.Annotations = map[string]string{}
+	}
+	store.Annotations[meta.ReconcileRequestAnnotation] = "now-1"
+	g.Expect(env.Client.Patch(context.Background(), store, patch)).To(Succeed())
+}
+
+func TestBeadStoreKeepsBeadsOfABrokenFile(t *testing.T) {
+	g := NewWithT(t)
+	f := newStoreFixture(t)
+	rev1 := f.set(map[string]string{
+		".gastown/a.yaml":  beadA,
+		".gastown/b.yaml":  beadB,
+		".gastown/cd.yaml": beadsCD,
+	})
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev1)
+		g.Expect(beadNames(g, f.ns)).To(HaveLen(4))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// cd.yaml breaks (an unknown field on line 7), a.yaml is edited.
+	broken := strings.Replace(beadsCD, "  title: Third task\n", "  title: Third task\n  estimate: 3\n", 1)
+	rev2 := f.set(map[string]string{
+		".gastown/a.yaml":  strings.Replace(beadA, "First task", "First task v2", 1),
+		".gastown/b.yaml":  beadB,
+		".gastown/cd.yaml": broken,
+	})
+	g.Eventually(func(g Gomega) {
+		store := storeSynced(g, f.ns, rev2)
+		g.Expect(store.Status.ErrorCount).To(BeEquivalentTo(1))
+		g.Expect(store.Status.Errors).To(HaveLen(1))
+		g.Expect(store.Status.Errors[0]).To(HavePrefix(".gastown/cd.yaml:7: "))
+		g.Expect(store.Status.Errors[0]).To(ContainSubstring("estimate"))
+		g.Expect(conditions.IsFalse(store, gastownv1.BeadsValidCondition)).To(BeTrue())
+		g.Expect(conditions.GetMessage(store, meta.ReadyCondition)).To(ContainSubstring(".gastown/cd.yaml:7"))
+		g.Expect(store.Status.Phase).To(Equal(gastownv1.BeadStorePhaseError))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	g.Expect(beadNames(g, f.ns)).To(ConsistOf("gt-a", "gt-b", "gt-c", "gt-d"), "the broken file's beads are not pruned")
+	g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Spec.Title).To(Equal("First task v2"), "good files still sync")
+	c := get(g, f.ns, "gt-c", &gastownv1.Bead{})
+	g.Expect(c.Spec.Title).To(Equal("Third task"), "the broken file's bead keeps its spec")
+	g.Expect(c.Annotations[controller.SourceErrorAnnotation]).To(HavePrefix(".gastown/cd.yaml:7: "))
+	g.Eventually(func(g Gomega) {
+		c := get(g, f.ns, "gt-c", &gastownv1.Bead{})
+		g.Expect(conditions.IsFalse(c, gastownv1.BeadsValidCondition)).To(BeTrue())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// Fixing the file clears the mark.
+	rev3 := f.set(map[string]string{".gastown/a.yaml": beadA, ".gastown/b.yaml": beadB, ".gastown/cd.yaml": beadsCD})
+	g.Eventually(func(g Gomega) {
+		store := storeSynced(g, f.ns, rev3)
+		g.Expect(store.Status.ErrorCount).To(BeZero())
+		g.Expect(get(g, f.ns, "gt-c", &gastownv1.Bead{}).Annotations).NotTo(HaveKey(controller.SourceErrorAnnotation))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+func TestBeadStoreRefusesAnArtifactWithAWrongDigest(t *testing.T) {
+	g := NewWithT(t)
+	f := newStoreFixture(t)
+	url, _, rev := publish(t, map[string]string{".gastown/a.yaml": beadA})
+	setArtifact(t, f.ns, "app", url, "sha256:"+strings.Repeat("0", 64), rev)
+
+	g.Eventually(func(g Gomega) {
+		store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
+		g.Expect(conditions.GetReason(store, gastownv1.ArtifactFetchedCondition)).To(Equal(gastownv1.DigestMismatchReason))
+		g.Expect(conditions.GetMessage(store, meta.ReadyCondition)).To(ContainSubstring("failed digest verification"))
+		g.Expect(store.Status.LastAppliedRevision).To(BeEmpty())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(beadNames(g, f.ns)).To(BeEmpty())
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed(), "nothing is synced")
+}

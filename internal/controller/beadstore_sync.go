@@ -1,0 +1,282 @@
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
+)
+
+// SourceErrorAnnotation marks a Bead or Convoy whose file is broken in the
+// latest revision: the object is kept as it was, not pruned, until the file
+// is fixed.
+const SourceErrorAnnotation = "gastown.gastown.io/source-error"
+
+// syncStats counts what a sync wrote.
+type syncStats struct {
+	added, updated, pruned, invalid, unchanged int
+}
+
+func (s syncStats) changed() bool { return s.added+s.updated+s.pruned+s.invalid > 0 }
+
+func (s syncStats) String() string {
+	return fmt.Sprintf("%d added, %d updated, %d pruned, %d kept from broken files, %d unchanged",
+		s.added, s.updated, s.pruned, s.invalid, s.unchanged)
+}
+
+// sync makes the store's Beads and Convoys match the parsed files. Objects
+// from good files are applied when their content changed; objects whose
+// file is broken keep their spec and are marked; objects whose file is gone
+// are pruned when the store prunes.
+func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadStore, rig string, set *beads.Set) (syncStats, error) {
+	var stats syncStats
+	goodBeads, goodConvoys := set.Good()
+	fileError := firstErrorPerFile(set)
+
+	existingBeads := &gastownv1.BeadList{}
+	if err := r.List(ctx, existingBeads, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}); err != nil {
+		return stats, err
+	}
+	desired := map[string]client.Object{}
+	for _, b := range goodBeads {
+		desired[b.ID] = desiredBead(store, rig, b.ID, b.Spec, "")
+	}
+	var existing []client.Object
+	for i := range existingBeads.Items {
+		b := &existingBeads.Items[i]
+		if !metav1.IsControlledBy(b, store) {
+			continue
+		}
+		existing = append(existing, b)
+		if _, ok := desired[b.Name]; !ok {
+			if msg, broken := fileError[b.Spec.SourcePath]; broken {
+				desired[b.Name] = desiredBead(store, rig, b.Name, b.Spec, msg)
+			}
+		}
+	}
+	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
+		return stats, err
+	}
+
+	existingConvoys := &gastownv1.ConvoyList{}
+	if err := r.List(ctx, existingConvoys, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}); err != nil {
+		return stats, err
+	}
+	desired = map[string]client.Object{}
+	for _, c := range goodConvoys {
+		desired[c.ID] = desiredConvoy(store, rig, c.ID, c.Spec, c.File, "")
+	}
+	existing = nil
+	for i := range existingConvoys.Items {
+		c := &existingConvoys.Items[i]
+		if !metav1.IsControlledBy(c, store) {
+			continue
+		}
+		existing = append(existing, c)
+		if _, ok := desired[c.Name]; !ok {
+			file := c.GetAnnotations()[sourceFileAnnotation]
+			if msg, broken := fileError[file]; broken {
+				desired[c.Name] = desiredConvoy(store, rig, c.Name, c.Spec, file, msg)
+			}
+		}
+	}
+	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
+		return stats, err
+	}
+
+	r.summarise(ctx, store, rig, len(goodConvoys))
+	return stats, nil
+}
+
+// sourceFileAnnotation records a Convoy's file (a Bead has spec.sourcePath).
+const sourceFileAnnotation = "gastown.gastown.io/source-file"
+
+// reconcileObjects applies desired objects whose content hash differs from
+// the live one and prunes live objects that are not desired.
+func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gastownv1.BeadStore, existing []client.Object, desired map[string]client.Object, stats *syncStats) error {
+	live := map[string]client.Object{}
+	for _, o := range existing {
+		live[o.GetName()] = o
+	}
+	for _, name := range sortedKeys(desired) {
+		want := desired[name]
+		have, found := live[name]
+		if found && have.GetAnnotations()[gastownv1.ContentHashAnnotation] == want.GetAnnotations()[gastownv1.ContentHashAnnotation] {
+			stats.unchanged++
+			continue
+		}
+		if !found {
+			if err := r.checkNotOwnedElsewhere(ctx, want); err != nil {
+				return err
+			}
+		}
+		if err := r.apply(ctx, want); err != nil {
+			return fmt.Errorf("applying %s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, name, err)
+		}
+		switch {
+		case want.GetAnnotations()[SourceErrorAnnotation] != "":
+			stats.invalid++
+		case found:
+			stats.updated++
+		default:
+			stats.added++
+		}
+	}
+	if !store.PruneEnabled() {
+		return nil
+	}
+	for name, o := range live {
+		if _, ok := desired[name]; ok {
+			continue
+		}
+		if err := r.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("pruning %s: %w", name, err)
+		}
+		stats.pruned++
+	}
+	return nil
+}
+
+// checkNotOwnedElsewhere refuses to take over an object of the same name
+// that another store or a person created.
+func (r *BeadStoreReconciler) checkNotOwnedElsewhere(ctx context.Context, want client.Object) error {
+	other := want.DeepCopyObject().(client.Object)
+	err := r.Get(ctx, client.ObjectKeyFromObject(want), other)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	owner := metav1.GetControllerOf(other)
+	if owner == nil {
+		return fmt.Errorf("%s %s/%s exists and is not managed by a BeadStore: rename the bead or delete the object",
+			want.GetObjectKind().GroupVersionKind().Kind, want.GetNamespace(), want.GetName())
+	}
+	return fmt.Errorf("%s %s/%s already belongs to %s %s", want.GetObjectKind().GroupVersionKind().Kind,
+		want.GetNamespace(), want.GetName(), owner.Kind, owner.Name)
+}
+
+// apply writes obj with server-side apply as the operator's field owner.
+func (r *BeadStoreReconciler) apply(ctx context.Context, obj client.Object) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	delete(u, "status")
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	return r.Patch(ctx, &unstructured.Unstructured{Object: u}, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+func desiredBead(store *gastownv1.BeadStore, rig, id string, spec gastownv1.BeadSpec, sourceError string) *gastownv1.Bead {
+	spec.RigRef = rig
+	b := &gastownv1.Bead{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gastownv1.GroupVersion.String(), Kind: gastownv1.BeadKind},
+		ObjectMeta: childMeta(store, rig, id),
+		Spec:       spec,
+	}
+	b.Labels[gastownv1.BeadLabel] = id
+	stamp(b, spec, sourceError)
+	return b
+}
+
+func desiredConvoy(store *gastownv1.BeadStore, rig, id string, spec gastownv1.ConvoySpec, file, sourceError string) *gastownv1.Convoy {
+	spec.RigRef = rig
+	c := &gastownv1.Convoy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gastownv1.GroupVersion.String(), Kind: gastownv1.ConvoyKind},
+		ObjectMeta: childMeta(store, rig, id),
+		Spec:       spec,
+	}
+	c.Labels[gastownv1.ConvoyLabel] = id
+	c.Annotations[sourceFileAnnotation] = file
+	stamp(c, spec, sourceError)
+	return c
+}
+
+func childMeta(store *gastownv1.BeadStore, rig, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:      name,
+		Namespace: store.Namespace,
+		Labels: map[string]string{
+			gastownv1.RigLabel:       rig,
+			gastownv1.ManagedByLabel: gastownv1.ManagedByValue,
+		},
+		Annotations: map[string]string{},
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(store,
+			gastownv1.GroupVersion.WithKind(gastownv1.BeadStoreKind))},
+	}
+}
+
+// stamp records the source error (if any) and the hash of everything the
+// store applies, so that an unchanged object is not written again.
+func stamp(obj client.Object, spec any, sourceError string) {
+	ann := obj.GetAnnotations()
+	if sourceError != "" {
+		ann[SourceErrorAnnotation] = sourceError
+	}
+	b, _ := json.Marshal(struct {
+		Labels      map[string]string `json:"l"`
+		Annotations map[string]string `json:"a"`
+		Spec        any               `json:"s"`
+	}{obj.GetLabels(), ann, spec})
+	sum := sha256.Sum256(b)
+	ann[gastownv1.ContentHashAnnotation] = hex.EncodeToString(sum[:12])
+	obj.SetAnnotations(ann)
+}
+
+func firstErrorPerFile(set *beads.Set) map[string]string {
+	out := map[string]string{}
+	for _, e := range set.Errors {
+		if _, ok := out[e.File]; !ok {
+			out[e.File] = truncate(e.Error(), 512)
+		}
+	}
+	for f := range set.BrokenFiles {
+		if _, ok := out[f]; !ok {
+			out[f] = f + ": invalid"
+		}
+	}
+	return out
+}
+
+// summarise records the store's counts from the live objects.
+func (r *BeadStoreReconciler) summarise(ctx context.Context, store *gastownv1.BeadStore, rig string, convoys int) {
+	list := &gastownv1.BeadList{}
+	if err := r.List(ctx, list, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}); err != nil {
+		return
+	}
+	phases := map[string]int32{}
+	var n int32
+	for i := range list.Items {
+		if !metav1.IsControlledBy(&list.Items[i], store) {
+			continue
+		}
+		n++
+		phase := string(list.Items[i].Status.Phase)
+		if phase == "" {
+			phase = string(gastownv1.BeadPhaseOpen)
+		}
+		phases[phase]++
+	}
+	store.Status.IssueCount = n
+	store.Status.ConvoyCount = int32(convoys)
+	store.Status.Phases = phases
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.TrimSpace(s[:n]) + "…"
+}

@@ -1,0 +1,519 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	kuberecorder "k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/polecat"
+)
+
+// PolecatReconciler runs a polecat: a Pod (executionMode kubernetes) or a
+// child process of the operator (executionMode local), and maps how it
+// ends into the polecat's status.
+type PolecatReconciler struct {
+	client.Client
+	EventRecorder kuberecorder.EventRecorder
+	Defaults      polecat.Defaults
+	// LocalRunner is the gastown-polecat binary local polecats run; empty
+	// refuses executionMode local.
+	LocalRunner string
+	// LocalWorkDir is where local runs get their work directories.
+	LocalWorkDir string
+
+	supervisor *polecat.Supervisor
+	localDone  chan event.TypedGenericEvent[*gastownv1.Polecat]
+}
+
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
+// Reconcile brings the polecat's run to its desired state.
+func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	pc := &gastownv1.Polecat{}
+	if err := r.Get(ctx, req.NamespacedName, pc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := patch.NewSerialPatcher(pc, r.Client)
+	phaseBefore := pc.Status.Phase
+	defer func() {
+		setPolecatConditions(pc)
+		if err := patchStatus(ctx, patcher, pc, nil, nil); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+		if pc.Status.Phase != phaseBefore && pc.DeletionTimestamp == nil {
+			r.eventForPhase(pc)
+		}
+	}()
+
+	if !pc.DeletionTimestamp.IsZero() {
+		r.stopLocal(pc)
+		controllerutil.RemoveFinalizer(pc, gastownv1.GastownFinalizer)
+		return ctrl.Result{}, nil
+	}
+	if !controllerutil.ContainsFinalizer(pc, gastownv1.GastownFinalizer) {
+		controllerutil.AddFinalizer(pc, gastownv1.GastownFinalizer)
+		return ctrl.Result{Requeue: true}, nil
+	}
+	pc.Status.AssignedBead = pc.Spec.BeadID
+
+	switch pc.Spec.DesiredState {
+	case gastownv1.DesiredIdle:
+		return ctrl.Result{}, r.idle(ctx, pc)
+	case gastownv1.DesiredTerminated:
+		return ctrl.Result{}, r.terminate(ctx, pc)
+	}
+	if pc.Status.Phase.Finished() {
+		return r.expire(ctx, pc)
+	}
+	settings, err := r.resolve(ctx, pc)
+	if err != nil {
+		pc.Status.Phase = gastownv1.PolecatPhaseFailed
+		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "%s", err)
+		return ctrl.Result{}, nil // a spec change wakes the polecat
+	}
+	pc.Status.Agent, pc.Status.AgentImage, pc.Status.AgentModel = settings.Agent, settings.AgentConfig.Image, settings.AgentConfig.Model
+	pc.Status.Branch = settings.WorkBranch
+	if pc.Spec.ExecutionMode == gastownv1.ExecutionModeLocal {
+		return r.runLocal(ctx, pc, settings)
+	}
+	return r.runPod(ctx, pc, settings)
+}
+
+// resolve gathers the polecat's settings from itself, its bead and its rig.
+func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat) (polecat.Settings, error) {
+	var bead *gastownv1.Bead
+	if pc.Spec.BeadID != "" {
+		b := &gastownv1.Bead{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.Spec.BeadID}, b)
+		if err == nil {
+			bead = b
+		} else if !apierrors.IsNotFound(err) {
+			return polecat.Settings{}, err
+		}
+	}
+	var rig *gastownv1.Rig
+	rg := &gastownv1.Rig{}
+	err := r.Get(ctx, types.NamespacedName{Name: pc.Spec.Rig}, rg)
+	if err == nil {
+		rig = rg
+	} else if !apierrors.IsNotFound(err) {
+		return polecat.Settings{}, err
+	}
+	return polecat.Resolve(pc, bead, rig, r.Defaults)
+}
+
+// runPod creates the polecat's pod and maps its state.
+func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
+	pod := &corev1.Pod{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.PodName()}, pod)
+	if apierrors.IsNotFound(err) {
+		return r.createPod(ctx, pc, s)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !metav1.IsControlledBy(pod, pc) {
+		pc.Status.Phase = gastownv1.PolecatPhaseFailed
+		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "pod %s exists and does not belong to this polecat", pod.Name)
+		return ctrl.Result{}, nil
+	}
+	mapPod(pc, pod)
+	return ctrl.Result{}, nil
+}
+
+// createPod checks the secrets the pod mounts, then creates it.
+func (r *PolecatReconciler) createPod(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
+	for _, ref := range secretRefs(s) {
+		if err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: ref.name}, &corev1.Secret{}); err != nil {
+			if apierrors.IsNotFound(err) {
+				pc.Status.Phase = gastownv1.PolecatPhasePending
+				conditions.MarkFalse(pc, gastownv1.PodReadyCondition, gastownv1.SecretNotFoundReason,
+					"secret %q (%s) not found in namespace %s: create it (see the README's Secrets Setup)", ref.name, ref.field, pc.Namespace)
+				return requeueAfter(30 * time.Second), nil
+			}
+			return ctrl.Result{}, err
+		}
+	}
+	pod, err := polecat.BuildPod(pc, s)
+	if err != nil {
+		pc.Status.Phase = gastownv1.PolecatPhaseFailed
+		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "%s", err)
+		return ctrl.Result{}, nil
+	}
+	if err := r.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
+		return ctrl.Result{}, fmt.Errorf("creating pod %s: %w", pod.Name, err)
+	}
+	now := metav1.Now()
+	pc.Status.PodName = pod.Name
+	pc.Status.Attempts++
+	pc.Status.StartedAt = &now
+	pc.Status.Phase = gastownv1.PolecatPhasePending
+	conditions.MarkUnknown(pc, gastownv1.PodReadyCondition, gastownv1.PodPendingReason, "pod %s created", pod.Name)
+	return ctrl.Result{}, nil
+}
+
+type secretRef struct{ name, field string }
+
+func secretRefs(s polecat.Settings) []secretRef {
+	var refs []secretRef
+	if s.GitSecret != "" {
+		refs = append(refs, secretRef{s.GitSecret, "gitSecretRef"})
+	}
+	if s.APIKeySecret != nil {
+		refs = append(refs, secretRef{s.APIKeySecret.Name, "apiKeySecretRef"})
+	}
+	if s.ClaudeCredentialsSecret != "" {
+		refs = append(refs, secretRef{s.ClaudeCredentialsSecret, "claudeCredsSecretRef"})
+	}
+	if mp := s.AgentConfig.ModelProvider; mp != nil && mp.APIKeySecretRef != nil {
+		refs = append(refs, secretRef{mp.APIKeySecretRef.Name, "agentConfig.modelProvider.apiKeySecretRef"})
+	}
+	return refs
+}
+
+// mapPod maps a pod's state into the polecat's phase, conditions and result.
+func mapPod(pc *gastownv1.Polecat, pod *corev1.Pod) {
+	pc.Status.PodName = pod.Name
+	switch pod.Status.Phase {
+	case corev1.PodPending, "":
+		pc.Status.Phase = gastownv1.PolecatPhasePending
+		reason, msg := pendingReason(pod)
+		conditions.MarkFalse(pc, gastownv1.PodReadyCondition, reason, "%s", msg)
+	case corev1.PodRunning:
+		pc.Status.Phase = gastownv1.PolecatPhaseWorking
+		conditions.MarkTrue(pc, gastownv1.PodReadyCondition, gastownv1.PodRunningReason, "pod %s is running", pod.Name)
+	case corev1.PodSucceeded, corev1.PodFailed:
+		res, finished := podResult(pod)
+		finish(pc, res, finished)
+	}
+}
+
+// pendingReason explains why a pod does not run yet, in terms a user can
+// act on.
+func pendingReason(pod *corev1.Pod) (string, string) {
+	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		w := cs.State.Waiting
+		if w == nil {
+			continue
+		}
+		switch w.Reason {
+		case "ErrImagePull", "ImagePullBackOff", "InvalidImageName":
+			return gastownv1.ImagePullFailedReason, fmt.Sprintf("container %s cannot pull image %s: %s", cs.Name, cs.Image, w.Message)
+		case "CreateContainerConfigError":
+			reason := gastownv1.PodPendingReason
+			if strings.Contains(w.Message, "secret") {
+				reason = gastownv1.SecretNotFoundReason
+			}
+			return reason, fmt.Sprintf("container %s cannot start: %s", cs.Name, w.Message)
+		}
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return gastownv1.PodPendingReason, fmt.Sprintf("pod %s is not scheduled: %s", pod.Name, c.Message)
+		}
+	}
+	return gastownv1.PodPendingReason, fmt.Sprintf("pod %s is pending", pod.Name)
+}
+
+// podResult reads a finished pod's result: the runner's termination message
+// of the container that ended it, else what its exit tells.
+func podResult(pod *corev1.Pod) (*gastownv1.PolecatResult, time.Time) {
+	finished := time.Now()
+	if pod.Status.Reason == "DeadlineExceeded" {
+		return &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError,
+			Message: fmt.Sprintf("%s: the pod ran longer than activeDeadlineSeconds (%ds)", gastownv1.DeadlineExceededReason, ptrOr(pod.Spec.ActiveDeadlineSeconds, 0))}, finished
+	}
+	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+	var last *gastownv1.PolecatResult
+	for _, cs := range statuses {
+		term := cs.State.Terminated
+		if term == nil {
+			continue
+		}
+		finished = term.FinishedAt.Time
+		if term.ExitCode == 0 && pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if res, err := polecat.ParseResult(term.Message); err == nil && term.Message != "" {
+			last = res
+		} else {
+			last = &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError,
+				Message: fmt.Sprintf("container %s exited with %d (%s)", cs.Name, term.ExitCode, term.Reason)}
+			if o, ok := polecat.OutcomeForExitCode(term.ExitCode); ok {
+				last.Outcome = o
+			}
+			code := term.ExitCode
+			last.AgentExitCode = &code
+		}
+		if term.ExitCode != 0 {
+			break // the container that failed the pod
+		}
+	}
+	if last == nil {
+		last = &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: "pod " + pod.Name + " " + strings.ToLower(string(pod.Status.Phase)) + ": " + pod.Status.Message}
+	}
+	if finished.IsZero() {
+		finished = time.Now()
+	}
+	return last, finished
+}
+
+// finish records how a run ended.
+func finish(pc *gastownv1.Polecat, res *gastownv1.PolecatResult, at time.Time) {
+	pc.Status.Result = res
+	done := metav1.NewTime(at)
+	pc.Status.CompletedAt = &done
+	if res.Outcome == gastownv1.OutcomePushed {
+		pc.Status.Phase = gastownv1.PolecatPhaseSucceeded
+		pc.Status.CommitSHA = res.Commit
+		if res.Branch != "" {
+			pc.Status.Branch = res.Branch
+		}
+		conditions.MarkTrue(pc, gastownv1.PodReadyCondition, meta.SucceededReason, "pushed %s to %s", short(res.Commit), res.Branch)
+		return
+	}
+	pc.Status.Phase = gastownv1.PolecatPhaseFailed
+	conditions.MarkFalse(pc, gastownv1.PodReadyCondition, failureReason(res), "%s", failureMessage(res))
+}
+
+func failureReason(res *gastownv1.PolecatResult) string {
+	switch res.Outcome {
+	case gastownv1.OutcomeNoChanges:
+		return gastownv1.NoChangesReason
+	case gastownv1.OutcomeAgentFailed:
+		return gastownv1.AgentFailedReason
+	case gastownv1.OutcomeGitFailed:
+		return gastownv1.GitFailedReason
+	}
+	if strings.HasPrefix(res.Message, gastownv1.DeadlineExceededReason) {
+		return gastownv1.DeadlineExceededReason
+	}
+	return gastownv1.PodFailedReason
+}
+
+func failureMessage(res *gastownv1.PolecatResult) string {
+	switch {
+	case res.Message != "":
+		return res.Message
+	case res.Outcome == gastownv1.OutcomeNoChanges:
+		return "the agent changed nothing; nothing was pushed"
+	default:
+		return string(res.Outcome)
+	}
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// setPolecatConditions derives Ready, Reconciling and Stalled from the
+// phase: Ready once the work is pushed, Stalled when the run failed.
+func setPolecatConditions(pc *gastownv1.Polecat) {
+	msg := conditions.GetMessage(pc, gastownv1.PodReadyCondition)
+	reason := conditions.GetReason(pc, gastownv1.PodReadyCondition)
+	switch pc.Status.Phase {
+	case gastownv1.PolecatPhaseSucceeded:
+		conditions.Delete(pc, meta.StalledCondition)
+		conditions.Delete(pc, meta.ReconcilingCondition)
+		conditions.MarkTrue(pc, meta.ReadyCondition, meta.SucceededReason, "%s", msg)
+	case gastownv1.PolecatPhaseFailed, gastownv1.PolecatPhaseTerminated:
+		conditions.Delete(pc, meta.ReconcilingCondition)
+		if !conditions.IsStalled(pc) {
+			conditions.MarkStalled(pc, reason, "%s", msg)
+		}
+	case gastownv1.PolecatPhaseIdle:
+		conditions.Delete(pc, meta.StalledCondition)
+		conditions.Delete(pc, meta.ReconcilingCondition)
+		conditions.MarkFalse(pc, meta.ReadyCondition, gastownv1.IdleReason, "the polecat is idle")
+	default:
+		if reason == "" {
+			reason, msg = gastownv1.PodPendingReason, "starting"
+		}
+		conditions.Delete(pc, meta.StalledCondition)
+		conditions.MarkReconciling(pc, reason, "%s", msg)
+		conditions.MarkFalse(pc, meta.ReadyCondition, reason, "%s", msg)
+	}
+}
+
+func (r *PolecatReconciler) eventForPhase(pc *gastownv1.Polecat) {
+	typ := corev1.EventTypeNormal
+	if pc.Status.Phase == gastownv1.PolecatPhaseFailed {
+		typ = corev1.EventTypeWarning
+	}
+	r.EventRecorder.Eventf(pc, typ, string(pc.Status.Phase), "%s", conditions.GetMessage(pc, gastownv1.PodReadyCondition))
+}
+
+// idle stops a running pod or process and leaves the polecat idle.
+func (r *PolecatReconciler) idle(ctx context.Context, pc *gastownv1.Polecat) error {
+	if err := r.stopRun(ctx, pc); err != nil {
+		return err
+	}
+	pc.Status.Phase = gastownv1.PolecatPhaseIdle
+	conditions.MarkFalse(pc, gastownv1.PodReadyCondition, gastownv1.IdleReason, "desiredState is Idle")
+	return nil
+}
+
+// terminate stops the run for good.
+func (r *PolecatReconciler) terminate(ctx context.Context, pc *gastownv1.Polecat) error {
+	if pc.Status.Phase.Finished() {
+		return nil
+	}
+	if err := r.stopRun(ctx, pc); err != nil {
+		return err
+	}
+	now := metav1.Now()
+	pc.Status.Phase = gastownv1.PolecatPhaseTerminated
+	pc.Status.CompletedAt = &now
+	pc.Status.Result = &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: "terminated: desiredState is Terminated"}
+	conditions.MarkFalse(pc, gastownv1.PodReadyCondition, gastownv1.TerminatedReason, "desiredState is Terminated")
+	return nil
+}
+
+func (r *PolecatReconciler) stopRun(ctx context.Context, pc *gastownv1.Polecat) error {
+	r.stopLocal(pc)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pc.PodName(), Namespace: pc.Namespace}}
+	return client.IgnoreNotFound(r.Delete(ctx, pod))
+}
+
+// expire deletes a finished polecat's pod once its TTL passed; the Polecat
+// keeps its record.
+func (r *PolecatReconciler) expire(ctx context.Context, pc *gastownv1.Polecat) (ctrl.Result, error) {
+	ttl := pc.Spec.TTLSecondsAfterFinished
+	if ttl == nil {
+		rig := &gastownv1.Rig{}
+		if err := r.Get(ctx, types.NamespacedName{Name: pc.Spec.Rig}, rig); err == nil {
+			ttl = rig.Spec.Kubernetes.TTLSecondsAfterFinished
+		}
+	}
+	if ttl == nil || pc.Status.CompletedAt == nil {
+		return ctrl.Result{}, nil
+	}
+	if wait := time.Until(pc.Status.CompletedAt.Add(time.Duration(*ttl) * time.Second)); wait > 0 {
+		return requeueAfter(wait), nil
+	}
+	return ctrl.Result{}, r.stopRun(ctx, pc)
+}
+
+// runLocal starts the runner as a child process and maps how it ends.
+func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
+	if r.LocalRunner == "" {
+		pc.Status.Phase = gastownv1.PolecatPhaseFailed
+		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "executionMode local needs the operator to run with --local-runner")
+		return ctrl.Result{}, nil
+	}
+	key := localKey(pc)
+	run, ok := r.supervisor.Get(key)
+	if !ok {
+		if pc.Status.StartedAt != nil {
+			finish(pc, &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: polecat.ErrLost.Error()}, time.Now())
+			return ctrl.Result{}, nil
+		}
+		return r.startLocal(ctx, pc, s)
+	}
+	res, at := r.supervisor.Result(run)
+	if res == nil {
+		pc.Status.Phase = gastownv1.PolecatPhaseWorking
+		conditions.MarkTrue(pc, gastownv1.PodReadyCondition, gastownv1.PodRunningReason, "running locally, log at %s", run.LogFile)
+		return ctrl.Result{}, nil
+	}
+	finish(pc, res, at)
+	return ctrl.Result{}, r.supervisor.Forget(key)
+}
+
+func (r *PolecatReconciler) startLocal(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
+	if err := os.MkdirAll(r.LocalWorkDir, 0o700); err != nil {
+		return ctrl.Result{}, err
+	}
+	work, err := os.MkdirTemp(r.LocalWorkDir, pc.Name+"-")
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	secrets := func(name string) (map[string][]byte, error) {
+		secret := &corev1.Secret{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: name}, secret); err != nil {
+			return nil, fmt.Errorf("secret %q in namespace %s: %w", name, pc.Namespace, err)
+		}
+		return secret.Data, nil
+	}
+	proc, err := polecat.PrepareLocal(s, r.LocalRunner, work, secrets)
+	if err == nil {
+		_, err = r.supervisor.Start(localKey(pc), proc, work)
+	}
+	if err != nil {
+		os.RemoveAll(work)
+		pc.Status.Phase = gastownv1.PolecatPhasePending
+		conditions.MarkFalse(pc, gastownv1.PodReadyCondition, gastownv1.PodPendingReason, "cannot start the local run: %s", err)
+		return requeueAfter(30 * time.Second), nil
+	}
+	now := metav1.Now()
+	pc.Status.Attempts++
+	pc.Status.StartedAt = &now
+	pc.Status.Phase = gastownv1.PolecatPhaseWorking
+	conditions.MarkTrue(pc, gastownv1.PodReadyCondition, gastownv1.PodRunningReason, "running locally in %s", work)
+	return ctrl.Result{}, nil
+}
+
+func (r *PolecatReconciler) stopLocal(pc *gastownv1.Polecat) {
+	if r.supervisor != nil {
+		_ = r.supervisor.Forget(localKey(pc))
+	}
+}
+
+// SetupWithManager registers the reconciler: it owns its pods and hears
+// from the local supervisor when a local run ends.
+func (r *PolecatReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	r.localDone = make(chan event.TypedGenericEvent[*gastownv1.Polecat], 64)
+	r.supervisor = &polecat.Supervisor{OnExit: r.localExited}
+	if r.LocalWorkDir == "" {
+		r.LocalWorkDir = os.TempDir()
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&gastownv1.Polecat{}).
+		Owns(&corev1.Pod{}).
+		WatchesRawSource(source.Channel(r.localDone, &handler.TypedEnqueueRequestForObject[*gastownv1.Polecat]{})).
+		WithOptions(opts).
+		Complete(r)
+}
+
+// localKey names a local run: namespace/name/uid, so that a polecat that
+// is deleted and created again under the same name is a new run.
+func localKey(pc *gastownv1.Polecat) string {
+	return pc.Namespace + "/" + pc.Name + "/" + string(pc.UID)
+}
+
+// localExited wakes the reconciler of the polecat whose run ended.
+func (r *PolecatReconciler) localExited(key string) {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) != 3 {
+		return
+	}
+	pc := &gastownv1.Polecat{ObjectMeta: metav1.ObjectMeta{Namespace: parts[0], Name: parts[1]}}
+	r.localDone <- event.TypedGenericEvent[*gastownv1.Polecat]{Object: pc}
+}

@@ -1,0 +1,385 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	kuberecorder "k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
+)
+
+// RigReconciler resolves a rig's source, creates its BeadStore, Witness and
+// Refinery when absent, and dispatches its ready beads to polecats.
+type RigReconciler struct {
+	client.Client
+	// APIReader reads polecats uncached, so that a dispatch decision always
+	// sees the polecats the previous one created.
+	APIReader     client.Reader
+	EventRecorder kuberecorder.EventRecorder
+	// NoCrossNamespaceRefs refuses sources outside the workers namespace.
+	NoCrossNamespaceRefs bool
+	// RetryBackoff is the wait before the first retry of a failed polecat;
+	// it doubles per retry up to MaxRetryBackoff.
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+}
+
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores;witnesses;refineries;polecats,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+
+// Reconcile resolves the rig and dispatches its ready beads.
+func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	rig := &gastownv1.Rig{}
+	if err := r.Get(ctx, req.NamespacedName, rig); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := patch.NewSerialPatcher(rig, r.Client)
+	before := readyOf(rig)
+	var ok *success
+	defer func() {
+		if v, ok := meta.ReconcileAnnotationValue(rig.GetAnnotations()); ok {
+			rig.Status.SetLastHandledReconcileRequest(v)
+		}
+		if err := patchStatus(ctx, patcher, rig, []string{gastownv1.SourceReadyCondition}, ok); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+		rig.Status.Phase = rigPhase(rig)
+		if err := patcher.Patch(ctx, rig, patch.WithFieldOwner(FieldOwner)); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+		eventOnChange(r.EventRecorder, rig, &before)
+	}()
+
+	if err := r.resolveSource(ctx, rig); err != nil {
+		return ctrl.Result{}, err
+	}
+	ns := rig.WorkersNamespace()
+	if err := r.Get(ctx, types.NamespacedName{Name: ns}, &corev1.Namespace{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			conditions.MarkFalse(rig, meta.ReadyCondition, gastownv1.NamespaceNotFoundReason,
+				"workers namespace %q does not exist: create it (kubectl create namespace %s)", ns, ns)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if err := r.ensureChildren(ctx, rig); err != nil {
+		return ctrl.Result{}, err
+	}
+	plan, err := r.dispatch(ctx, rig)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if rig.Spec.Suspend {
+		conditions.MarkFalse(rig, meta.ReadyCondition, meta.SuspendedReason, "dispatch is suspended; %d beads ready", plan.Ready)
+	} else {
+		ok = &success{meta.ReconciliationSucceededReason,
+			fmt.Sprintf("%d polecats running, %d beads ready", rig.Status.PolecatCount, rig.Status.ReadyBeads)}
+	}
+	if !plan.RetryAt.IsZero() {
+		if wait := time.Until(plan.RetryAt); wait < rig.GetRequeueAfter() {
+			return requeueAfter(max(wait, time.Second)), nil
+		}
+	}
+	return requeueAfter(rig.GetRequeueAfter()), nil
+}
+
+func rigPhase(rig *gastownv1.Rig) string {
+	switch {
+	case rig.Spec.Suspend:
+		return gastownv1.RigPhaseSuspended
+	case conditions.IsReady(rig):
+		return gastownv1.RigPhaseReady
+	case conditions.Has(rig, meta.ReadyCondition):
+		return gastownv1.RigPhaseDegraded
+	default:
+		return gastownv1.RigPhaseInitializing
+	}
+}
+
+// resolveSource records the git URL, base branch and revision of the rig's
+// source. A rig without a source uses its spec alone.
+func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) error {
+	rig.Status.GitURL = rig.Spec.GitURL
+	rig.Status.BaseBranch = rig.Spec.Git.BaseBranch
+	defer func() {
+		if rig.Status.BaseBranch == "" {
+			rig.Status.BaseBranch = gastownv1.DefaultBaseBranch
+		}
+	}()
+	ref := rig.Spec.SourceRef
+	if ref == nil {
+		conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, "NoSource", "no source: the rig runs polecats created by hand")
+		return nil
+	}
+	if r.NoCrossNamespaceRefs && ref.Namespace != rig.WorkersNamespace() {
+		conditions.MarkFalse(rig, gastownv1.SourceReadyCondition, gastownv1.CrossNamespaceRefReason,
+			"source %s/%s is outside the workers namespace %s and the operator runs with --no-cross-namespace-refs",
+			ref.Namespace, ref.Name, rig.WorkersNamespace())
+		return nil
+	}
+	src := &sourcev1.GitRepository{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, src); err != nil {
+		if apierrors.IsNotFound(err) {
+			conditions.MarkFalse(rig, gastownv1.SourceReadyCondition, gastownv1.SourceNotFoundReason,
+				"GitRepository %s/%s not found", ref.Namespace, ref.Name)
+			return nil
+		}
+		return err
+	}
+	if rig.Status.GitURL == "" {
+		rig.Status.GitURL = src.Spec.URL
+	}
+	if rig.Status.BaseBranch == "" && src.Spec.Reference != nil {
+		rig.Status.BaseBranch = src.Spec.Reference.Branch
+	}
+	artifact := src.GetArtifact()
+	if artifact == nil {
+		conditions.MarkFalse(rig, gastownv1.SourceReadyCondition, gastownv1.ArtifactNotReadyReason,
+			"GitRepository %s/%s has no artifact yet", ref.Namespace, ref.Name)
+		return nil
+	}
+	rig.Status.SourceRevision = artifact.Revision
+	conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, meta.SucceededReason, "source revision %s", artifact.Revision)
+	return nil
+}
+
+// rigChild is a per-rig object the rig creates when absent.
+type rigChild struct {
+	list  client.ObjectList
+	index string
+	obj   client.Object
+}
+
+// ensureChildren creates the rig's BeadStore, Witness and Refinery when the
+// workers namespace has none for the rig. Existing ones are the user's to
+// edit and are never overwritten.
+func (r *RigReconciler) ensureChildren(ctx context.Context, rig *gastownv1.Rig) error {
+	ns := rig.WorkersNamespace()
+	children := []rigChild{
+		{&gastownv1.WitnessList{}, witnessRigIndex, &gastownv1.Witness{Spec: gastownv1.WitnessSpec{RigRef: rig.Name}}},
+		{&gastownv1.RefineryList{}, refineryRigIndex, &gastownv1.Refinery{Spec: gastownv1.RefinerySpec{RigRef: rig.Name}}},
+	}
+	if rig.Spec.SourceRef != nil {
+		store := &gastownv1.BeadStore{Spec: gastownv1.BeadStoreSpec{RigRef: rig.Name}}
+		if rig.Spec.BeadsPrefix != "" {
+			store.Spec.Prefix = rig.Spec.BeadsPrefix + "-"
+		}
+		children = append(children, rigChild{&gastownv1.BeadStoreList{}, beadStoreRigIndex, store})
+	}
+	for _, c := range children {
+		if err := r.List(ctx, c.list, client.InNamespace(ns), client.MatchingFields{c.index: rig.Name}); err != nil {
+			return err
+		}
+		if apimeta.LenList(c.list) > 0 {
+			continue
+		}
+		c.obj.SetName(rig.Name)
+		c.obj.SetNamespace(ns)
+		c.obj.SetLabels(map[string]string{gastownv1.RigLabel: rig.Name, gastownv1.ManagedByLabel: gastownv1.ManagedByValue})
+		c.obj.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(rig, gastownv1.GroupVersion.WithKind(gastownv1.RigKind))})
+		if err := r.Create(ctx, c.obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating the rig's %T in %s: %w", c.obj, ns, err)
+		}
+		kind := strings.TrimPrefix(fmt.Sprintf("%T", c.obj), "*v1alpha1.")
+		r.EventRecorder.Eventf(rig, corev1.EventTypeNormal, "Created", "created %s %s/%s", kind, ns, rig.Name)
+	}
+	return nil
+}
+
+// dispatch creates a polecat for every ready bead within the rig's limits.
+func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispatch.Plan, error) {
+	ns := rig.WorkersNamespace()
+	beads := &gastownv1.BeadList{}
+	if err := r.List(ctx, beads, client.InNamespace(ns), client.MatchingFields{beadRigIndex: rig.Name}); err != nil {
+		return dispatch.Plan{}, err
+	}
+	convoys := &gastownv1.ConvoyList{}
+	if err := r.List(ctx, convoys, client.InNamespace(ns), client.MatchingFields{convoyRigIndex: rig.Name}); err != nil {
+		return dispatch.Plan{}, err
+	}
+	polecats, err := r.rigPolecats(ctx, rig)
+	if err != nil {
+		return dispatch.Plan{}, err
+	}
+	plan := dispatch.Decide(r.limits(rig), beads.Items, polecats, convoys.Items, time.Now())
+
+	byName := map[string]*gastownv1.Bead{}
+	for i := range beads.Items {
+		byName[beads.Items[i].Name] = &beads.Items[i]
+	}
+	created := 0
+	for _, d := range plan.Create {
+		if err := r.createPolecat(ctx, rig, byName[d.Bead], d); err != nil {
+			return plan, err
+		}
+		created++
+	}
+	if created > 0 {
+		now := metav1.Now()
+		rig.Status.LastDispatchTime = &now
+	}
+	rig.Status.PolecatCount = int32(plan.Running + created)
+	rig.Status.ReadyBeads = int32(plan.Ready - created)
+	rig.Status.ActiveConvoys = activeConvoys(convoys.Items)
+	return plan, nil
+}
+
+func (r *RigReconciler) limits(rig *gastownv1.Rig) dispatch.Rig {
+	return dispatch.Rig{
+		MaxPolecats:  rig.MaxPolecats(),
+		MaxRetries:   rig.MaxRetries(),
+		RetryBackoff: r.RetryBackoff,
+		MaxBackoff:   r.MaxRetryBackoff,
+		Suspended:    rig.Spec.Suspend,
+	}
+}
+
+// rigPolecats lists the rig's polecats from the API server.
+func (r *RigReconciler) rigPolecats(ctx context.Context, rig *gastownv1.Rig) ([]gastownv1.Polecat, error) {
+	all := &gastownv1.PolecatList{}
+	if err := r.APIReader.List(ctx, all, client.InNamespace(rig.WorkersNamespace())); err != nil {
+		return nil, err
+	}
+	var out []gastownv1.Polecat
+	for _, pc := range all.Items {
+		if pc.Spec.Rig == rig.Name {
+			out = append(out, pc)
+		}
+	}
+	return out, nil
+}
+
+// createPolecat creates the decided polecat, owned by its bead, and records
+// the dispatch in the bead's status. A polecat that already exists under
+// the decided name is the one an earlier reconcile created: it is adopted.
+func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, d dispatch.Decision) error {
+	pc := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      d.Polecat,
+			Namespace: bead.Namespace,
+			Labels: map[string]string{
+				gastownv1.RigLabel:       rig.Name,
+				gastownv1.BeadLabel:      bead.Name,
+				gastownv1.PolecatLabel:   d.Polecat,
+				gastownv1.ManagedByLabel: gastownv1.ManagedByValue,
+			},
+			Annotations: map[string]string{
+				dispatch.SpecHashAnnotation: d.SpecHash,
+				dispatch.RetryAnnotation:    d.Retry,
+			},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(bead, gastownv1.GroupVersion.WithKind(gastownv1.BeadKind))},
+		},
+		Spec: gastownv1.PolecatSpec{
+			Rig:           rig.Name,
+			BeadID:        bead.Name,
+			DesiredState:  gastownv1.DesiredWorking,
+			ExecutionMode: rig.Spec.Settings.ExecutionMode,
+			Purpose:       gastownv1.PurposeWork,
+		},
+	}
+	err := r.Create(ctx, pc)
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating polecat %s for bead %s: %w", d.Polecat, bead.Name, err)
+	}
+	if err == nil {
+		r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Dispatched", "polecat %s started (attempt %d)", d.Polecat, d.Attempt)
+	}
+
+	orig := bead.DeepCopy()
+	now := metav1.Now()
+	bead.Status.Dispatch = &gastownv1.DispatchStatus{
+		SpecHash: d.SpecHash, Retry: d.Retry, Attempts: int32(d.Attempt), Runs: int32(d.Run), LastDispatchTime: &now,
+	}
+	if d.Attempt == 1 {
+		// A fresh dispatch for a new spec or retry token: an earlier pull
+		// request belonged to the old one.
+		bead.Status.PullRequest = nil
+	}
+	return r.Status().Patch(ctx, bead, client.MergeFrom(orig))
+}
+
+func activeConvoys(convoys []gastownv1.Convoy) int32 {
+	var n int32
+	for _, c := range convoys {
+		if c.Status.Phase != gastownv1.ConvoyPhaseLanded {
+			n++
+		}
+	}
+	return n
+}
+
+// SetupWithManager registers the reconciler with its watches.
+func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&gastownv1.Rig{}, builder.WithPredicates(primaryPredicate())).
+		Owns(&gastownv1.BeadStore{}).
+		Owns(&gastownv1.Witness{}).
+		Owns(&gastownv1.Refinery{}).
+		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.rigsForSource),
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, sourceRevisionChanged{}))).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.rigsForNamespace)).
+		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(rigOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }))).
+		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(rigOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }))).
+		Watches(&gastownv1.Convoy{}, handler.EnqueueRequestsFromMapFunc(rigOf(func(o client.Object) string { return o.(*gastownv1.Convoy).Spec.RigRef }))).
+		WithOptions(opts).
+		Complete(r)
+}
+
+func rigOf(name func(client.Object) string) handler.MapFunc {
+	return func(_ context.Context, o client.Object) []reconcile.Request {
+		if n := name(o); n != "" {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: n}}}
+		}
+		return nil
+	}
+}
+
+func (r *RigReconciler) rigsForSource(ctx context.Context, o client.Object) []reconcile.Request {
+	rigs := &gastownv1.RigList{}
+	if err := r.List(ctx, rigs, client.MatchingFields{rigSourceIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		return nil
+	}
+	return rigRequests(rigs.Items, func(*gastownv1.Rig) bool { return true })
+}
+
+func (r *RigReconciler) rigsForNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	rigs := &gastownv1.RigList{}
+	if err := r.List(ctx, rigs); err != nil {
+		return nil
+	}
+	return rigRequests(rigs.Items, func(rig *gastownv1.Rig) bool { return rig.WorkersNamespace() == o.GetName() })
+}
+
+func rigRequests(rigs []gastownv1.Rig, keep func(*gastownv1.Rig) bool) []reconcile.Request {
+	var reqs []reconcile.Request
+	for i := range rigs {
+		if keep(&rigs[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: rigs[i].Name}})
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,264 @@
+package controller_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/events"
+	"github.com/fluxcd/pkg/testserver"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/controller"
+	"github.com/boshu2/gastown-operator/internal/scheme"
+	"github.com/boshu2/gastown-operator/internal/testenv"
+)
+
+var (
+	env       *testenv.Env
+	k8s       client.Client
+	artifacts *testserver.ArtifactServer
+	// storeWrites counts the object writes of the BeadStore reconciler.
+	storeWrites *countingClient
+)
+
+func TestMain(m *testing.M) { testenv.Main(m, &env, startManager) }
+
+// Test timing: retries are fast so that retry tests finish in seconds.
+const (
+	testRetryBackoff = time.Second
+	testMaxBackoff   = 2 * time.Second
+)
+
+func startManager(e *testenv.Env) (func(), error) {
+	log.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+	var err error
+	if artifacts, err = testserver.NewTempArtifactServer(); err != nil {
+		return nil, err
+	}
+	artifacts.Start()
+
+	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+		Scheme:                 scheme.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr(true)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := controller.SetupIndexes(ctx, mgr); err != nil {
+		cancel()
+		return nil, err
+	}
+	recorder, err := events.NewRecorder(mgr, ctrl.Log, "", "gastown-operator")
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	k8s = mgr.GetClient()
+	storeWrites = &countingClient{Client: k8s, writes: map[string][]string{}}
+	opts := ctrlcontroller.Options{MaxConcurrentReconciles: 2}
+	for _, setup := range []func() error{
+		func() error {
+			return (&controller.RigReconciler{Client: k8s, APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
+				RetryBackoff: testRetryBackoff, MaxRetryBackoff: testMaxBackoff}).SetupWithManager(mgr, opts)
+		},
+		func() error {
+			return (&controller.BeadStoreReconciler{Client: storeWrites, EventRecorder: recorder, ArtifactRetries: 1}).SetupWithManager(mgr, opts)
+		},
+		func() error {
+			return (&controller.BeadReconciler{Client: k8s, EventRecorder: recorder,
+				RetryBackoff: testRetryBackoff, MaxRetryBackoff: testMaxBackoff}).SetupWithManager(mgr, opts)
+		},
+		func() error {
+			return (&controller.ConvoyReconciler{Client: k8s, EventRecorder: recorder}).SetupWithManager(mgr, opts)
+		},
+	} {
+		if err := setup(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "manager stopped: %v\n", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		artifacts.Stop()
+		os.RemoveAll(artifacts.Root())
+	}, nil
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("GASTOWN_TEST_LOG") != "" {
+		return -2
+	}
+	return 4 // errors only
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// countingClient records object writes (not status writes) per namespace.
+type countingClient struct {
+	client.Client
+	mu     sync.Mutex
+	writes map[string][]string
+}
+
+func (c *countingClient) record(op string, obj client.Object) {
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", obj), "*v1alpha1.")
+	if u, ok := obj.(interface{ GetKind() string }); ok && u.GetKind() != "" {
+		kind = u.GetKind()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes[obj.GetNamespace()] = append(c.writes[obj.GetNamespace()], op+" "+kind+"/"+obj.GetName())
+}
+
+func (c *countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	c.record("create", obj)
+	return c.Client.Create(ctx, obj, opts...)
+}
+
+func (c *countingClient) Patch(ctx context.Context, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+	c.record("patch", obj)
+	return c.Client.Patch(ctx, obj, p, opts...)
+}
+
+func (c *countingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	c.record("update", obj)
+	return c.Client.Update(ctx, obj, opts...)
+}
+
+func (c *countingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	c.record("delete", obj)
+	return c.Client.Delete(ctx, obj, opts...)
+}
+
+// take returns and forgets the writes recorded in namespace ns, sorted.
+func (c *countingClient) take(ns string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.writes[ns]
+	delete(c.writes, ns)
+	sort.Strings(w)
+	return w
+}
+
+// publish serves files as a source artifact and returns its URL, digest and revision.
+func publish(t *testing.T, files map[string]string) (url, digest, revision string) {
+	t.Helper()
+	var list []testserver.File
+	for _, name := range sortedNames(files) {
+		list = append(list, testserver.File{Name: name, Body: files[name]})
+	}
+	name, err := artifacts.ArtifactFromFiles(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(artifacts.Root(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	url, err = artifacts.URLForFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url, "sha256:" + hex.EncodeToString(sum[:]), "main@sha1:" + hex.EncodeToString(sum[:20])
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// gitRepository creates a GitRepository in ns and points its status at an artifact.
+func gitRepository(t *testing.T, ns, name string) *sourcev1.GitRepository {
+	t.Helper()
+	repo := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: sourcev1.GitRepositorySpec{
+			URL:       "https://git.example.com/org/" + name + ".git",
+			Interval:  metav1.Duration{Duration: time.Hour},
+			Reference: &sourcev1.GitRepositoryRef{Branch: "trunk"},
+		},
+	}
+	if err := k8s.Create(context.Background(), repo); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+// setArtifact does what source-controller does after a fetch.
+func setArtifact(t *testing.T, ns, name, url, digest, revision string) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Eventually(func() error {
+		latest := &sourcev1.GitRepository{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, latest); err != nil {
+			return err
+		}
+		latest.Status.Artifact = &meta.Artifact{
+			Path: "gitrepository/x/" + revision + ".tar.gz", URL: url, Revision: revision, Digest: digest,
+			LastUpdateTime: metav1.Now(),
+		}
+		return env.Client.Status().Update(context.Background(), latest)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// rig creates a cluster-scoped rig whose workers namespace is ns.
+func rig(t *testing.T, ns string, mutate func(*gastownv1.Rig)) *gastownv1.Rig {
+	t.Helper()
+	r := &gastownv1.Rig{
+		ObjectMeta: metav1.ObjectMeta{Name: ns},
+		Spec: gastownv1.RigSpec{
+			GitURL:           "https://git.example.com/org/app.git",
+			WorkersNamespace: ns,
+		},
+	}
+	if mutate != nil {
+		mutate(r)
+	}
+	if err := k8s.Create(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), r) })
+	return r
+}
+
+func get[T client.Object](g Gomega, ns, name string, obj T) T {
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)).To(Succeed())
+	return obj
+}

@@ -1,0 +1,378 @@
+// Package dispatch decides which beads of a rig get a polecat now, and what
+// phase each bead is in. It is plain Go over snapshots of the rig's beads,
+// polecats and convoys, so that one decision per rig holds the limits and
+// can be table-tested without a cluster.
+package dispatch
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+)
+
+// Annotations a dispatched Polecat carries, so that attempts can be counted
+// from the polecats themselves after any restart.
+const (
+	SpecHashAnnotation = "gastown.gastown.io/spec-hash"
+	RetryAnnotation    = "gastown.gastown.io/retry-token"
+)
+
+// Rig holds the limits of one decision.
+type Rig struct {
+	MaxPolecats int
+	MaxRetries  int
+	// RetryBackoff is the wait before the first retry; it doubles per retry,
+	// up to MaxBackoff.
+	RetryBackoff time.Duration
+	MaxBackoff   time.Duration
+	Suspended    bool
+}
+
+// Decision is a polecat to create for a bead.
+type Decision struct {
+	Bead     string
+	Polecat  string
+	Attempt  int // 1-based, for the bead's current spec and retry token
+	Run      int // 1-based, over the bead's whole life
+	SpecHash string
+	Retry    string
+}
+
+// Plan is the outcome of one dispatch decision.
+type Plan struct {
+	Create []Decision
+	// Ready counts beads that are ready, including those not created for
+	// lack of a slot.
+	Ready int
+	// Running counts live polecats of the rig.
+	Running int
+	// RetryAt is the earliest time a bead waiting in backoff becomes ready.
+	RetryAt time.Time
+}
+
+// Decide returns the polecats to create now.
+func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convoys []gastownv1.Convoy, now time.Time) Plan {
+	byBead := polecatsByBead(polecats)
+	closed := closedBeads(beads)
+
+	var plan Plan
+	convoyRunning := map[string]int{}
+	beadConvoys := map[string][]*gastownv1.Convoy{}
+	for i := range convoys {
+		c := &convoys[i]
+		for _, id := range c.Spec.TrackedBeads {
+			beadConvoys[id] = append(beadConvoys[id], c)
+		}
+	}
+	for i := range polecats {
+		pc := &polecats[i]
+		if IsLive(pc) {
+			plan.Running++
+			for _, c := range beadConvoys[pc.Spec.BeadID] {
+				convoyRunning[c.Name]++
+			}
+		}
+	}
+
+	var ready []*gastownv1.Bead
+	for i := range beads {
+		b := &beads[i]
+		st := Evaluate(b, byBead[b.Name], closed, rig, now)
+		if st.Phase != gastownv1.BeadPhaseReady {
+			continue
+		}
+		if !st.RetryAt.IsZero() {
+			if plan.RetryAt.IsZero() || st.RetryAt.Before(plan.RetryAt) {
+				plan.RetryAt = st.RetryAt
+			}
+			continue
+		}
+		ready = append(ready, b)
+	}
+	plan.Ready = len(ready)
+	if rig.Suspended {
+		return plan
+	}
+	sort.SliceStable(ready, func(i, j int) bool { return less(ready[i], ready[j]) })
+
+	slots := rig.MaxPolecats - plan.Running
+	for _, b := range ready {
+		if slots <= 0 {
+			break
+		}
+		if !convoysAllow(beadConvoys[b.Name], convoyRunning) {
+			continue
+		}
+		plan.Create = append(plan.Create, nextDecision(b, byBead[b.Name]))
+		slots--
+		for _, c := range beadConvoys[b.Name] {
+			convoyRunning[c.Name]++
+		}
+	}
+	return plan
+}
+
+// less orders beads by priority, then age, then name.
+func less(a, b *gastownv1.Bead) bool {
+	if pa, pb := a.Spec.PriorityValue(), b.Spec.PriorityValue(); pa != pb {
+		return pa < pb
+	}
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+func convoysAllow(convoys []*gastownv1.Convoy, running map[string]int) bool {
+	for _, c := range convoys {
+		if c.Spec.Parallelism > 0 && running[c.Name] >= int(c.Spec.Parallelism) {
+			return false
+		}
+	}
+	return true
+}
+
+// nextDecision names the bead's next polecat: the bead ID for its first run,
+// then <id>-<run>. Names depend only on the polecats that exist, so a
+// restart computes the same name and never creates a twin.
+func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat) Decision {
+	runs := 0
+	for _, pc := range polecats {
+		if isDispatched(&pc) {
+			runs++
+		}
+	}
+	run := runs + 1
+	return Decision{
+		Bead:     b.Name,
+		Polecat:  PolecatName(b.Name, run),
+		Attempt:  len(currentAttempts(b, polecats)) + 1,
+		Run:      run,
+		SpecHash: b.Spec.Hash(),
+		Retry:    b.Annotations[gastownv1.RetryAnnotation],
+	}
+}
+
+// PolecatName is the name of a bead's run-th dispatched polecat.
+func PolecatName(bead string, run int) string {
+	if run <= 1 {
+		return bead
+	}
+	return fmt.Sprintf("%s-%d", bead, run)
+}
+
+// isDispatched says whether the dispatcher created pc (not a review or
+// conflict follow-up, nor a polecat made by hand).
+func isDispatched(pc *gastownv1.Polecat) bool {
+	_, ok := pc.Annotations[SpecHashAnnotation]
+	return ok && pc.Spec.Purpose != gastownv1.PurposeRevision && pc.Spec.Purpose != gastownv1.PurposeConflictFix
+}
+
+// currentAttempts are the dispatched polecats for the bead's current spec
+// and retry token, oldest first.
+func currentAttempts(b *gastownv1.Bead, polecats []gastownv1.Polecat) []*gastownv1.Polecat {
+	hash, retry := b.Spec.Hash(), b.Annotations[gastownv1.RetryAnnotation]
+	var out []*gastownv1.Polecat
+	for i := range polecats {
+		pc := &polecats[i]
+		if isDispatched(pc) && pc.Annotations[SpecHashAnnotation] == hash && pc.Annotations[RetryAnnotation] == retry {
+			out = append(out, pc)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].CreationTimestamp.Before(&out[j].CreationTimestamp) ||
+			(out[i].CreationTimestamp.Equal(&out[j].CreationTimestamp) && out[i].Name < out[j].Name)
+	})
+	return out
+}
+
+func polecatsByBead(polecats []gastownv1.Polecat) map[string][]gastownv1.Polecat {
+	out := map[string][]gastownv1.Polecat{}
+	for _, pc := range polecats {
+		if pc.Spec.BeadID != "" {
+			out[pc.Spec.BeadID] = append(out[pc.Spec.BeadID], pc)
+		}
+	}
+	return out
+}
+
+func closedBeads(beads []gastownv1.Bead) map[string]bool {
+	out := map[string]bool{}
+	for _, b := range beads {
+		out[b.Name] = b.Spec.Status == gastownv1.BeadClosed
+	}
+	return out
+}
+
+// State is a bead's evaluated phase with the reason and message for its
+// Ready condition.
+type State struct {
+	Phase   gastownv1.BeadPhase
+	Reason  string
+	Message string
+	// Attempts made for the current spec and retry token.
+	Attempts int
+	// Latest is the latest polecat of the bead, dispatched or follow-up.
+	Latest *gastownv1.Polecat
+	// RetryAt is set for a Ready bead waiting for its retry backoff.
+	RetryAt time.Time
+}
+
+// Evaluate returns the phase of bead b given its polecats and which beads
+// of the rig are closed.
+func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, closed map[string]bool, rig Rig, now time.Time) State {
+	attempts := currentAttempts(b, polecats)
+	st := State{Attempts: len(attempts), Latest: latest(polecats)}
+	pr := b.Status.PullRequest
+
+	switch {
+	case b.Spec.Status == gastownv1.BeadClosed:
+		return st.with(gastownv1.BeadPhaseClosed, "Closed", "the bead is closed in git")
+	case pr != nil && pr.State == gastownv1.PullRequestMerged:
+		return st.with(gastownv1.BeadPhaseMerged, gastownv1.PullRequestMergedReason,
+			fmt.Sprintf("pull request %s merged as %s; waiting for the source to show the bead closed", prName(pr), short(pr.MergeCommit)))
+	case pr != nil && pr.Failure != "" && !recordStale(b):
+		return st.with(gastownv1.BeadPhaseFailed, gastownv1.MergeConflictReason, fmt.Sprintf("pull request %s: %s", prName(pr), pr.Failure))
+	case pr != nil && pr.State == gastownv1.PullRequestOpen:
+		msg := fmt.Sprintf("pull request %s is open", prName(pr))
+		if pr.Gate != "" {
+			msg += ": " + pr.Gate
+		}
+		return st.with(gastownv1.BeadPhaseInReview, gastownv1.PullRequestOpenReason, msg)
+	case pr != nil && pr.State == gastownv1.PullRequestClosed && !recordStale(b):
+		return st.with(gastownv1.BeadPhaseRejected, gastownv1.PullRequestClosedReason,
+			fmt.Sprintf("pull request %s was closed unmerged; edit the bead or set the %s annotation to try again", prName(pr), gastownv1.RetryAnnotation))
+	}
+	if live := liveOf(polecats); live != nil {
+		return st.with(gastownv1.BeadPhaseWorking, gastownv1.PodRunningReason, fmt.Sprintf("polecat %s is working", live.Name))
+	}
+	if n := len(attempts); n > 0 {
+		last := attempts[n-1]
+		if res := last.Status.Result; last.Status.Phase == gastownv1.PolecatPhaseSucceeded && res != nil && res.Outcome == gastownv1.OutcomePushed {
+			return st.with(gastownv1.BeadPhaseInReview, gastownv1.WaitingReason,
+				fmt.Sprintf("branch %s pushed by polecat %s; waiting for the refinery", res.Branch, last.Name))
+		}
+		if last.Status.Phase == gastownv1.PolecatPhaseTerminated {
+			return st.with(gastownv1.BeadPhaseFailed, gastownv1.TerminatedReason,
+				fmt.Sprintf("polecat %s was terminated; set the %s annotation to try again", last.Name, gastownv1.RetryAnnotation))
+		}
+		if n > rig.MaxRetries {
+			return st.with(gastownv1.BeadPhaseFailed, gastownv1.RetriesExhaustedReason,
+				fmt.Sprintf("%d attempts failed, last: %s", n, failure(last)))
+		}
+		if done := completedAt(last); !done.IsZero() {
+			if at := done.Add(backoff(rig, n)); now.Before(at) {
+				st = st.with(gastownv1.BeadPhaseReady, gastownv1.WaitingReason,
+					fmt.Sprintf("attempt %d failed (%s); retrying at %s", n, failure(last), at.UTC().Format(time.RFC3339)))
+				st.RetryAt = at
+				return st
+			}
+		}
+	}
+	if open := openDependencies(b, closed); len(open) > 0 {
+		return st.with(gastownv1.BeadPhaseBlocked, gastownv1.BlockedReason, "waiting for "+strings.Join(open, ", ")+" to close")
+	}
+	if b.Spec.RigRef == "" {
+		return st.with(gastownv1.BeadPhaseOpen, gastownv1.RigNotFoundReason, "spec.rigRef is empty: no rig dispatches this bead")
+	}
+	return st.with(gastownv1.BeadPhaseReady, "Ready", "waiting for a polecat slot")
+}
+
+// recordStale says whether the bead changed (spec or retry token) since
+// its last dispatch, which makes an earlier rejection irrelevant.
+func recordStale(b *gastownv1.Bead) bool {
+	d := b.Status.Dispatch
+	return d == nil || d.SpecHash != b.Spec.Hash() || d.Retry != b.Annotations[gastownv1.RetryAnnotation]
+}
+
+func (s State) with(p gastownv1.BeadPhase, reason, msg string) State {
+	s.Phase, s.Reason, s.Message = p, reason, msg
+	return s
+}
+
+func openDependencies(b *gastownv1.Bead, closed map[string]bool) []string {
+	var open []string
+	for _, d := range b.Spec.DependsOn {
+		if !closed[d] {
+			open = append(open, d)
+		}
+	}
+	return open
+}
+
+func backoff(rig Rig, attempts int) time.Duration {
+	d := rig.RetryBackoff
+	for i := 1; i < attempts && d < rig.MaxBackoff; i++ {
+		d *= 2
+	}
+	if rig.MaxBackoff > 0 && d > rig.MaxBackoff {
+		d = rig.MaxBackoff
+	}
+	return d
+}
+
+// IsLive says whether a polecat is running or about to: it takes a slot.
+func IsLive(pc *gastownv1.Polecat) bool {
+	return !pc.Status.Phase.Finished() && pc.Status.Phase != gastownv1.PolecatPhaseIdle &&
+		pc.Spec.DesiredState != gastownv1.DesiredIdle && pc.Spec.DesiredState != gastownv1.DesiredTerminated
+}
+
+func liveOf(polecats []gastownv1.Polecat) *gastownv1.Polecat {
+	for i := range polecats {
+		if IsLive(&polecats[i]) {
+			return &polecats[i]
+		}
+	}
+	return nil
+}
+
+func latest(polecats []gastownv1.Polecat) *gastownv1.Polecat {
+	var out *gastownv1.Polecat
+	for i := range polecats {
+		pc := &polecats[i]
+		if out == nil || out.CreationTimestamp.Before(&pc.CreationTimestamp) ||
+			(out.CreationTimestamp.Equal(&pc.CreationTimestamp) && out.Name < pc.Name) {
+			out = pc
+		}
+	}
+	return out
+}
+
+func completedAt(pc *gastownv1.Polecat) time.Time {
+	if pc.Status.CompletedAt != nil {
+		return pc.Status.CompletedAt.Time
+	}
+	return time.Time{}
+}
+
+func failure(pc *gastownv1.Polecat) string {
+	if r := pc.Status.Result; r != nil {
+		if r.Message != "" {
+			return string(r.Outcome) + ": " + r.Message
+		}
+		return string(r.Outcome)
+	}
+	for _, c := range pc.Status.Conditions {
+		if c.Type == "Ready" && c.Message != "" {
+			return c.Reason + ": " + c.Message
+		}
+	}
+	return "polecat " + pc.Name + " " + strings.ToLower(string(pc.Status.Phase))
+}
+
+func prName(pr *gastownv1.PullRequestStatus) string {
+	if pr.Number > 0 {
+		return fmt.Sprintf("#%d", pr.Number)
+	}
+	return pr.HeadBranch
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

@@ -1,0 +1,243 @@
+package dispatch
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+type beadOpt func(*gastownv1.Bead)
+
+func bead(name string, opts ...beadOpt) gastownv1.Bead {
+	b := gastownv1.Bead{
+		ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(t0)},
+		Spec:       gastownv1.BeadSpec{RigRef: "rig", Title: name, Status: gastownv1.BeadOpen},
+	}
+	for _, o := range opts {
+		o(&b)
+	}
+	return b
+}
+
+func prio(p int32) beadOpt { return func(b *gastownv1.Bead) { b.Spec.Priority = &p } }
+func age(minutes int) beadOpt {
+	return func(b *gastownv1.Bead) {
+		b.CreationTimestamp = metav1.NewTime(t0.Add(-time.Duration(minutes) * time.Minute))
+	}
+}
+func deps(d ...string) beadOpt { return func(b *gastownv1.Bead) { b.Spec.DependsOn = d } }
+func closedBead() beadOpt      { return func(b *gastownv1.Bead) { b.Spec.Status = gastownv1.BeadClosed } }
+func retryToken(v string) beadOpt {
+	return func(b *gastownv1.Bead) { b.Annotations = map[string]string{gastownv1.RetryAnnotation: v} }
+}
+func title(t string) beadOpt { return func(b *gastownv1.Bead) { b.Spec.Title = t } }
+func pr(state string) beadOpt {
+	return func(b *gastownv1.Bead) {
+		b.Status.PullRequest = &gastownv1.PullRequestStatus{Number: 7, State: state}
+		b.Status.Dispatch = &gastownv1.DispatchStatus{SpecHash: b.Spec.Hash(), Retry: b.Annotations[gastownv1.RetryAnnotation]}
+	}
+}
+
+type pcOpt func(*gastownv1.Polecat)
+
+// dispatched is a polecat the dispatcher made for b as it is now.
+func dispatched(b gastownv1.Bead, name string, phase gastownv1.PolecatPhase, opts ...pcOpt) gastownv1.Polecat {
+	pc := gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(t0),
+			Annotations: map[string]string{SpecHashAnnotation: b.Spec.Hash(), RetryAnnotation: b.Annotations[gastownv1.RetryAnnotation]}},
+		Spec:   gastownv1.PolecatSpec{Rig: "rig", BeadID: b.Name, DesiredState: gastownv1.DesiredWorking},
+		Status: gastownv1.PolecatStatus{Phase: phase},
+	}
+	for _, o := range opts {
+		o(&pc)
+	}
+	return pc
+}
+
+func finished(minutesAgo int, outcome gastownv1.PolecatOutcome) pcOpt {
+	return func(pc *gastownv1.Polecat) {
+		at := metav1.NewTime(t0.Add(-time.Duration(minutesAgo) * time.Minute))
+		pc.Status.CompletedAt = &at
+		pc.Status.Result = &gastownv1.PolecatResult{Outcome: outcome, Branch: "polecat/" + pc.Spec.BeadID}
+	}
+}
+
+func created(minutesAgo int) pcOpt {
+	return func(pc *gastownv1.Polecat) {
+		pc.CreationTimestamp = metav1.NewTime(t0.Add(-time.Duration(minutesAgo) * time.Minute))
+	}
+}
+
+func convoy(name string, parallelism int32, beads ...string) gastownv1.Convoy {
+	return gastownv1.Convoy{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: gastownv1.ConvoySpec{TrackedBeads: beads, Parallelism: parallelism}}
+}
+
+var defaultRig = Rig{MaxPolecats: 5, MaxRetries: 2, RetryBackoff: time.Minute, MaxBackoff: 10 * time.Minute}
+
+func rigWith(f func(*Rig)) Rig {
+	r := defaultRig
+	f(&r)
+	return r
+}
+
+func TestDecide(t *testing.T) {
+	a, b, c := bead("gt-a"), bead("gt-b"), bead("gt-c")
+	failedA := dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(5, gastownv1.OutcomeAgentFailed), created(20))
+	tests := []struct {
+		name     string
+		rig      Rig
+		beads    []gastownv1.Bead
+		polecats []gastownv1.Polecat
+		convoys  []gastownv1.Convoy
+		want     []string // polecat names created, in order
+		ready    int
+		retryAt  time.Time
+	}{
+		{name: "every ready bead within the rig limit", beads: []gastownv1.Bead{a, b, c}, want: []string{"gt-a", "gt-b", "gt-c"}, ready: 3},
+		{name: "rig limit: highest priority first", rig: rigWith(func(r *Rig) { r.MaxPolecats = 1 }),
+			beads: []gastownv1.Bead{bead("gt-low", prio(3)), bead("gt-high", prio(0)), bead("gt-mid")}, want: []string{"gt-high"}, ready: 3},
+		{name: "same priority: oldest first", rig: rigWith(func(r *Rig) { r.MaxPolecats = 2 }),
+			beads: []gastownv1.Bead{bead("gt-new", age(1)), bead("gt-old", age(60)), bead("gt-mid", age(30))}, want: []string{"gt-old", "gt-mid"}, ready: 3},
+		{name: "running polecats take slots", rig: rigWith(func(r *Rig) { r.MaxPolecats = 2 }),
+			beads: []gastownv1.Bead{a, b, c}, polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseWorking)},
+			want: []string{"gt-b"}, ready: 2},
+		{name: "a bead with a live polecat is not dispatched again",
+			beads: []gastownv1.Bead{a}, polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhasePending)}, ready: 0},
+		{name: "dependencies not closed block", beads: []gastownv1.Bead{bead("gt-api", deps("gt-db")), bead("gt-db")}, want: []string{"gt-db"}, ready: 1},
+		{name: "closed dependencies unblock", beads: []gastownv1.Bead{bead("gt-api", deps("gt-db")), bead("gt-db", closedBead())}, want: []string{"gt-api"}, ready: 1},
+		{name: "a dependency that does not exist blocks", beads: []gastownv1.Bead{bead("gt-api", deps("gt-gone"))}, ready: 0},
+		{name: "closed beads are never dispatched", beads: []gastownv1.Bead{bead("gt-done", closedBead())}, ready: 0},
+		{name: "convoy parallelism limits its beads",
+			beads: []gastownv1.Bead{a, b, c}, convoys: []gastownv1.Convoy{convoy("sprint", 1, "gt-a", "gt-b")},
+			want: []string{"gt-a", "gt-c"}, ready: 3},
+		{name: "convoy parallelism counts running polecats",
+			beads: []gastownv1.Bead{a, b, c}, convoys: []gastownv1.Convoy{convoy("sprint", 1, "gt-a", "gt-b")},
+			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseWorking)}, want: []string{"gt-c"}, ready: 2},
+		{name: "a bead in two convoys respects both",
+			beads: []gastownv1.Bead{a, b}, convoys: []gastownv1.Convoy{convoy("one", 0, "gt-a", "gt-b"), convoy("two", 1, "gt-a", "gt-b")},
+			want: []string{"gt-a"}, ready: 2},
+		{name: "convoy parallelism 0 means only the rig limit", beads: []gastownv1.Bead{a, b},
+			convoys: []gastownv1.Convoy{convoy("free", 0, "gt-a", "gt-b")}, want: []string{"gt-a", "gt-b"}, ready: 2},
+		{name: "pushed work is not dispatched again", beads: []gastownv1.Bead{a},
+			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseSucceeded, finished(1, gastownv1.OutcomePushed))}, ready: 0},
+		{name: "a failed attempt waits for its backoff", beads: []gastownv1.Bead{a},
+			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(0, gastownv1.OutcomeAgentFailed))},
+			ready:    0, retryAt: t0.Add(time.Minute)},
+		{name: "a failed attempt is retried after its backoff with the next name", beads: []gastownv1.Bead{a},
+			polecats: []gastownv1.Polecat{failedA}, want: []string{"gt-a-2"}, ready: 1},
+		{name: "the second retry waits twice as long", beads: []gastownv1.Bead{a},
+			polecats: []gastownv1.Polecat{failedA, dispatched(a, "gt-a-2", gastownv1.PolecatPhaseFailed, finished(1, gastownv1.OutcomeGitFailed), created(3))},
+			ready:    0, retryAt: t0.Add(time.Minute)},
+		{name: "attempts exhausted: no more runs", beads: []gastownv1.Bead{a}, polecats: []gastownv1.Polecat{failedA,
+			dispatched(a, "gt-a-2", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(40)),
+			dispatched(a, "gt-a-3", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeNoChanges), created(35))}, ready: 0},
+		{name: "an edited bead is dispatched again after exhausting attempts", beads: []gastownv1.Bead{bead("gt-a", title("clearer task"))},
+			polecats: []gastownv1.Polecat{failedA,
+				dispatched(a, "gt-a-2", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(40)),
+				dispatched(a, "gt-a-3", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(35))},
+			want: []string{"gt-a-4"}, ready: 1},
+		{name: "a new retry token dispatches a terminated bead", beads: []gastownv1.Bead{bead("gt-a", retryToken("1"))},
+			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseTerminated, finished(30, gastownv1.OutcomeError))},
+			want:     []string{"gt-a-2"}, ready: 1},
+		{name: "a terminated polecat is not retried by itself", beads: []gastownv1.Bead{a},
+			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseTerminated, finished(30, gastownv1.OutcomeError))}, ready: 0},
+		{name: "an open pull request is the refinery's", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestOpen))}, ready: 0},
+		{name: "a rejected bead waits for an edit", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestClosed))}, ready: 0},
+		{name: "a rejected bead that was edited is dispatched", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestClosed), title("v2"))},
+			want: []string{"gt-a"}, ready: 1},
+		{name: "suspended: nothing is created, ready beads are counted", rig: rigWith(func(r *Rig) { r.Suspended = true }),
+			beads: []gastownv1.Bead{a, b}, ready: 2},
+		{name: "idle polecats take no slot", rig: rigWith(func(r *Rig) { r.MaxPolecats = 1 }), beads: []gastownv1.Bead{b},
+			polecats: []gastownv1.Polecat{{ObjectMeta: metav1.ObjectMeta{Name: "idle"}, Spec: gastownv1.PolecatSpec{DesiredState: gastownv1.DesiredIdle}, Status: gastownv1.PolecatStatus{Phase: gastownv1.PolecatPhaseIdle}}},
+			want:     []string{"gt-b"}, ready: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rig := tt.rig
+			if rig.MaxPolecats == 0 {
+				rig = defaultRig
+			}
+			plan := Decide(rig, tt.beads, tt.polecats, tt.convoys, t0)
+			var got []string
+			for _, d := range plan.Create {
+				got = append(got, d.Polecat)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("created %v, want %v", got, tt.want)
+			}
+			if plan.Ready != tt.ready {
+				t.Errorf("ready = %d, want %d", plan.Ready, tt.ready)
+			}
+			if !plan.RetryAt.Equal(tt.retryAt) {
+				t.Errorf("retryAt = %v, want %v", plan.RetryAt, tt.retryAt)
+			}
+		})
+	}
+}
+
+func TestDecisionCarriesAttemptAndHash(t *testing.T) {
+	a := bead("gt-a", retryToken("r1"))
+	failed := dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(40))
+	plan := Decide(defaultRig, []gastownv1.Bead{a}, []gastownv1.Polecat{failed}, nil, t0)
+	if len(plan.Create) != 1 {
+		t.Fatalf("plan %+v", plan)
+	}
+	d := plan.Create[0]
+	want := Decision{Bead: "gt-a", Polecat: "gt-a-2", Attempt: 2, Run: 2, SpecHash: a.Spec.Hash(), Retry: "r1"}
+	if d != want {
+		t.Errorf("decision %+v, want %+v", d, want)
+	}
+}
+
+func TestEvaluatePhases(t *testing.T) {
+	a := bead("gt-a")
+	tests := []struct {
+		name     string
+		bead     gastownv1.Bead
+		polecats []gastownv1.Polecat
+		closed   map[string]bool
+		phase    gastownv1.BeadPhase
+		reason   string
+		message  string
+	}{
+		{name: "ready", bead: a, phase: gastownv1.BeadPhaseReady},
+		{name: "blocked names the open dependencies", bead: bead("gt-b", deps("gt-x", "gt-y")), closed: map[string]bool{"gt-y": true},
+			phase: gastownv1.BeadPhaseBlocked, message: "waiting for gt-x to close"},
+		{name: "working", bead: a, polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseWorking)},
+			phase: gastownv1.BeadPhaseWorking, message: "polecat gt-a is working"},
+		{name: "pushed, waiting for the refinery", bead: a,
+			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseSucceeded, finished(1, gastownv1.OutcomePushed))},
+			phase:    gastownv1.BeadPhaseInReview, reason: gastownv1.WaitingReason},
+		{name: "in review", bead: bead("gt-a", pr(gastownv1.PullRequestOpen)), phase: gastownv1.BeadPhaseInReview, message: "pull request #7 is open"},
+		{name: "merged", bead: bead("gt-a", pr(gastownv1.PullRequestMerged)), phase: gastownv1.BeadPhaseMerged},
+		{name: "closed in git wins", bead: bead("gt-a", pr(gastownv1.PullRequestMerged), closedBead()), phase: gastownv1.BeadPhaseClosed},
+		{name: "rejected", bead: bead("gt-a", pr(gastownv1.PullRequestClosed)), phase: gastownv1.BeadPhaseRejected, reason: gastownv1.PullRequestClosedReason},
+		{name: "failed after retries, with the last reason", bead: a, polecats: []gastownv1.Polecat{
+			dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(50)),
+			dispatched(a, "gt-a-2", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(45)),
+			dispatched(a, "gt-a-3", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeGitFailed), created(40))},
+			phase: gastownv1.BeadPhaseFailed, reason: gastownv1.RetriesExhaustedReason, message: "3 attempts failed, last: GitFailed"},
+		{name: "no rig", bead: func() gastownv1.Bead { b := bead("gt-a"); b.Spec.RigRef = ""; return b }(), phase: gastownv1.BeadPhaseOpen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := Evaluate(&tt.bead, tt.polecats, tt.closed, defaultRig, t0)
+			if st.Phase != tt.phase {
+				t.Errorf("phase %s (%s), want %s", st.Phase, st.Message, tt.phase)
+			}
+			if tt.reason != "" && st.Reason != tt.reason {
+				t.Errorf("reason %s, want %s", st.Reason, tt.reason)
+			}
+			if tt.message != "" && !strings.Contains(st.Message, tt.message) {
+				t.Errorf("message %q, want it to contain %q", st.Message, tt.message)
+			}
+		})
+	}
+}

@@ -1,0 +1,141 @@
+package polecat
+
+import (
+	"encoding/json"
+	"fmt"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+)
+
+// The runner's configuration contract.
+//
+// The runner (gastown-polecat) reads everything from one environment
+// variable, ConfigEnv, holding the JSON of RunnerConfig. It holds no secret:
+//   - git credentials are files: the git secret mounted at Git.SecretDir
+//     (into git-init and the agent container), read by the runner alone and
+//     never put in the environment;
+//   - agent keys are the agent container's own env (secretKeyRefs), which
+//     the runner passes to the agent and never prints;
+//   - agent credential and configuration files are copied from read-only
+//     mounts (Agent.Files).
+//
+// Where the result goes is the only other setting: --termination-log, or
+// TerminationLogEnv, default /dev/termination-log.
+const (
+	ConfigEnv         = "GASTOWN_POLECAT_CONFIG"
+	TerminationLogEnv = "GASTOWN_TERMINATION_LOG"
+)
+
+// RunnerConfig is the runner's configuration, the JSON in ConfigEnv.
+type RunnerConfig struct {
+	Polecat string                   `json:"polecat"`
+	Purpose gastownv1.PolecatPurpose `json:"purpose"`
+	BeadID  string                   `json:"beadID,omitempty"`
+	// BeadFile is the bead's file, relative to the repository root; the
+	// runner closes the bead there. Empty: no bead file to close.
+	BeadFile string    `json:"beadFile,omitempty"`
+	Git      GitConfig `json:"git"`
+	// Task is what the prompt is built from (BuildPrompt); the runner adds
+	// the previous diff for ConflictFix.
+	Task          Task         `json:"task"`
+	CommitMessage string       `json:"commitMessage"`
+	Agent         AgentCommand `json:"agent"`
+	// RepoDir is where the repository is cloned and the agent works.
+	RepoDir string `json:"repoDir"`
+	// TaskFile is where the runner writes the prompt.
+	TaskFile string `json:"taskFile"`
+}
+
+// GitConfig is the git part of RunnerConfig.
+type GitConfig struct {
+	URL        string `json:"url"`
+	BaseBranch string `json:"baseBranch"`
+	WorkBranch string `json:"workBranch"`
+	// SecretDir holds the git secret's keys as files (ssh-privatekey,
+	// known_hosts, username, password, token); empty for anonymous access.
+	SecretDir   string `json:"secretDir,omitempty"`
+	AuthorName  string `json:"authorName"`
+	AuthorEmail string `json:"authorEmail"`
+}
+
+// Paths are where a runner keeps its work.
+type Paths struct {
+	RepoDir      string
+	TaskFile     string
+	GitSecretDir string
+}
+
+// NewRunnerConfig is the runner configuration for resolved settings, an
+// agent from BuildAgent, and the paths the runner works in.
+func NewRunnerConfig(s Settings, a Agent, p Paths) RunnerConfig {
+	c := RunnerConfig{
+		Polecat:       s.Polecat,
+		Purpose:       s.Purpose,
+		BeadID:        s.BeadID,
+		BeadFile:      s.BeadFile,
+		Task:          s.Task,
+		CommitMessage: s.CommitMessage,
+		Agent:         a.Command,
+		RepoDir:       p.RepoDir,
+		TaskFile:      p.TaskFile,
+		Git: GitConfig{
+			URL:         s.GitURL,
+			BaseBranch:  s.BaseBranch,
+			WorkBranch:  s.WorkBranch,
+			AuthorName:  s.AuthorName,
+			AuthorEmail: s.AuthorEmail,
+		},
+	}
+	if s.GitSecret != "" {
+		c.Git.SecretDir = p.GitSecretDir
+	}
+	return c
+}
+
+// Encode is the value of ConfigEnv.
+func (c RunnerConfig) Encode() (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("encode runner config: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeRunnerConfig reads the value of ConfigEnv and checks it.
+func DecodeRunnerConfig(value string) (RunnerConfig, error) {
+	var c RunnerConfig
+	if value == "" {
+		return c, fmt.Errorf("%s is not set", ConfigEnv)
+	}
+	if err := json.Unmarshal([]byte(value), &c); err != nil {
+		return c, fmt.Errorf("parse %s: %w", ConfigEnv, err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks that the runner has what it needs.
+func (c RunnerConfig) Validate() error {
+	missing := func(field string) error { return fmt.Errorf("runner config: %s is empty", field) }
+	switch {
+	case c.Git.URL == "":
+		return missing("git.url")
+	case c.Git.BaseBranch == "":
+		return missing("git.baseBranch")
+	case c.Git.WorkBranch == "":
+		return missing("git.workBranch")
+	case c.RepoDir == "":
+		return missing("repoDir")
+	case c.TaskFile == "":
+		return missing("taskFile")
+	case len(c.Agent.Args) == 0:
+		return missing("agent.args")
+	case c.CommitMessage == "":
+		return missing("commitMessage")
+	}
+	switch c.Purpose {
+	case gastownv1.PurposeWork, gastownv1.PurposeRevision, gastownv1.PurposeConflictFix:
+		return nil
+	default:
+		return fmt.Errorf("runner config: unknown purpose %q", c.Purpose)
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !unix
+
+package runner
+
+import (
+	"os"
+	"os/exec"
+)
+
+func setProcessGroup(*exec.Cmd) {}
+
+// terminateGroup interrupts the agent: without process groups, its own
+// children are left to it.
+func terminateGroup(cmd *exec.Cmd) error {
+	return cmd.Process.Signal(os.Interrupt)
+}

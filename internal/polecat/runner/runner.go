@@ -1,0 +1,339 @@
+// Package runner is the polecat runner (cmd/polecat, gastown-polecat): it
+// clones the repository, runs the agent as a child process, closes the
+// bead, commits and pushes, and reports a PolecatResult. Its configuration
+// is polecat.RunnerConfig; its results and exit codes are in package
+// polecat.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
+	"github.com/boshu2/gastown-operator/internal/gitops"
+	"github.com/boshu2/gastown-operator/internal/polecat"
+)
+
+// Runner runs the steps of one polecat.
+type Runner struct {
+	Config polecat.RunnerConfig
+	// Stdout and Stderr receive the agent's output; Stderr also the
+	// runner's own log lines. Both go to the container log.
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// failure is a step's error with the outcome it gives.
+type failure struct {
+	outcome gastownv1.PolecatOutcome
+	err     error
+}
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+func configError(err error) error { return &failure{outcome: gastownv1.OutcomeError, err: err} }
+func gitFailed(err error) error   { return &failure{outcome: gastownv1.OutcomeGitFailed, err: err} }
+
+// failed is the result of a step that returned err.
+func (r *Runner) failed(err error) gastownv1.PolecatResult {
+	outcome := gastownv1.OutcomeError
+	var f *failure
+	if errors.As(err, &f) {
+		outcome = f.outcome
+	}
+	r.logf("%s: %v", outcome, err)
+	return gastownv1.PolecatResult{Outcome: outcome, Branch: r.Config.Git.WorkBranch, Message: err.Error()}
+}
+
+// Clone is the git-init step: it clones the branch the run starts from and
+// checks out the work branch. Work and ConflictFix start from the base
+// branch on a new work branch; Revision continues the work branch. For
+// ConflictFix the old work branch is fetched too (with the history it
+// shares with the base), for its diff and for the push's lease. It returns
+// nil when the workspace is ready.
+func (r *Runner) Clone(ctx context.Context) *gastownv1.PolecatResult {
+	if err := r.clone(ctx); err != nil {
+		res := r.failed(err)
+		return &res
+	}
+	return nil
+}
+
+func (r *Runner) clone(ctx context.Context) error {
+	c := r.Config
+	auth, err := r.auth()
+	if err != nil {
+		return err
+	}
+	opts := gitops.CloneOptions{URL: c.Git.URL, Branch: c.Git.BaseBranch, Auth: auth, Depth: 1}
+	switch c.Purpose {
+	case gastownv1.PurposeRevision:
+		opts.Branch = c.Git.WorkBranch
+	case gastownv1.PurposeConflictFix:
+		// The old branch's diff needs its merge base with the base branch.
+		opts.Depth = 0
+	}
+	repo, err := gitops.Clone(ctx, c.RepoDir, opts)
+	if err != nil {
+		return gitFailed(err)
+	}
+	if c.Purpose == gastownv1.PurposeConflictFix {
+		old, err := repo.FetchBranch(ctx, c.Git.WorkBranch, 0)
+		switch {
+		case errors.Is(err, gitops.ErrBranchNotFound):
+			r.logf("branch %s is not on the remote: there is no earlier change to redo", c.Git.WorkBranch)
+		case err != nil:
+			return gitFailed(err)
+		default:
+			r.logf("fetched the earlier work on %s at %s", c.Git.WorkBranch, old)
+		}
+	}
+	if c.Purpose != gastownv1.PurposeRevision {
+		if err := repo.CreateBranch(c.Git.WorkBranch); err != nil {
+			return gitFailed(err)
+		}
+	}
+	head, branch, err := repo.Head()
+	if err != nil {
+		return gitFailed(err)
+	}
+	r.logf("cloned %s: on branch %s at %s", gitops.RedactURL(c.Git.URL), branch, head)
+	return nil
+}
+
+// Run is the agent container's step: it runs the agent in the clone, then
+// closes the bead, commits everything the agent changed and pushes the
+// work branch. The agent never commits or pushes itself.
+func (r *Runner) Run(ctx context.Context) gastownv1.PolecatResult {
+	res, err := r.run(ctx)
+	if err != nil {
+		failed := r.failed(err)
+		failed.AgentExitCode = res.AgentExitCode
+		failed.CostUSD, failed.InputTokens, failed.OutputTokens = res.CostUSD, res.InputTokens, res.OutputTokens
+		failed.Summary = res.Summary
+		return failed
+	}
+	return res
+}
+
+func (r *Runner) run(ctx context.Context) (gastownv1.PolecatResult, error) {
+	c := r.Config
+	res := gastownv1.PolecatResult{Branch: c.Git.WorkBranch}
+	auth, err := r.auth()
+	if err != nil {
+		return res, err
+	}
+	repo, err := gitops.Open(c.RepoDir, auth)
+	if err != nil {
+		return res, configError(fmt.Errorf("the workspace has no clone (did git-init run?): %w", err))
+	}
+	if err := r.checkBeadFile(); err != nil {
+		return res, err
+	}
+	start, _, err := repo.Head()
+	if err != nil {
+		return res, gitFailed(err)
+	}
+	prompt := polecat.BuildPrompt(r.task(repo, start))
+	if err := r.prepareAgent(repo, prompt); err != nil {
+		return res, err
+	}
+
+	run := r.runAgent(ctx, prompt)
+	res.AgentExitCode = run.exitCode
+	res.CostUSD, res.InputTokens, res.OutputTokens = run.figures.CostUSD, run.figures.InputTokens, run.figures.OutputTokens
+	res.Summary = run.figures.Summary
+	if run.err != nil {
+		return res, run.err
+	}
+
+	files, err := r.collectChanges(repo, start)
+	if err != nil {
+		return res, err
+	}
+	if len(files) == 0 {
+		r.logf("the agent changed nothing: nothing to commit or push")
+		res.Outcome = gastownv1.OutcomeNoChanges
+		return res, nil
+	}
+	if err := r.closeBead(); err != nil {
+		return res, err
+	}
+	commit, err := repo.CommitAll(c.CommitMessage, gitops.Signature{Name: c.Git.AuthorName, Email: c.Git.AuthorEmail})
+	if err != nil {
+		return res, gitFailed(err)
+	}
+	r.logf("committed %s (%d files)", commit.SHA, len(commit.Files))
+	if err := r.push(ctx, repo); err != nil {
+		return res, err
+	}
+	r.logf("pushed %s to %s", c.Git.WorkBranch, gitops.RedactURL(c.Git.URL))
+	res.Outcome = gastownv1.OutcomePushed
+	res.Commit = commit.SHA
+	res.FilesChanged = int32(len(commit.Files))
+	return res, nil
+}
+
+// auth reads the git secret mounted for the runner.
+func (r *Runner) auth() (transport.AuthMethod, error) {
+	data := map[string][]byte{}
+	if dir := r.Config.Git.SecretDir; dir != "" {
+		var err error
+		if data, err = gitops.ReadSecretDir(dir); err != nil {
+			return nil, configError(err)
+		}
+	}
+	auth, err := gitops.AuthFromSecret(r.Config.Git.URL, data)
+	if err != nil {
+		return nil, configError(err)
+	}
+	return auth, nil
+}
+
+// task is the configured task, with the old branch's diff for ConflictFix.
+// Without the diff the agent still has the task's description, so a diff
+// that cannot be computed is logged, not fatal.
+func (r *Runner) task(repo *gitops.Repo, head string) polecat.Task {
+	t := r.Config.Task
+	if r.Config.Purpose != gastownv1.PurposeConflictFix {
+		return t
+	}
+	old, err := repo.TrackingSHA(r.Config.Git.WorkBranch)
+	if err != nil {
+		return t
+	}
+	base, err := repo.MergeBase(head, old)
+	if err == nil {
+		t.PreviousDiff, err = repo.Diff(base, old)
+	}
+	if err != nil {
+		r.logf("warning: no diff of the earlier work on %s: %v", r.Config.Git.WorkBranch, err)
+	}
+	return t
+}
+
+// collectChanges lists what the agent changed since start. Commits the
+// agent made despite its instructions are undone (their changes kept), so
+// that the runner's one commit carries all of the work.
+func (r *Runner) collectChanges(repo *gitops.Repo, start string) ([]string, error) {
+	head, branch, err := repo.Head()
+	if err != nil {
+		return nil, gitFailed(err)
+	}
+	if branch != r.Config.Git.WorkBranch {
+		return nil, gitFailed(fmt.Errorf("the agent left branch %s checked out instead of %s", orDetached(branch), r.Config.Git.WorkBranch))
+	}
+	if head != start {
+		r.logf("the agent committed on its own: folding its commits into the polecat's commit")
+		if err := repo.ResetSoft(start); err != nil {
+			return nil, gitFailed(err)
+		}
+	}
+	files, err := repo.Changes()
+	if err != nil {
+		return nil, gitFailed(err)
+	}
+	return files, nil
+}
+
+func orDetached(branch string) string {
+	if branch == "" {
+		return "(detached HEAD)"
+	}
+	return branch
+}
+
+// beadPath is the bead file's path in the clone.
+func (r *Runner) beadPath() (string, error) {
+	file := r.Config.BeadFile
+	if !filepath.IsLocal(filepath.FromSlash(file)) {
+		return "", configError(fmt.Errorf("bead file %q is not a path inside the repository", file))
+	}
+	return filepath.Join(r.Config.RepoDir, filepath.FromSlash(file)), nil
+}
+
+// checkBeadFile makes sure, before the agent spends anything, that the bead
+// can be closed in its file.
+func (r *Runner) checkBeadFile() error {
+	if r.Config.BeadFile == "" {
+		return nil
+	}
+	path, err := r.beadPath()
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return configError(fmt.Errorf("bead file %s is not in the clone of %s: %w",
+			r.Config.BeadFile, r.Config.Git.BaseBranch, err))
+	}
+	if _, err := beads.CloseBead(r.Config.BeadFile, data, r.Config.BeadID); err != nil {
+		return configError(fmt.Errorf("cannot close bead %s: %w", r.Config.BeadID, err))
+	}
+	return nil
+}
+
+// closeBead sets the bead's status to closed in its file, so that the
+// merge of the work records the bead as done.
+func (r *Runner) closeBead() error {
+	if r.Config.BeadFile == "" {
+		return nil
+	}
+	path, err := r.beadPath()
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return configError(fmt.Errorf("read bead file %s: %w", r.Config.BeadFile, err))
+	}
+	closed, err := beads.CloseBead(r.Config.BeadFile, data, r.Config.BeadID)
+	if err != nil {
+		return configError(fmt.Errorf("close bead %s: %w", r.Config.BeadID, err))
+	}
+	if string(closed) == string(data) {
+		return nil
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return configError(err)
+	}
+	if err := os.WriteFile(path, closed, info.Mode().Perm()); err != nil {
+		return configError(fmt.Errorf("write bead file %s: %w", r.Config.BeadFile, err))
+	}
+	r.logf("closed bead %s in %s", r.Config.BeadID, r.Config.BeadFile)
+	return nil
+}
+
+// push publishes the work branch: fast-forward only for Work and
+// Revision; for ConflictFix it replaces the old branch, but only if that is
+// still where it was when git-init fetched it.
+func (r *Runner) push(ctx context.Context, repo *gitops.Repo) error {
+	branch := r.Config.Git.WorkBranch
+	var err error
+	if r.Config.Purpose == gastownv1.PurposeConflictFix {
+		old, terr := repo.TrackingSHA(branch)
+		if terr != nil && !errors.Is(terr, gitops.ErrBranchNotFound) {
+			return gitFailed(terr)
+		}
+		err = repo.PushWithLease(ctx, branch, old)
+	} else {
+		err = repo.Push(ctx, branch)
+	}
+	if err != nil {
+		return gitFailed(err)
+	}
+	return nil
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.Stderr, "gastown-polecat: "+format+"\n", args...)
+}

@@ -1,0 +1,451 @@
+package refinery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+const (
+	// defaultTimeout bounds one provider call, retries included.
+	defaultTimeout = 30 * time.Second
+	// cacheEntries bounds the ETag cache: a few entries per pull request
+	// being polled.
+	cacheEntries = 1024
+	// perPage is GitHub's largest page.
+	perPage = 100
+	// secondaryRateLimitWait is GitHub's advice when a secondary rate limit
+	// comes without Retry-After: wait at least a minute.
+	secondaryRateLimitWait = time.Minute
+)
+
+// GitHubOptions configure a GitHub provider.
+type GitHubOptions struct {
+	// BaseURL of the API; api.github.com when empty. A GitHub Enterprise
+	// Server URL works with or without its /api/v3/ suffix.
+	BaseURL string
+	// Owner and Repo name the repository.
+	Owner, Repo string
+	// Token authenticates every request. It never appears in an error.
+	Token string
+	// HTTPClient's transport and timeout are used when set.
+	HTTPClient *http.Client
+	// Retry tunes the retries of server errors.
+	Retry RetryOptions
+}
+
+// GitHub is the Provider for GitHub and GitHub Enterprise Server.
+type GitHub struct {
+	client      *github.Client
+	owner, repo string
+	token       string // kept only to remove it from error messages
+	counter     *callCounter
+}
+
+var _ Provider = (*GitHub)(nil)
+
+// NewGitHub returns a GitHub provider for one repository.
+func NewGitHub(opts GitHubOptions) (*GitHub, error) {
+	if opts.Owner == "" || opts.Repo == "" {
+		return nil, errors.New("GitHub provider: owner and repo are required")
+	}
+	if opts.Token == "" {
+		return nil, errors.New("GitHub provider: a token is required")
+	}
+	base := http.DefaultTransport
+	timeout := defaultTimeout
+	if opts.HTTPClient != nil {
+		if opts.HTTPClient.Transport != nil {
+			base = opts.HTTPClient.Transport
+		}
+		if opts.HTTPClient.Timeout > 0 {
+			timeout = opts.HTTPClient.Timeout
+		}
+	}
+	counter := &callCounter{next: base}
+	httpClient := &http.Client{
+		Transport: newETagCache(newRetryTransport(counter, opts.Retry), cacheEntries),
+		Timeout:   timeout,
+	}
+	client := github.NewClient(httpClient).WithAuthToken(opts.Token)
+	if opts.BaseURL != "" {
+		var err error
+		if client, err = client.WithEnterpriseURLs(opts.BaseURL, uploadURL(opts.BaseURL)); err != nil {
+			return nil, wrapOp("GitHub provider: base URL", err, opts.Token)
+		}
+	}
+	return &GitHub{client: client, owner: opts.Owner, repo: opts.Repo, token: opts.Token, counter: counter}, nil
+}
+
+// uploadURL is the upload API beside a GitHub Enterprise API URL. The
+// Refinery uploads nothing, but go-github wants one.
+func uploadURL(baseURL string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(baseURL, "/"), "/api/v3")
+}
+
+// Calls is the number of HTTP requests sent to GitHub, retries and
+// conditional requests included.
+func (g *GitHub) Calls() int64 { return g.counter.calls.Load() }
+
+// FindPullRequest returns the newest pull request whose head is the branch,
+// in any state, or nil. Listed pull requests carry no mergeability: read it
+// with GetPullRequest.
+func (g *GitHub) FindPullRequest(ctx context.Context, head string) (*PullRequest, error) {
+	opts := &github.PullRequestListOptions{
+		State:       "all",
+		Head:        g.owner + ":" + head,
+		ListOptions: github.ListOptions{PerPage: perPage},
+	}
+	var newest *github.PullRequest
+	for {
+		prs, resp, err := g.client.PullRequests.List(ctx, g.owner, g.repo, opts)
+		if err != nil {
+			return nil, g.wrap("find pull request for "+head, err)
+		}
+		for _, pr := range prs {
+			if pr.GetHead().GetRef() == head && (newest == nil || pr.GetNumber() > newest.GetNumber()) {
+				newest = pr
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	return toPullRequest(newest), nil
+}
+
+// CreatePullRequest opens a pull request and adds the labels. When GitHub
+// answers that an open pull request for the head exists already (a retry
+// after a lost response, or a restart), that one is returned and labelled.
+// A labelling error returns the pull request with the error, so that the
+// caller can still record it.
+func (g *GitHub) CreatePullRequest(ctx context.Context, in NewPullRequest) (*PullRequest, error) {
+	pr, err := g.create(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Labels) > 0 {
+		if _, _, err := g.client.Issues.AddLabelsToIssue(ctx, g.owner, g.repo, pr.Number, in.Labels); err != nil {
+			return pr, g.wrap(fmt.Sprintf("label pull request #%d", pr.Number), err)
+		}
+	}
+	return pr, nil
+}
+
+func (g *GitHub) create(ctx context.Context, in NewPullRequest) (*PullRequest, error) {
+	op := "create pull request for " + in.Head
+	created, _, err := g.client.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
+		Title: &in.Title,
+		Head:  &in.Head,
+		Base:  &in.Base,
+		Body:  &in.Body,
+		Draft: &in.Draft,
+	})
+	if err == nil {
+		return toPullRequest(created), nil
+	}
+	if !alreadyExists(err) {
+		return nil, g.wrap(op, err)
+	}
+	existing, ferr := g.FindPullRequest(ctx, in.Head)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if existing == nil || existing.State != StateOpen {
+		return nil, g.wrap(op, err)
+	}
+	return existing, nil
+}
+
+// alreadyExists recognises GitHub's 422 for a second open pull request for
+// one head.
+func alreadyExists(err error) bool {
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusUnprocessableEntity {
+		return false
+	}
+	for _, e := range er.Errors {
+		if strings.Contains(e.Message, "already exists") {
+			return true
+		}
+	}
+	return strings.Contains(er.Message, "already exists")
+}
+
+// GetPullRequest reads a pull request, with its mergeability.
+func (g *GitHub) GetPullRequest(ctx context.Context, number int) (*PullRequest, error) {
+	pr, _, err := g.client.PullRequests.Get(ctx, g.owner, g.repo, number)
+	if err != nil {
+		return nil, g.wrap(fmt.Sprintf("get pull request #%d", number), err)
+	}
+	return toPullRequest(pr), nil
+}
+
+// Reviews lists a pull request's reviews, oldest first.
+func (g *GitHub) Reviews(ctx context.Context, number int) ([]Review, error) {
+	opts := &github.ListOptions{PerPage: perPage}
+	var out []Review
+	for {
+		reviews, resp, err := g.client.PullRequests.ListReviews(ctx, g.owner, g.repo, number, opts)
+		if err != nil {
+			return nil, g.wrap(fmt.Sprintf("list reviews of pull request #%d", number), err)
+		}
+		for _, r := range reviews {
+			out = append(out, Review{
+				ID:          r.GetID(),
+				User:        r.GetUser().GetLogin(),
+				State:       r.GetState(),
+				Body:        r.GetBody(),
+				CommitID:    r.GetCommitID(),
+				SubmittedAt: r.GetSubmittedAt().Time,
+			})
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// ReviewComments lists the line comments of one review.
+func (g *GitHub) ReviewComments(ctx context.Context, number int, reviewID int64) ([]ReviewComment, error) {
+	opts := &github.ListOptions{PerPage: perPage}
+	var out []ReviewComment
+	for {
+		comments, resp, err := g.client.PullRequests.ListReviewComments(ctx, g.owner, g.repo, number, reviewID, opts)
+		if err != nil {
+			return nil, g.wrap(fmt.Sprintf("list comments of review %d on pull request #%d", reviewID, number), err)
+		}
+		for _, c := range comments {
+			line := c.GetLine()
+			if line == 0 {
+				// A comment on a line that has since changed keeps only
+				// its original line.
+				line = c.GetOriginalLine()
+			}
+			out = append(out, ReviewComment{ReviewID: reviewID, Path: c.GetPath(), Line: line, Body: c.GetBody()})
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// Checks reads a commit's statuses and check runs and summarises them.
+func (g *GitHub) Checks(ctx context.Context, sha string, required []string) (CheckSummary, error) {
+	checks := map[string]string{}
+	if err := g.statuses(ctx, sha, checks); err != nil {
+		return CheckSummary{}, err
+	}
+	if err := g.checkRuns(ctx, sha, checks); err != nil {
+		return CheckSummary{}, err
+	}
+	return summarize(checks, required), nil
+}
+
+func (g *GitHub) statuses(ctx context.Context, sha string, checks map[string]string) error {
+	opts := &github.ListOptions{PerPage: perPage}
+	for {
+		combined, resp, err := g.client.Repositories.GetCombinedStatus(ctx, g.owner, g.repo, sha, opts)
+		if err != nil {
+			return g.wrap("read commit statuses of "+sha, err)
+		}
+		for _, s := range combined.Statuses {
+			record(checks, s.GetContext(), statusState(s.GetState()))
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+func (g *GitHub) checkRuns(ctx context.Context, sha string, checks map[string]string) error {
+	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: perPage}}
+	for {
+		runs, resp, err := g.client.Checks.ListCheckRunsForRef(ctx, g.owner, g.repo, sha, opts)
+		if err != nil {
+			return g.wrap("read check runs of "+sha, err)
+		}
+		for _, r := range runs.CheckRuns {
+			record(checks, r.GetName(), checkRunState(r.GetStatus(), r.GetConclusion()))
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// UpdateBranch merges the base into the head branch. A branch that is up to
+// date already is no error.
+func (g *GitHub) UpdateBranch(ctx context.Context, number int, headSHA string) error {
+	opts := &github.PullRequestBranchUpdateOptions{}
+	if headSHA != "" {
+		opts.ExpectedHeadSHA = &headSHA
+	}
+	_, _, err := g.client.PullRequests.UpdateBranch(ctx, g.owner, g.repo, number, opts)
+	var accepted *github.AcceptedError
+	if err == nil || errors.As(err, &accepted) {
+		return nil
+	}
+	op := fmt.Sprintf("update branch of pull request #%d", number)
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusUnprocessableEntity {
+		msg := strings.ToLower(er.Message)
+		switch {
+		case strings.Contains(msg, "expected head sha"):
+			return g.wrap(op, fmt.Errorf("%w: %s", ErrHeadChanged, er.Message))
+		case strings.Contains(msg, "conflict"):
+			return g.wrap(op, &ConflictError{})
+		case strings.Contains(msg, "no new commits"):
+			return nil
+		}
+	}
+	return g.wrap(op, err)
+}
+
+// Merge merges a pull request whose head is headSHA with method (squash
+// when empty) and returns the merge commit. When GitHub refuses because the
+// pull request is merged already (a retry after a lost response, or a
+// restart), the existing merge commit is returned: no merge is lost or made
+// twice.
+func (g *GitHub) Merge(ctx context.Context, number int, headSHA, method, title, message string) (string, error) {
+	if method == "" {
+		method = MergeSquash
+	}
+	op := fmt.Sprintf("merge pull request #%d", number)
+	res, _, err := g.client.PullRequests.Merge(ctx, g.owner, g.repo, number, message, &github.PullRequestOptions{
+		CommitTitle: title,
+		SHA:         headSHA,
+		MergeMethod: method,
+	})
+	if err == nil {
+		return res.GetSHA(), nil
+	}
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		return "", g.wrap(op, err)
+	}
+	switch er.Response.StatusCode {
+	case http.StatusConflict:
+		return "", g.wrap(op, fmt.Errorf("%w: %s", ErrHeadChanged, er.Message))
+	case http.StatusMethodNotAllowed:
+		if strings.Contains(strings.ToLower(er.Message), "merge queue") {
+			return "", g.wrap(op, fmt.Errorf("%w: %s", ErrMergeQueueRequired, er.Message))
+		}
+		if pr, gerr := g.GetPullRequest(ctx, number); gerr == nil && pr.Merged && pr.MergeCommitSHA != "" {
+			return pr.MergeCommitSHA, nil
+		}
+		return "", g.wrap(op, fmt.Errorf("%w: %s", ErrNotMergeable, er.Message))
+	}
+	return "", g.wrap(op, err)
+}
+
+// DeleteBranch deletes a branch; one that is gone already is no error.
+func (g *GitHub) DeleteBranch(ctx context.Context, branch string) error {
+	_, err := g.client.Git.DeleteRef(ctx, g.owner, g.repo, "heads/"+branch)
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		gone := er.Response.StatusCode == http.StatusNotFound ||
+			(er.Response.StatusCode == http.StatusUnprocessableEntity && strings.Contains(er.Message, "Reference does not exist"))
+		if gone {
+			return nil
+		}
+	}
+	return g.wrap("delete branch "+branch, err)
+}
+
+// Comment adds a comment to a pull request's conversation.
+func (g *GitHub) Comment(ctx context.Context, number int, body string) error {
+	_, _, err := g.client.Issues.CreateComment(ctx, g.owner, g.repo, number, &github.IssueComment{Body: &body})
+	return g.wrap(fmt.Sprintf("comment on pull request #%d", number), err)
+}
+
+// RequestReviewers asks users to review a pull request.
+func (g *GitHub) RequestReviewers(ctx context.Context, number int, reviewers []string) error {
+	if len(reviewers) == 0 {
+		return nil
+	}
+	_, _, err := g.client.PullRequests.RequestReviewers(ctx, g.owner, g.repo, number, github.ReviewersRequest{Reviewers: reviewers})
+	return g.wrap(fmt.Sprintf("request reviewers for pull request #%d", number), err)
+}
+
+// wrap names the operation, turns GitHub's rate-limit errors into
+// RateLimitedError and keeps the token out of the message.
+func (g *GitHub) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if rl := rateLimited(err); rl != nil {
+		err = rl
+	}
+	return wrapOp(op, err, g.token)
+}
+
+// rateLimited recognises GitHub's primary limit (403 or go-github's own
+// refusal before the reset), its secondary limit (403 with Retry-After) and a
+// plain 429.
+func rateLimited(err error) *RateLimitedError {
+	var primary *github.RateLimitError
+	if errors.As(err, &primary) {
+		return &RateLimitedError{RetryAfter: untilReset(primary.Rate.Reset.Time)}
+	}
+	var secondary *github.AbuseRateLimitError
+	if errors.As(err, &secondary) {
+		wait := secondaryRateLimitWait
+		if secondary.RetryAfter != nil && *secondary.RetryAfter > 0 {
+			wait = *secondary.RetryAfter
+		}
+		return &RateLimitedError{RetryAfter: wait, Secondary: true}
+	}
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusTooManyRequests {
+		wait := secondaryRateLimitWait
+		if s, perr := strconv.Atoi(er.Response.Header.Get("Retry-After")); perr == nil && s > 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		return &RateLimitedError{RetryAfter: wait, Secondary: true}
+	}
+	return nil
+}
+
+// untilReset is the wait until a rate limit resets, at least a second so
+// that a requeue after it is never a requeue without delay.
+func untilReset(reset time.Time) time.Duration {
+	return max(time.Until(reset), time.Second)
+}
+
+func toPullRequest(pr *github.PullRequest) *PullRequest {
+	out := &PullRequest{
+		Number:         pr.GetNumber(),
+		URL:            pr.GetHTMLURL(),
+		Title:          pr.GetTitle(),
+		Body:           pr.GetBody(),
+		State:          pr.GetState(),
+		Draft:          pr.GetDraft(),
+		Merged:         pr.GetMerged() || pr.MergedAt != nil,
+		HeadBranch:     pr.GetHead().GetRef(),
+		HeadSHA:        pr.GetHead().GetSHA(),
+		BaseBranch:     pr.GetBase().GetRef(),
+		Mergeable:      pr.Mergeable,
+		MergeableState: pr.GetMergeableState(),
+		MergedAt:       pr.GetMergedAt().Time,
+	}
+	if out.Merged {
+		out.State = StateMerged
+		out.MergeCommitSHA = pr.GetMergeCommitSHA()
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package githubemu
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// Pull requests are the only issues the emulator has: the issue endpoints
+// answer for a pull request's number and 404 for any other.
+
+func (s *Server) addLabels(c *call) response {
+	p, resp, ok := s.pullFor(c)
+	if !ok {
+		return resp
+	}
+	var raw json.RawMessage
+	if resp, ok := decode(c, &raw); !ok {
+		return resp
+	}
+	names, ok := labelNames(raw)
+	if !ok {
+		return validationFailed(errorDetailJSON{Resource: "Label", Field: "labels", Code: "invalid"})
+	}
+	for _, n := range names {
+		if !slices.Contains(p.labels, n) {
+			p.labels = append(p.labels, n)
+		}
+	}
+	p.updatedAt = now()
+	return reply(http.StatusOK, renderLabels(p.labels))
+}
+
+// labelNames accepts the three bodies GitHub does: ["a"], {"labels": ["a"]}
+// and {"labels": [{"name": "a"}]}.
+func labelNames(raw json.RawMessage) ([]string, bool) {
+	var names []string
+	if json.Unmarshal(raw, &names) == nil {
+		return names, true
+	}
+	var wrapped struct {
+		Labels json.RawMessage `json:"labels"`
+	}
+	if json.Unmarshal(raw, &wrapped) != nil {
+		return nil, false
+	}
+	if json.Unmarshal(wrapped.Labels, &names) == nil {
+		return names, true
+	}
+	var objects []struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(wrapped.Labels, &objects) != nil {
+		return nil, false
+	}
+	for _, o := range objects {
+		names = append(names, o.Name)
+	}
+	return names, true
+}
+
+func (s *Server) listIssueComments(c *call) response {
+	p, resp, ok := s.pullFor(c)
+	if !ok {
+		return resp
+	}
+	out := make([]issueCommentJSON, 0, len(p.issueComments))
+	for _, ic := range p.issueComments {
+		out = append(out, s.renderIssueComment(c.repo, p, ic))
+	}
+	return listReply(c, out)
+}
+
+func (s *Server) createIssueComment(c *call) response {
+	p, resp, ok := s.pullFor(c)
+	if !ok {
+		return resp
+	}
+	var req struct {
+		Body string `json:"body"`
+	}
+	if resp, ok := decode(c, &req); !ok {
+		return resp
+	}
+	if req.Body == "" {
+		return validationFailed(errorDetailJSON{Resource: "IssueComment", Field: "body", Code: "missing_field"})
+	}
+	ic := &issueComment{id: s.nextID(), user: s.opts.Login, body: req.Body, createdAt: now()}
+	p.issueComments = append(p.issueComments, ic)
+	p.updatedAt = ic.createdAt
+	return reply(http.StatusCreated, s.renderIssueComment(c.repo, p, ic))
+}
+
+func (s *Server) renderIssueComment(r *repoState, p *pull, ic *issueComment) issueCommentJSON {
+	return issueCommentJSON{
+		ID:        ic.id,
+		Body:      ic.body,
+		User:      user(ic.user),
+		CreatedAt: ic.createdAt,
+		UpdatedAt: ic.createdAt,
+		HTMLURL:   s.htmlURL(r, p) + "#issuecomment-" + strconv.FormatInt(ic.id, 10),
+		IssueURL:  s.http.URL + urlPath("repos", r.owner, r.name, "issues", strconv.Itoa(p.number)),
+	}
+}
