@@ -27,7 +27,7 @@ const (
 
 // GastownFinalizer is the finalizer every kind carries while the operator has
 // cleanup to do for it.
-const GastownFinalizer = "finalizers.gastown.gastown.io"
+const GastownFinalizer = "gastown.gastown.io/finalizer"
 
 // Condition types beside meta.ReadyCondition, meta.ReconcilingCondition and
 // meta.StalledCondition.

@@ -252,6 +252,10 @@ type PolecatResult struct {
 	// +optional
 	OutputTokens int64 `json:"outputTokens,omitempty"`
 
+	// Turns the agent took, where it reports them.
+	// +optional
+	Turns int32 `json:"turns,omitempty"`
+
 	// Summary of the work, from the agent.
 	// +optional
 	Summary string `json:"summary,omitempty"`

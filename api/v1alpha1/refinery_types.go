@@ -193,10 +193,14 @@ type RefineryQueueEntry struct {
 
 // MergesSummary counts merges.
 type MergesSummary struct {
-	Total     int32 `json:"total"`
-	Succeeded int32 `json:"succeeded"`
-	Failed    int32 `json:"failed"`
-	Pending   int32 `json:"pending"`
+	// +optional
+	Total int32 `json:"total,omitempty"`
+	// +optional
+	Succeeded int32 `json:"succeeded,omitempty"`
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// +optional
+	Pending int32 `json:"pending,omitempty"`
 }
 
 // Refinery phases.

@@ -89,11 +89,16 @@ type WitnessStatus struct {
 
 // PolecatsSummary counts polecats by state.
 type PolecatsSummary struct {
-	Total     int32 `json:"total"`
-	Running   int32 `json:"running"`
-	Succeeded int32 `json:"succeeded"`
-	Failed    int32 `json:"failed"`
-	Stuck     int32 `json:"stuck"`
+	// +optional
+	Total int32 `json:"total,omitempty"`
+	// +optional
+	Running int32 `json:"running,omitempty"`
+	// +optional
+	Succeeded int32 `json:"succeeded,omitempty"`
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// +optional
+	Stuck int32 `json:"stuck,omitempty"`
 }
 
 // WitnessFinding is a problem with one polecat and what was done about it.

@@ -8,13 +8,15 @@ import (
 	"io"
 	"path"
 	"reflect"
+	"strconv"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
 
-const closed = string(gastownv1.BeadClosed)
+const statusClosed = string(gastownv1.BeadClosed)
 
 // CloseBead returns data, the content of file, with the bead id set to
 // status closed. It is how a finished polecat records its work in git, so it
@@ -23,13 +25,20 @@ const closed = string(gastownv1.BeadClosed)
 // comments, key order, indentation and the other documents keep every byte.
 // Only a spec written in flow style ({...}) makes it re-encode the bead's
 // document. In an issues.jsonl (file ending in .jsonl) it rewrites the
-// bead's line, keeping the order of its fields.
+// bead's line, keeping the order of its fields: "status" becomes "closed",
+// and "closed_at" is set to the current time if the issue has none, as bd
+// requires of a closed issue.
 //
 // A bead already closed returns data unchanged. A bead not in the file is an
 // error naming both.
 func CloseBead(file string, data []byte, id string) ([]byte, error) {
+	return closeBead(file, data, id, time.Now())
+}
+
+// closeBead is CloseBead at the time now, which a JSONL line records.
+func closeBead(file string, data []byte, id string, now time.Time) ([]byte, error) {
 	if path.Ext(file) == ".jsonl" {
-		return closeJSONL(file, data, id)
+		return closeJSONL(file, data, id, now)
 	}
 	return closeManifest(file, data, id)
 }
@@ -49,7 +58,7 @@ func closeManifest(file string, data []byte, id string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: bead %q has no spec mapping to set the status in", file, id)
 	}
 	statusKey, status := lookupPair(spec, "status")
-	if status != nil && status.Kind == yaml.ScalarNode && status.Value == closed {
+	if status != nil && status.Kind == yaml.ScalarNode && status.Value == statusClosed {
 		return data, nil
 	}
 
@@ -136,9 +145,9 @@ func replaceStatus(data []byte, lines lineIndex, key, value *yaml.Node) []byte {
 	if !ok {
 		return nil
 	}
-	text := closed
+	text := statusClosed
 	if end == start && start > 0 && data[start-1] == ':' {
-		text = " " + closed // "status:" with no value
+		text = " " + statusClosed // "status:" with no value
 	}
 	return splice(data, start, end, text)
 }
@@ -214,7 +223,7 @@ func insertStatus(data []byte, lines lineIndex, specKey, spec *yaml.Node) []byte
 	}
 	// End the new line as the line before it ends.
 	newline := data[lines.lineEnd(lines.starts[specKey.Line-1]):at]
-	line := string(indent) + "status: " + closed + string(newline)
+	line := string(indent) + "status: " + statusClosed + string(newline)
 	return splice(data, at, at, line)
 }
 
@@ -223,7 +232,7 @@ func insertStatus(data []byte, lines lineIndex, specKey, spec *yaml.Node) []byte
 func reencodeDocument(data []byte, doc *yaml.Node) ([]byte, error) {
 	root := doc.Content[0]
 	_, spec := lookupPair(root, "spec")
-	value := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: closed}
+	value := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: statusClosed}
 	if _, status := lookupPair(spec, "status"); status != nil {
 		*status = *value
 	} else {
@@ -261,26 +270,27 @@ func closedOnly(before, after []byte, i int) bool {
 	if !ok {
 		return false
 	}
-	spec["status"] = closed
+	spec["status"] = statusClosed
 	return reflect.DeepEqual(want, got)
 }
 
-func closeJSONL(file string, data []byte, id string) ([]byte, error) {
+func closeJSONL(file string, data []byte, id string, now time.Time) ([]byte, error) {
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	for i, line := range lines {
 		body := bytes.TrimRight(line, "\r\n")
 		var issue struct {
-			ID string `json:"id"`
+			ID     string `json:"id"`
+			Status string `json:"status"`
 		}
 		if json.Unmarshal(body, &issue) != nil || issue.ID != id {
 			continue
 		}
-		closedBody, err := closeIssue(body)
+		if issue.Status == statusClosed {
+			return data, nil
+		}
+		closedBody, err := closeIssue(body, now)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: cannot close bead %q: %w", file, i+1, id, err)
-		}
-		if bytes.Equal(closedBody, body) {
-			return data, nil
 		}
 		lines[i] = append(closedBody, line[len(body):]...)
 		return bytes.Join(lines, nil), nil
@@ -288,43 +298,53 @@ func closeJSONL(file string, data []byte, id string) ([]byte, error) {
 	return nil, fmt.Errorf("%s: no bead %q in the file", file, id)
 }
 
-// closeIssue sets "status":"closed" in one JSON object, replacing the value
-// in place or adding the field last.
-func closeIssue(obj []byte) ([]byte, error) {
-	out, err := setStatusField(obj)
+// closeIssue sets "status":"closed" in one JSON object, and "closed_at" to
+// now when the object has none: bd refuses to import a closed issue without
+// it. Values are replaced in place; missing fields are added last.
+func closeIssue(obj []byte, now time.Time) ([]byte, error) {
+	out, err := setJSONField(obj, "status", strconv.Quote(statusClosed), func(json.RawMessage) bool { return false })
+	if err != nil {
+		return nil, err
+	}
+	hasTime := func(raw json.RawMessage) bool { return string(raw) != "null" && string(raw) != `""` }
+	out, err = setJSONField(out, "closed_at", strconv.Quote(now.UTC().Format(time.RFC3339Nano)), hasTime)
 	if err != nil {
 		return nil, err
 	}
 	var check struct {
 		Status string `json:"status"`
 	}
-	if err := json.Unmarshal(out, &check); err != nil || check.Status != closed {
+	if err := json.Unmarshal(out, &check); err != nil || check.Status != statusClosed {
 		return nil, errors.New("the object has a status field that cannot be replaced")
 	}
 	return out, nil
 }
 
-func setStatusField(obj []byte) ([]byte, error) {
+// setJSONField sets the top-level field key of a JSON object to value,
+// unless keep says its current value stays.
+func setJSONField(obj []byte, key, value string, keep func(json.RawMessage) bool) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(obj))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, errors.New("not a JSON object")
 	}
-	value := `"` + closed + `"`
 	for dec.More() {
-		key, err := dec.Token()
+		name, err := dec.Token()
 		if err != nil {
 			return nil, err
 		}
-		afterKey := int(dec.InputOffset())
+		afterName := int(dec.InputOffset())
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, err
 		}
-		if key != "status" {
+		if name != key {
 			continue
 		}
+		if keep(raw) {
+			return obj, nil
+		}
 		end := int(dec.InputOffset())
-		start := afterKey
+		start := afterName
 		for start < end && (obj[start] == ':' || isJSONSpace(obj[start])) {
 			start++
 		}
@@ -334,7 +354,7 @@ func setStatusField(obj []byte) ([]byte, error) {
 		return nil, err
 	}
 	brace := int(dec.InputOffset()) - 1
-	return splice(obj, brace, brace, `,"status":`+value), nil
+	return splice(obj, brace, brace, ","+strconv.Quote(key)+":"+value), nil
 }
 
 func isJSONSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\r' || b == '\n' }

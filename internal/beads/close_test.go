@@ -3,6 +3,7 @@ package beads
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -160,11 +161,13 @@ func TestCloseBeadErrors(t *testing.T) {
 }
 
 func TestCloseBeadJSONL(t *testing.T) {
-	const issues = `{"id":"gt-a","title":"A","status":"open","priority":1,"created_at":"2025-10-01T10:00:00Z"}
+	const issues = `{"id":"gt-a","title":"A","status":"open","priority":1,"created_at":"2025-10-01T10:00:00Z","closed_at":null}
 {"id":"gt-b","title":"B", "status" : "in_progress" ,"labels":["x"]}
 {"id":"gt-c","title":"C"}
 {"id":"gt-d","title":"D","status":"closed"}
+{"id":"gt-e","title":"E","closed_at":"2025-10-01T10:00:00Z","status":"open"}
 `
+	now := time.Date(2025, 10, 2, 12, 30, 0, 0, time.FixedZone("CEST", 2*60*60))
 	lines := strings.SplitAfter(issues, "\n")
 	tests := []struct {
 		name, in, id string
@@ -174,19 +177,25 @@ func TestCloseBeadJSONL(t *testing.T) {
 			name: "replaces the status in place",
 			in:   issues,
 			id:   "gt-a",
-			want: `{"id":"gt-a","title":"A","status":"closed","priority":1,"created_at":"2025-10-01T10:00:00Z"}` + "\n" + strings.Join(lines[1:], ""),
+			want: `{"id":"gt-a","title":"A","status":"closed","priority":1,"created_at":"2025-10-01T10:00:00Z","closed_at":"2025-10-02T10:30:00Z"}` + "\n" + strings.Join(lines[1:], ""),
 		},
 		{
 			name: "keeps the spacing around the field",
 			in:   issues,
 			id:   "gt-b",
-			want: lines[0] + `{"id":"gt-b","title":"B", "status" : "closed" ,"labels":["x"]}` + "\n" + strings.Join(lines[2:], ""),
+			want: lines[0] + `{"id":"gt-b","title":"B", "status" : "closed" ,"labels":["x"],"closed_at":"2025-10-02T10:30:00Z"}` + "\n" + strings.Join(lines[2:], ""),
 		},
 		{
 			name: "adds a missing status last",
 			in:   issues,
 			id:   "gt-c",
-			want: strings.Join(lines[:2], "") + `{"id":"gt-c","title":"C","status":"closed"}` + "\n" + lines[3],
+			want: strings.Join(lines[:2], "") + `{"id":"gt-c","title":"C","status":"closed","closed_at":"2025-10-02T10:30:00Z"}` + "\n" + strings.Join(lines[3:], ""),
+		},
+		{
+			name: "keeps a closed_at already set",
+			in:   issues,
+			id:   "gt-e",
+			want: strings.Join(lines[:4], "") + `{"id":"gt-e","title":"E","closed_at":"2025-10-01T10:00:00Z","status":"closed"}` + "\n",
 		},
 		{
 			name: "already closed",
@@ -198,12 +207,12 @@ func TestCloseBeadJSONL(t *testing.T) {
 			name: "CRLF line ends",
 			in:   "{\"id\":\"gt-a\",\"status\":\"open\"}\r\n{\"id\":\"gt-b\"}\r\n",
 			id:   "gt-a",
-			want: "{\"id\":\"gt-a\",\"status\":\"closed\"}\r\n{\"id\":\"gt-b\"}\r\n",
+			want: "{\"id\":\"gt-a\",\"status\":\"closed\",\"closed_at\":\"2025-10-02T10:30:00Z\"}\r\n{\"id\":\"gt-b\"}\r\n",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := CloseBead(jsonlFile, []byte(tt.in), tt.id)
+			got, err := closeBead(jsonlFile, []byte(tt.in), tt.id, now)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,8 +1,6 @@
 package beads
 
 import (
-	"fmt"
-	"time"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,12 +55,7 @@ func FuzzParseManifests(f *testing.F) {
 	f.Add([]byte(beadHead + "  resources: {limits: {cpu: 1e3}, requests: {memory: -1Gi}}\n  agent: {env: [{name: A, valueFrom: {fieldRef: {fieldPath: x}}}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = ".gastown/f.yaml"
-		os.WriteFile(fmt.Sprintf("/tmp/fuzzcur-%d", os.Getpid()), data, 0o644)
-		start := time.Now()
 		beads, convoys, errs := ParseManifests(file, data)
-		if time.Since(start) > 200*time.Millisecond {
-			os.WriteFile(fmt.Sprintf("/tmp/fuzzslow-%d", time.Now().UnixNano()), data, 0o644)
-		}
 		checkErrors(t, file, errs)
 		for _, b := range beads {
 			checkBead(t, file, b)

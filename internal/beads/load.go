@@ -14,7 +14,8 @@ import (
 )
 
 // Load reads the bead files under dir, a slash path relative to the root of
-// fsys (for the BeadStore, the root of the repository artifact), validates
+// fsys (for the BeadStore, the root of the repository artifact; "./x" and
+// "/x" both name x there, "" and "." the root itself), validates
 // them file by file and as a whole, and returns everything it found. Every
 // File in the result is relative to the root of fsys, so it is also the
 // file's path in the repository.

@@ -284,7 +284,7 @@ func TestLoadPathErrors(t *testing.T) {
 }
 
 func TestLoadRootDir(t *testing.T) {
-	for _, dir := range []string{".", "", "./"} {
+	for _, dir := range []string{".", "", "./", "/"} {
 		set, err := Load(files(map[string]string{"a.yaml": bead("gt-a"), "x/b.yaml": bead("gt-b", "gt-a")}), dir, Options{})
 		if err != nil {
 			t.Fatalf("dir %q: %v", dir, err)

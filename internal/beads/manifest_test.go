@@ -166,6 +166,16 @@ func TestParseManifestsReportsEachRule(t *testing.T) {
 			want: []string{`.gastown/a.yaml:7: metadata.annotations: key "a b" is not valid: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`},
 		},
 		{
+			name: "label set twice",
+			yaml: strings.Replace(beadHead, "  name: gt-a\n", "  name: gt-a\n  labels:\n    team: a\n    team: b\n", 1),
+			want: []string{`.gastown/a.yaml:7: duplicate key "metadata.labels[team]" (first set at line 6)`},
+		},
+		{
+			name: "long values are shortened in messages",
+			yaml: beadHead + "  type: " + strings.Repeat("x", 100) + "\n",
+			want: []string{`.gastown/a.yaml:7: spec.type: "` + strings.Repeat("x", 64) + `..." is not one of bug, feature, task, chore, epic`},
+		},
+		{
 			name: "unknown spec field",
 			yaml: beadHead + "  estimate: 3d\n",
 			want: []string{`.gastown/a.yaml:7: unknown field "spec.estimate"`},
@@ -306,6 +316,11 @@ func TestParseManifestsReportsEachRule(t *testing.T) {
 			name: "resources quantity not valid",
 			yaml: beadHead + "  resources:\n    limits:\n      memory: lots\n",
 			want: []string{`.gastown/a.yaml:9: spec.resources.limits[memory]: "lots" is not a quantity such as 500m or 2Gi`},
+		},
+		{
+			name: "resources quantity of the wrong type",
+			yaml: beadHead + "  resources:\n    limits:\n      cpu: [1]\n",
+			want: []string{".gastown/a.yaml:9: spec.resources.limits[cpu]: expected a quantity such as 500m or 2Gi, got a list"},
 		},
 		{
 			name: "resources quantity negative",

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -405,6 +406,7 @@ func (r *PolecatReconciler) stopRun(ctx context.Context, pc *gastownv1.Polecat) 
 // expire deletes a finished polecat's pod once its TTL passed; the Polecat
 // keeps its record.
 func (r *PolecatReconciler) expire(ctx context.Context, pc *gastownv1.Polecat) (ctrl.Result, error) {
+	r.stopLocal(pc)
 	ttl := pc.Spec.TTLSecondsAfterFinished
 	if ttl == nil {
 		rig := &gastownv1.Rig{}
@@ -431,7 +433,7 @@ func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat,
 	key := localKey(pc)
 	run, ok := r.supervisor.Get(key)
 	if !ok {
-		if pc.Status.StartedAt != nil {
+		if pc.Status.StartedAt != nil && r.supervisor.Lost(pc.Status.StartedAt.Time) {
 			finish(pc, &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: polecat.ErrLost.Error()}, time.Now())
 			return ctrl.Result{}, nil
 		}
@@ -443,8 +445,11 @@ func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat,
 		conditions.MarkTrue(pc, gastownv1.PodReadyCondition, gastownv1.PodRunningReason, "running locally, log at %s", run.LogFile)
 		return ctrl.Result{}, nil
 	}
+	// The run is forgotten (and its directory removed) once the status
+	// shows the polecat finished, in expire: until then a reconcile may
+	// still read the old phase from the cache and must find the run.
 	finish(pc, res, at)
-	return ctrl.Result{}, r.supervisor.Forget(key)
+	return ctrl.Result{}, nil
 }
 
 func (r *PolecatReconciler) startLocal(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
@@ -490,9 +495,17 @@ func (r *PolecatReconciler) stopLocal(pc *gastownv1.Polecat) {
 // from the local supervisor when a local run ends.
 func (r *PolecatReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	r.localDone = make(chan event.TypedGenericEvent[*gastownv1.Polecat], 64)
-	r.supervisor = &polecat.Supervisor{OnExit: r.localExited}
+	r.supervisor = polecat.NewSupervisor(r.localExited)
 	if r.LocalWorkDir == "" {
 		r.LocalWorkDir = os.TempDir()
+	}
+	// Local runs are the operator's children: stop them when it stops.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		r.supervisor.StopAll()
+		return nil
+	})); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Polecat{}).

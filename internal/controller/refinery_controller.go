@@ -62,6 +62,14 @@ type cachedProvider struct {
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
+// setupError is a problem with the refinery's settings or secrets.
+type setupError struct {
+	reason string
+	err    error
+}
+
+func (e *setupError) Error() string { return e.err.Error() }
+
 // mergeStep is the outcome of one queue pass.
 type mergeStep struct {
 	requeue time.Duration
@@ -117,17 +125,20 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		step, err = r.mergeWithGitHub(ctx, ref, rig, queue)
 	}
 	var limited *refinery.RateLimitedError
-	if errors.As(err, &limited) {
+	var setup *setupError
+	switch {
+	case errors.As(err, &limited):
 		conditions.MarkFalse(ref, meta.ReadyCondition, gastownv1.RateLimitedReason, "%s", err)
 		return requeueAfter(limited.RetryAfter + time.Second), nil
-	}
-	if err != nil {
+	case errors.As(err, &setup):
+		// A secret or setting the user must fix; the poll retries it.
+		conditions.MarkFalse(ref, meta.ReadyCondition, setup.reason, "%s", setup.err)
+		return requeueAfter(ref.GetRequeueAfter()), nil
+	case err != nil:
 		return ctrl.Result{}, err
 	}
-	if !conditions.IsFalse(ref, meta.ReadyCondition) || conditions.GetReason(ref, meta.ReadyCondition) == gastownv1.RateLimitedReason {
-		ok = &success{meta.ReconciliationSucceededReason,
-			fmt.Sprintf("%d in queue, %d merged", ref.Status.QueueLength, ref.Status.MergesSummary.Succeeded)}
-	}
+	ok = &success{meta.ReconciliationSucceededReason,
+		fmt.Sprintf("%d in queue, %d merged", ref.Status.QueueLength, ref.Status.MergesSummary.Succeeded)}
 	if step.requeue > 0 {
 		return requeueAfter(step.requeue), nil
 	}
@@ -207,8 +218,7 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	}
 	provider, err := r.github(ctx, ref, rig)
 	if err != nil {
-		conditions.MarkFalse(ref, meta.ReadyCondition, gastownv1.ProviderErrorReason, "%s", err)
-		return mergeStep{}, nil // a new secret or spec wakes us through the poll
+		return mergeStep{}, &setupError{gastownv1.ProviderErrorReason, err}
 	}
 	target := targetBranch(ref, rig)
 	var entries []gastownv1.RefineryQueueEntry
@@ -597,8 +607,7 @@ func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Re
 	ref.Status.CurrentMerge = next.Name
 	auth, err := r.gitAuth(ctx, ref, rig)
 	if err != nil {
-		conditions.MarkFalse(ref, meta.ReadyCondition, gastownv1.SecretNotFoundReason, "%s", err)
-		return mergeStep{}, nil
+		return mergeStep{}, &setupError{gastownv1.SecretNotFoundReason, err}
 	}
 	merger := refinery.NewGitMerger(rig.Status.GitURL, auth)
 	author := object.Signature{Name: rig.Spec.Git.AuthorName, Email: rig.Spec.Git.AuthorEmail, When: time.Now()}

@@ -61,8 +61,7 @@ func TestRigResolvesItsSourceAndCreatesItsChildren(t *testing.T) {
 	g.Expect(witness.Spec.StuckThreshold.Duration).To(Equal(15 * time.Minute))
 
 	// A user's edit is kept; a deleted child comes back.
-	refinery.Spec.RequiredApprovals = ptr(int32(0))
-	g.Expect(env.Client.Update(context.Background(), refinery)).To(Succeed())
+	update(t, ns, r.Name, &gastownv1.Refinery{}, func(rf *gastownv1.Refinery) { rf.Spec.RequiredApprovals = ptr(int32(0)) })
 	g.Expect(env.Client.Delete(context.Background(), witness)).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		w := get(g, ns, r.Name, &gastownv1.Witness{})

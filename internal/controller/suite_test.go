@@ -1,11 +1,15 @@
 package controller_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	stdlog "log"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -30,6 +34,8 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/controller"
+	"github.com/boshu2/gastown-operator/internal/polecat"
+	"github.com/boshu2/gastown-operator/internal/refinery"
 	"github.com/boshu2/gastown-operator/internal/scheme"
 	"github.com/boshu2/gastown-operator/internal/testenv"
 )
@@ -40,6 +46,10 @@ var (
 	artifacts *testserver.ArtifactServer
 	// storeWrites counts the object writes of the BeadStore reconciler.
 	storeWrites *countingClient
+	// runnerPath is the gastown-polecat binary local polecats run.
+	runnerPath string
+	// logs holds everything the controllers logged.
+	logs = &lockedBuffer{}
 )
 
 func TestMain(m *testing.M) { testenv.Main(m, &env, startManager) }
@@ -51,12 +61,23 @@ const (
 )
 
 func startManager(e *testenv.Env) (func(), error) {
-	log.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+	// Every log line goes to logs (tests look for leaked secrets there);
+	// GASTOWN_TEST_LOG=1 also prints them.
+	out := io.Writer(logs)
+	if os.Getenv("GASTOWN_TEST_LOG") != "" {
+		out = io.MultiWriter(os.Stderr, logs)
+	}
+	log.SetLogger(zap.New(zap.WriteTo(out), zap.UseDevMode(true), zap.Level(zapcore.Level(-3))))
+	// gittestserver logs every git request through the standard logger.
+	stdlog.SetOutput(out)
 	var err error
 	if artifacts, err = testserver.NewTempArtifactServer(); err != nil {
 		return nil, err
 	}
 	artifacts.Start()
+	if runnerPath, err = buildRunner(); err != nil {
+		return nil, err
+	}
 
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
 		Scheme:                 scheme.Scheme,
@@ -95,6 +116,17 @@ func startManager(e *testenv.Env) (func(), error) {
 		func() error {
 			return (&controller.ConvoyReconciler{Client: k8s, EventRecorder: recorder}).SetupWithManager(mgr, opts)
 		},
+		func() error {
+			return (&controller.PolecatReconciler{Client: k8s, EventRecorder: recorder,
+				Defaults:    polecat.Defaults{RunnerImage: "ghcr.io/boshu2/gastown-operator:test"},
+				LocalRunner: runnerPath, LocalWorkDir: filepath.Join(filepath.Dir(runnerPath), "work"),
+			}).SetupWithManager(mgr, opts)
+		},
+		func() error {
+			return (&controller.RefineryReconciler{Client: k8s, EventRecorder: recorder,
+				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
+			}).SetupWithManager(mgr, opts)
+		},
 	} {
 		if err := setup(); err != nil {
 			cancel()
@@ -113,14 +145,45 @@ func startManager(e *testenv.Env) (func(), error) {
 		<-done
 		artifacts.Stop()
 		os.RemoveAll(artifacts.Root())
+		os.RemoveAll(filepath.Dir(runnerPath))
 	}, nil
 }
 
-func zapLevel() zapcore.Level {
-	if os.Getenv("GASTOWN_TEST_LOG") != "" {
-		return -2
+// buildRunner builds cmd/polecat for local-mode polecats.
+func buildRunner() (string, error) {
+	root, err := testenv.ProjectRoot()
+	if err != nil {
+		return "", err
 	}
-	return 4 // errors only
+	dir, err := os.MkdirTemp("", "gastown-runner-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "gastown-polecat")
+	cmd := exec.Command("go", "build", "-o", path, "./cmd/polecat")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the runner: %v\n%s", err, out)
+	}
+	return path, nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -261,4 +324,37 @@ func rig(t *testing.T, ns string, mutate func(*gastownv1.Rig)) *gastownv1.Rig {
 func get[T client.Object](g Gomega, ns, name string, obj T) T {
 	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)).To(Succeed())
 	return obj
+}
+
+// update reads obj, applies mutate and writes it, retrying on conflicts
+// with the controllers' own writes.
+func update[T client.Object](t *testing.T, ns, name string, obj T, mutate func(T)) {
+	t.Helper()
+	NewWithT(t).Eventually(func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return env.Client.Update(context.Background(), obj)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// dumpOnFailure logs the polecats and beads of ns when the test failed.
+func dumpOnFailure(t *testing.T, ns string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx := context.Background()
+		polecats := &gastownv1.PolecatList{}
+		_ = env.Client.List(ctx, polecats, client.InNamespace(ns))
+		for _, pc := range polecats.Items {
+			t.Logf("polecat %s: phase=%s result=%+v conditions=%+v", pc.Name, pc.Status.Phase, pc.Status.Result, pc.Status.Conditions)
+		}
+		beads := &gastownv1.BeadList{}
+		_ = env.Client.List(ctx, beads, client.InNamespace(ns))
+		for _, b := range beads.Items {
+			t.Logf("bead %s: phase=%s pr=%+v", b.Name, b.Status.Phase, b.Status.PullRequest)
+		}
+	})
 }

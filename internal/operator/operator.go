@@ -61,6 +61,9 @@ type Options struct {
 	// LocalRunner is the gastown-polecat binary for executionMode local.
 	LocalRunner  string
 	LocalWorkDir string
+	// SkipNameValidation allows more than one manager in a process (tests,
+	// the demo).
+	SkipNameValidation bool
 
 	Client         runtimeclient.Options
 	LeaderElection leaderelection.Options
@@ -136,7 +139,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		RenewDeadline:                 &o.LeaderElection.RenewDeadline,
 		RetryPeriod:                   &o.LeaderElection.RetryPeriod,
 		GracefulShutdownTimeout:       &o.GracefulShutdownTimeout,
-		Controller:                    ctrlconfig.Controller{MaxConcurrentReconciles: o.Concurrent},
+		Controller:                    ctrlconfig.Controller{MaxConcurrentReconciles: o.Concurrent, SkipNameValidation: &o.SkipNameValidation},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

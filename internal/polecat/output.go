@@ -38,9 +38,28 @@ func ParseOutput(agent gastownv1.AgentType, out []byte) Figures {
 		return parseAider(out)
 	case gastownv1.AgentOpenCode:
 		return Figures{}
+	case gastownv1.AgentCustom:
+		if f, ok := claudeFigures(out); ok {
+			return f
+		}
+		return Figures{Summary: lastLine(out)}
 	default:
 		return parseClaudeResult(out)
 	}
+}
+
+// maxPlainSummary bounds a summary taken from a custom agent's plain output.
+const maxPlainSummary = 500
+
+// lastLine is the last non-empty line of out: a custom agent that prints no
+// result object reports what it did there.
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	line := strings.TrimSpace(lines[len(lines)-1])
+	if len(line) > maxPlainSummary {
+		line = line[:maxPlainSummary]
+	}
+	return line
 }
 
 // claudeResult is the part of claude-code's result object we read.
@@ -58,9 +77,14 @@ type claudeResult struct {
 }
 
 func parseClaudeResult(out []byte) Figures {
+	f, _ := claudeFigures(out)
+	return f
+}
+
+func claudeFigures(out []byte) (Figures, bool) {
 	r, ok := lastClaudeResult(out)
 	if !ok {
-		return Figures{}
+		return Figures{}, false
 	}
 	f := Figures{
 		CostUSD: r.TotalCostUSD.String(),
@@ -75,7 +99,7 @@ func parseClaudeResult(out []byte) Figures {
 	if r.IsError {
 		f.ErrorKind = r.Subtype
 	}
-	return f
+	return f, true
 }
 
 // lastClaudeResult finds the result object: the whole output for

@@ -88,9 +88,16 @@ func TestParseOutput(t *testing.T) {
 			want:  Figures{CostUSD: "0.5", InputTokens: 1, OutputTokens: 2, Turns: 1, Summary: "ok"},
 		},
 		{
-			name:  "custom agent without figures",
+			name:  "custom agent without figures: its last line is the summary",
 			agent: gastownv1.AgentCustom,
 			out:   `{"level":"info","msg":"done"}`,
+			want:  Figures{Summary: `{"level":"info","msg":"done"}`},
+		},
+		{
+			name:  "custom agent printing plain lines",
+			agent: gastownv1.AgentCustom,
+			out:   "cloning\nediting main.go\n\nAdded /health and its test.\n\n",
+			want:  Figures{Summary: "Added /health and its test."},
 		},
 		{
 			name:  "aider",

@@ -88,7 +88,7 @@ func TestParseResult(t *testing.T) {
 		},
 		{
 			name:    "fields from a newer runner are ignored",
-			message: `{"outcome":"Pushed","commit":"abc","turns":7}`,
+			message: `{"outcome":"Pushed","commit":"abc","retries":7}`,
 			want:    &gastownv1.PolecatResult{Outcome: gastownv1.OutcomePushed, Commit: "abc"},
 		},
 		{name: "empty", message: "  \n", wantErr: "empty polecat result"},

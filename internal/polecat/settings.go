@@ -296,11 +296,15 @@ func (l *layers) agentConfig(d Defaults) (gastownv1.AgentConfig, error) {
 	// spec.kubernetes.image "overrides the agent image" at each level.
 	cfg.Image = firstString(l.pcK.Image, pcImage, beadImage, l.rigImage, rigConfigImage, d.AgentImages[l.agent])
 
-	if l.agent == gastownv1.AgentCustom {
-		if cfg.Image == "" || len(cfg.Command) == 0 {
-			return cfg, fmt.Errorf("agent custom needs an image (spec.kubernetes.image or spec.agentConfig.image) " +
-				"and a command (spec.agentConfig.command)")
-		}
+	if l.agent == gastownv1.AgentCustom && len(cfg.Command) == 0 {
+		return cfg, fmt.Errorf("agent custom needs a command (spec.agentConfig.command)")
+	}
+	// A local run uses the agent CLI on the operator's PATH: no image.
+	if l.pc.Spec.ExecutionMode == gastownv1.ExecutionModeLocal {
+		return cfg, nil
+	}
+	if l.agent == gastownv1.AgentCustom && cfg.Image == "" {
+		return cfg, fmt.Errorf("agent custom needs an image (spec.kubernetes.image or spec.agentConfig.image)")
 	}
 	if cfg.Image == "" {
 		return cfg, fmt.Errorf("no image for agent %s: set spec.kubernetes.image, or the rig's spec.kubernetes.image", l.agent)

@@ -275,7 +275,7 @@ func TestResolveErrors(t *testing.T) {
 				pc.Spec.Agent = gastownv1.AgentCustom
 				pc.Spec.AgentConfig = &gastownv1.AgentConfig{Image: "busybox"}
 			},
-			wantErr: "agent custom needs an image",
+			wantErr: "agent custom needs a command",
 		},
 		{
 			name: "custom agent without an image",

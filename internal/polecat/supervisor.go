@@ -24,6 +24,37 @@ type Supervisor struct {
 
 	mu   sync.Mutex
 	runs map[string]*LocalRun
+	// born is when the supervisor was made: a run started before it belongs
+	// to an earlier operator process.
+	born time.Time
+}
+
+// NewSupervisor returns a supervisor that calls onExit when a run ends.
+func NewSupervisor(onExit func(key string)) *Supervisor {
+	return &Supervisor{OnExit: onExit, born: time.Now()}
+}
+
+// Lost says whether a run that started at startedAt and is unknown here was
+// lost with an earlier operator process (rather than not started yet).
+func (s *Supervisor) Lost(startedAt time.Time) bool {
+	return startedAt.Before(s.born)
+}
+
+// StopAll stops every run, for the operator's shutdown: the runs are its
+// children and must not outlive it.
+func (s *Supervisor) StopAll() {
+	s.mu.Lock()
+	keys := make([]string, 0, len(s.runs))
+	for k := range s.runs {
+		keys = append(keys, k)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Stop(k) }()
+	}
+	wg.Wait()
 }
 
 // LocalRun is one local polecat process.

@@ -117,7 +117,7 @@ func (r *Runner) Run(ctx context.Context) gastownv1.PolecatResult {
 	if err != nil {
 		failed := r.failed(err)
 		failed.AgentExitCode = res.AgentExitCode
-		failed.CostUSD, failed.InputTokens, failed.OutputTokens = res.CostUSD, res.InputTokens, res.OutputTokens
+		failed.CostUSD, failed.InputTokens, failed.OutputTokens, failed.Turns = res.CostUSD, res.InputTokens, res.OutputTokens, res.Turns
 		failed.Summary = res.Summary
 		return failed
 	}
@@ -149,7 +149,7 @@ func (r *Runner) run(ctx context.Context) (gastownv1.PolecatResult, error) {
 
 	run := r.runAgent(ctx, prompt)
 	res.AgentExitCode = run.exitCode
-	res.CostUSD, res.InputTokens, res.OutputTokens = run.figures.CostUSD, run.figures.InputTokens, run.figures.OutputTokens
+	res.CostUSD, res.InputTokens, res.OutputTokens, res.Turns = run.figures.CostUSD, run.figures.InputTokens, run.figures.OutputTokens, run.figures.Turns
 	res.Summary = run.figures.Summary
 	if run.err != nil {
 		return res, run.err

@@ -1,0 +1,190 @@
+package controller_test
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
+)
+
+// dispatchRig is a rig without a source whose polecats run a custom agent
+// in pods (no secrets needed).
+func dispatchRig(t *testing.T, ns string, maxPolecats, maxRetries int32) *gastownv1.Rig {
+	return rig(t, ns, func(r *gastownv1.Rig) {
+		r.Spec.Agent = gastownv1.AgentCustom
+		r.Spec.AgentConfig = &gastownv1.AgentConfig{Image: "busybox:1.36", Command: []string{"sh", "-c", "date > stamp"}}
+		r.Spec.Settings.MaxPolecats = maxPolecats
+		r.Spec.Settings.MaxRetries = ptr(maxRetries)
+	})
+}
+
+func handBead(t *testing.T, ns, rigName, name string, priority int32, deps ...string) {
+	t.Helper()
+	b := &gastownv1.Bead{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: gastownv1.BeadSpec{RigRef: rigName, Title: "work on " + name, Priority: ptr(priority),
+			DependsOn: deps, SourcePath: ".gastown/" + name + ".yaml"},
+	}
+	if err := k8s.Create(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func polecatNames(g Gomega, ns string) []string {
+	list := &gastownv1.PolecatList{}
+	g.Expect(env.Client.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var names []string
+	for _, pc := range list.Items {
+		names = append(names, pc.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func pushed(bead string) string {
+	return resultJSON(gastownv1.PolecatResult{Outcome: gastownv1.OutcomePushed, Branch: "polecat/" + bead,
+		Commit: "c0ffee" + bead, FilesChanged: 1, Summary: "did " + bead})
+}
+
+func TestDispatchOrdersBeadsWithinLimits(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	r := dispatchRig(t, ns, 2, 2)
+	// gt-c (priority 0) and gt-d share a convoy of parallelism 1; gt-b waits for gt-a.
+	handBead(t, ns, r.Name, "gt-a", 1)
+	handBead(t, ns, r.Name, "gt-b", 0, "gt-a")
+	handBead(t, ns, r.Name, "gt-c", 0)
+	handBead(t, ns, r.Name, "gt-d", 3)
+	handBead(t, ns, r.Name, "gt-e", 4)
+	cv := &gastownv1.Convoy{ObjectMeta: metav1.ObjectMeta{Name: "pair", Namespace: ns},
+		Spec: gastownv1.ConvoySpec{RigRef: r.Name, TrackedBeads: []string{"gt-c", "gt-d"}, Parallelism: 1}}
+	g.Expect(k8s.Create(context.Background(), cv)).To(Succeed())
+
+	// Wave 1: the two best ready beads; gt-b is blocked, gt-d waits for its convoy.
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-a", "gt-c"}))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(HaveLen(2), "the rig's limit holds")
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, ns, "gt-b", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseBlocked))
+		g.Expect(get(g, ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseWorking))
+		rg := get(g, "", r.Name, &gastownv1.Rig{})
+		g.Expect(rg.Status.PolecatCount).To(BeEquivalentTo(2))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// gt-c's pod pushes: its slot frees and gt-d (same convoy) starts; gt-e waits for a slot.
+	podFinished(t, ns, "polecat-gt-c", 0, pushed("gt-c"), nil)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-a", "gt-c", "gt-d"}))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// The result lands in the Polecat and Bead status.
+	g.Eventually(func(g Gomega) {
+		pc := get(g, ns, "gt-c", &gastownv1.Polecat{})
+		g.Expect(pc.Status.Phase).To(Equal(gastownv1.PolecatPhaseSucceeded))
+		g.Expect(pc.Status.Result.Summary).To(Equal("did gt-c"))
+		b := get(g, ns, "gt-c", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		g.Expect(b.Status.Branch).To(Equal("polecat/gt-c"))
+		g.Expect(b.Status.Commit).To(Equal("c0ffeegt-c"))
+		g.Expect(b.Status.Result.Summary).To(Equal("did gt-c"))
+		g.Expect(b.Status.Dispatch.Attempts).To(BeEquivalentTo(1))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// gt-a's work merges and closes in git: gt-b becomes ready and runs.
+	podFinished(t, ns, "polecat-gt-a", 0, pushed("gt-a"), nil)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-a", "gt-c", "gt-d", "gt-e"}), "gt-e takes the freed slot; gt-b is still blocked")
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	update(t, ns, "gt-a", &gastownv1.Bead{}, func(b *gastownv1.Bead) { b.Spec.Status = gastownv1.BeadClosed })
+	podFinished(t, ns, "polecat-gt-d", 0, pushed("gt-d"), nil)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(ContainElement("gt-b"))
+		g.Expect(get(g, ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseClosed))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+func TestFailedPolecatIsRetriedThenTheBeadFails(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	r := dispatchRig(t, ns, 3, 1)
+	handBead(t, ns, r.Name, "gt-flaky", 2)
+	failed := resultJSON(gastownv1.PolecatResult{Outcome: gastownv1.OutcomeAgentFailed, Message: "the agent gave up"})
+
+	g.Eventually(func(g Gomega) { get(g, ns, "gt-flaky", &gastownv1.Polecat{}) }, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+	podFinished(t, ns, "polecat-gt-flaky", 11, failed, nil)
+
+	// After the backoff, attempt 2 runs under the next deterministic name.
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-flaky", "gt-flaky-2"}))
+		g.Expect(get(g, ns, "gt-flaky", &gastownv1.Bead{}).Status.Dispatch.Attempts).To(BeEquivalentTo(2))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	podFinished(t, ns, "polecat-gt-flaky-2", 11, failed, nil)
+
+	g.Eventually(func(g Gomega) {
+		b := get(g, ns, "gt-flaky", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
+		g.Expect(conditions.GetReason(b, meta.StalledCondition)).To(Equal(gastownv1.RetriesExhaustedReason))
+		g.Expect(conditions.GetMessage(b, meta.ReadyCondition)).To(ContainSubstring("2 attempts failed, last: AgentFailed: the agent gave up"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(HaveLen(2), "no third attempt")
+	}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
+
+	// The retry annotation makes it dispatchable again.
+	update(t, ns, "gt-flaky", &gastownv1.Bead{}, func(b *gastownv1.Bead) {
+		b.Annotations = map[string]string{gastownv1.RetryAnnotation: "after-fix"}
+	})
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-flaky", "gt-flaky-2", "gt-flaky-3"}))
+		b := get(g, ns, "gt-flaky", &gastownv1.Bead{})
+		g.Expect(b.Status.Dispatch.Attempts).To(BeEquivalentTo(1))
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseWorking))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// TestRestartMidDispatchCreatesNoTwin starts from what a manager that died
+// between creating a polecat and recording it leaves behind: the polecat
+// exists under its deterministic name and the bead has no dispatch record.
+func TestRestartMidDispatchCreatesNoTwin(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	r := dispatchRig(t, ns, 2, 2)
+	update(t, "", r.Name, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = true })
+	for _, name := range []string{"gt-1", "gt-2", "gt-3"} {
+		handBead(t, ns, r.Name, name, 2)
+	}
+	one := get(g, ns, "gt-1", &gastownv1.Bead{})
+	orphan := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: "gt-1", Namespace: ns,
+			Labels:          map[string]string{gastownv1.RigLabel: r.Name, gastownv1.BeadLabel: "gt-1"},
+			Annotations:     map[string]string{dispatch.SpecHashAnnotation: one.Spec.Hash(), dispatch.RetryAnnotation: ""},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(one, gastownv1.GroupVersion.WithKind("Bead"))}},
+		Spec: gastownv1.PolecatSpec{Rig: r.Name, BeadID: "gt-1", Purpose: gastownv1.PurposeWork},
+	}
+	g.Expect(env.Client.Create(context.Background(), orphan)).To(Succeed())
+
+	update(t, "", r.Name, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = false })
+
+	g.Eventually(func(g Gomega) {
+		names := polecatNames(g, ns)
+		g.Expect(names).To(HaveLen(2), "the orphan takes a slot")
+		g.Expect(names).To(ContainElement("gt-1"))
+		g.Expect(names).NotTo(ContainElement("gt-1-2"), "no twin for gt-1")
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(HaveLen(2))
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, ns, "gt-1", &gastownv1.Polecat{}).UID).To(Equal(orphan.UID), "adopted, not recreated")
+}

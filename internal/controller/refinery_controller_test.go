@@ -1,0 +1,399 @@
+package controller_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/google/go-github/v60/github"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/test/githubemu"
+)
+
+// testToken is the emulator's token; it must never surface.
+const testToken = "ghp_refinery-test-SECRET-4f2a"
+
+// scriptedAgent writes (or, for a revision, extends) work/<bead>.txt.
+const scriptedAgent = `mkdir -p work && printf '%s\n' "$GASTOWN_TASK" >> "work/$GASTOWN_BEAD_ID.txt" && echo "wrote work/$GASTOWN_BEAD_ID.txt"`
+
+// forge is a repository on the emulator with a rig whose polecats run
+// locally (the real runner and a scripted agent) and push to it.
+type forge struct {
+	ns  string
+	rig string
+	emu *githubemu.Env
+}
+
+func beadFile(id string) string {
+	return fmt.Sprintf(`# %s: kept by the refinery test
+apiVersion: gastown.gastown.io/v1alpha1
+kind: Bead
+metadata:
+  name: %s
+spec:
+  title: Write %s
+  status: open
+`, id, id, id)
+}
+
+func newForge(t *testing.T, refinerySpec func(*gastownv1.RefinerySpec), beads ...string) forge {
+	t.Helper()
+	files := map[string]string{"README.md": "# app\n"}
+	for _, id := range beads {
+		files[".gastown/"+id+".yaml"] = beadFile(id)
+	}
+	emu, err := githubemu.StartWithRepo("org", "app", testToken, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	ns := env.Namespace(t)
+	dumpOnFailure(t, ns)
+	secret(t, ns, "github-token", map[string]string{"token": testToken})
+
+	ref := &gastownv1.Refinery{
+		ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns},
+		Spec: gastownv1.RefinerySpec{
+			RigRef:       ns,
+			GitHub:       &gastownv1.GitHubSpec{BaseURL: emu.API.URL()},
+			PollInterval: &metav1.Duration{Duration: 500 * time.Millisecond},
+			Labels:       []string{"polecat"},
+		},
+	}
+	if refinerySpec != nil {
+		refinerySpec(&ref.Spec)
+	}
+	if err := k8s.Create(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	rig(t, ns, func(r *gastownv1.Rig) {
+		r.Spec.GitURL = emu.CloneURL
+		r.Spec.Agent = gastownv1.AgentCustom
+		r.Spec.AgentConfig = &gastownv1.AgentConfig{Command: []string{"sh", "-c", scriptedAgent}}
+		r.Spec.Settings.ExecutionMode = gastownv1.ExecutionModeLocal
+		r.Spec.Suspend = true // tests add beads, then start dispatch
+	})
+	return forge{ns: ns, rig: ns, emu: emu}
+}
+
+func (f forge) bead(t *testing.T, id string, priority int32) {
+	t.Helper()
+	handBead(t, f.ns, f.rig, id, priority)
+}
+
+func (f forge) dispatch(t *testing.T) {
+	update(t, "", f.rig, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = false })
+}
+
+// suspendRefinery sets spec.suspend and waits until the refinery observed
+// it: a reconcile in flight when the spec changed is over by then.
+func (f forge) suspendRefinery(t *testing.T, suspend bool) {
+	update(t, f.ns, f.ns, &gastownv1.Refinery{}, func(r *gastownv1.Refinery) { r.Spec.Suspend = suspend })
+	NewWithT(t).Eventually(func(g Gomega) {
+		ref := get(g, f.ns, f.ns, &gastownv1.Refinery{})
+		g.Expect(ref.Status.ObservedGeneration).To(Equal(ref.Generation))
+		g.Expect(conditions.GetReason(ref, meta.ReadyCondition) == meta.SuspendedReason).To(Equal(suspend))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// pr waits for the bead's pull request and returns it.
+func (f forge) pr(t *testing.T, bead string) githubemu.PullRequest {
+	t.Helper()
+	var out githubemu.PullRequest
+	NewWithT(t).Eventually(func(g Gomega) {
+		prs, err := f.emu.API.PullRequests("org", "app")
+		g.Expect(err).NotTo(HaveOccurred())
+		var found []githubemu.PullRequest
+		for _, pr := range prs {
+			if pr.Head == "polecat/"+bead {
+				found = append(found, pr)
+			}
+		}
+		g.Expect(found).To(HaveLen(1), "exactly one pull request for %s", bead)
+		out = found[0]
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	return out
+}
+
+func (f forge) green(t *testing.T, pr githubemu.PullRequest) {
+	t.Helper()
+	if err := f.emu.API.SetStatus("org", "app", pr.HeadSHA, "test", "success"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f forge) approve(t *testing.T, pr githubemu.PullRequest) {
+	t.Helper()
+	if err := f.emu.API.Approve("org", "app", pr.Number, "alice"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f forge) merged(t *testing.T, bead string) *gastownv1.Bead {
+	t.Helper()
+	var b *gastownv1.Bead
+	NewWithT(t).Eventually(func(g Gomega) {
+		b = get(g, f.ns, bead, &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.State).To(Equal(gastownv1.PullRequestMerged))
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseMerged))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	return b
+}
+
+func totalCalls(calls map[string]int) int {
+	n := 0
+	for _, c := range calls {
+		n += c
+	}
+	return n
+}
+
+func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+
+	pr := f.pr(t, "gt-a")
+	g.Expect(pr.Title).To(Equal("gt-a: work on gt-a"))
+	g.Expect(pr.Body).To(ContainSubstring("<!-- gastown: bead=gt-a rig=" + f.rig + " -->"))
+	g.Expect(pr.Body).To(ContainSubstring("wrote work/gt-a.txt"), "the polecat's summary")
+	g.Expect(pr.Labels).To(ConsistOf("polecat"))
+	g.Expect(pr.Draft).To(BeFalse())
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest.Number).To(Equal(pr.Number))
+		g.Expect(b.Status.PullRequest.URL).To(ContainSubstring(fmt.Sprintf("/pull/%d", pr.Number)))
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		g.Expect(b.Status.PullRequest.Gate).To(Equal("1 approval missing"))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	f.emu.API.ResetCalls()
+	f.green(t, pr)
+	f.approve(t, pr)
+	b := f.merged(t, "gt-a")
+
+	mainSHA, err := f.emu.API.BranchSHA("org", "app", "main")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(b.Status.PullRequest.MergeCommit).To(Equal(mainSHA))
+	work, err := f.emu.API.ReadFile("org", "app", "main", "work/gt-a.txt")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(work).To(ContainSubstring("work on gt-a"))
+	beadOnMain, err := f.emu.API.ReadFile("org", "app", "main", ".gastown/gt-a.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(beadOnMain).To(ContainSubstring("status: closed"))
+	g.Expect(beadOnMain).To(HavePrefix("# gt-a: kept by the refinery test\n"), "the file's comments are kept")
+	_, err = f.emu.API.BranchSHA("org", "app", "polecat/gt-a")
+	g.Expect(err).To(HaveOccurred(), "the branch is deleted after the merge")
+	got, _ := f.emu.API.PullRequest("org", "app", pr.Number)
+	g.Expect(got.Merged).To(BeTrue())
+
+	calls := f.emu.API.Calls()
+	t.Logf("GitHub API calls from approval to merge of one pull request: %d %v", totalCalls(calls), calls)
+
+	g.Eventually(func(g Gomega) {
+		ref := get(g, f.ns, f.ns, &gastownv1.Refinery{})
+		g.Expect(ref.Status.MergesSummary.Succeeded).To(BeEquivalentTo(1))
+		g.Expect(ref.Status.LastMergeTime).NotTo(BeNil())
+		g.Expect(ref.Status.QueueLength).To(BeZero())
+		g.Expect(ref.Status.Phase).To(Equal(gastownv1.RefineryPhaseIdle))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	assertNoToken(t, f.ns)
+}
+
+func TestRefineryMergesInPriorityOrderAndUpdatesABranchBehindBase(t *testing.T) {
+	g := NewWithT(t)
+	// Branch protection requires the "test" check: an updated branch waits for it again.
+	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.RequiredChecks = []string{"test"} }, "gt-lo", "gt-hi")
+	f.suspendRefinery(t, true)
+	f.bead(t, "gt-lo", 3)
+	f.bead(t, "gt-hi", 0)
+	f.dispatch(t)
+	g.Eventually(func(g Gomega) {
+		for _, id := range []string{"gt-lo", "gt-hi"} {
+			g.Expect(get(g, f.ns, id, &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		}
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.suspendRefinery(t, false)
+	lo, hi := f.pr(t, "gt-lo"), f.pr(t, "gt-hi")
+	// Both are ready at once: the higher priority merges first.
+	f.suspendRefinery(t, true)
+	for _, pr := range []githubemu.PullRequest{lo, hi} {
+		f.green(t, pr)
+		f.approve(t, pr)
+	}
+	f.suspendRefinery(t, false)
+
+	hiBead := f.merged(t, "gt-hi")
+	// gt-lo is now behind main: its branch is updated, and checks must pass again.
+	g.Eventually(func(g Gomega) {
+		now, err := f.emu.API.PullRequest("org", "app", lo.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(now.HeadSHA).NotTo(Equal(lo.HeadSHA), "update-branch moved the head")
+		b := get(g, f.ns, "gt-lo", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest.Gate).To(ContainSubstring("waiting for checks: test"))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	updated, _ := f.emu.API.PullRequest("org", "app", lo.Number)
+	f.green(t, updated)
+	loBead := f.merged(t, "gt-lo")
+	g.Expect(loBead.Status.PullRequest.MergedAt.After(hiBead.Status.PullRequest.MergedAt.Time) ||
+		loBead.Status.PullRequest.MergedAt.Equal(hiBead.Status.PullRequest.MergedAt)).To(BeTrue())
+	for _, file := range []string{"work/gt-hi.txt", "work/gt-lo.txt"} {
+		_, err := f.emu.API.ReadFile("org", "app", "main", file)
+		g.Expect(err).NotTo(HaveOccurred(), file)
+	}
+	order := mergeOrder(t, f)
+	g.Expect(order).To(Equal([]string{"gt-hi", "gt-lo"}))
+}
+
+// mergeOrder lists the beads in the order their merges landed on main.
+func mergeOrder(t *testing.T, f forge) []string {
+	list := &gastownv1.BeadList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(f.ns)); err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool {
+		return list.Items[i].Status.PullRequest.MergedAt.Before(list.Items[j].Status.PullRequest.MergedAt)
+	})
+	var out []string
+	for _, b := range list.Items {
+		out = append(out, b.Name)
+	}
+	return out
+}
+
+func TestChangesRequestedLaunchARevisionPolecat(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+	err := f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Please say hello.",
+		[]githubemu.LineComment{{Path: "work/gt-a.txt", Line: 1, Body: "start with hello"}})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	var rev *gastownv1.Polecat
+	g.Eventually(func(g Gomega) {
+		rev = get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{})
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(rev.Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
+	g.Expect(rev.Spec.Kubernetes.WorkBranch).To(Equal("polecat/gt-a"))
+	g.Expect(rev.Spec.TaskDescription).To(ContainSubstring("Please say hello."))
+	g.Expect(rev.Spec.TaskDescription).To(ContainSubstring("- work/gt-a.txt:1: start with hello"))
+
+	// The revision pushes to the same branch, then alice is asked to look again.
+	g.Eventually(func(g Gomega) {
+		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(now.HeadSHA).NotTo(Equal(pr.HeadSHA))
+		g.Expect(now.RequestedReviewers).To(ContainElement("alice"))
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest.Revisions).To(BeEquivalentTo(1))
+		g.Expect(b.Status.PullRequest.Gate).To(Equal("waiting for alice to review the revision"))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	work, _ := f.emu.API.ReadFile("org", "app", "polecat/gt-a", "work/gt-a.txt")
+	g.Expect(work).To(ContainSubstring("Please say hello."))
+	g.Consistently(func(g Gomega) {
+		g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a", "gt-a-rev-1"}), "one revision per review")
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// TestRefineryAdoptsAPullRequestItDidNotRecord starts from a manager that
+// died after opening the pull request and before recording it.
+func TestRefineryAdoptsAPullRequestItDidNotRecord(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.suspendRefinery(t, true)
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	gh, err := github.NewClient(nil).WithAuthToken(testToken).WithEnterpriseURLs(f.emu.API.URL(), f.emu.API.URL())
+	g.Expect(err).NotTo(HaveOccurred())
+	opened, _, err := gh.PullRequests.Create(context.Background(), "org", "app", &github.NewPullRequest{
+		Title: github.String("gt-a: opened before the crash"), Head: github.String("polecat/gt-a"), Base: github.String("main")})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	f.suspendRefinery(t, false)
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.Number).To(Equal(opened.GetNumber()))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(f.pr(t, "gt-a").Number).To(Equal(opened.GetNumber()), "exactly one pull request")
+}
+
+func TestRefinerySurvivesServerErrorsAndRateLimits(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) {
+		s.RequiredApprovals = ptr(int32(0))
+		s.RequiredChecks = []string{"test"}
+	}, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+
+	f.emu.API.FailNext(4, 500)
+	f.emu.API.RateLimitNext(3, time.Now().Add(2*time.Second))
+	f.green(t, pr)
+	g.Eventually(func(g Gomega) {
+		ref := get(g, f.ns, f.ns, &gastownv1.Refinery{})
+		g.Expect(conditions.GetReason(ref, meta.ReadyCondition)).To(Equal(gastownv1.RateLimitedReason))
+	}, 20*time.Second, 50*time.Millisecond).Should(Succeed(), "the rate limit is reported, not hidden")
+	f.merged(t, "gt-a")
+	g.Eventually(func(g Gomega) {
+		g.Expect(conditions.IsReady(get(g, f.ns, f.ns, &gastownv1.Refinery{}))).To(BeTrue())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	assertNoToken(t, f.ns)
+}
+
+func TestGitProviderMergesWithoutPullRequests(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.Provider = gastownv1.ProviderGit; s.GitHub = nil }, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	b := f.merged(t, "gt-a")
+
+	mainSHA, err := f.emu.API.BranchSHA("org", "app", "main")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(b.Status.PullRequest.MergeCommit).To(Equal(mainSHA))
+	g.Expect(b.Status.PullRequest.Number).To(BeZero())
+	beadOnMain, _ := f.emu.API.ReadFile("org", "app", "main", ".gastown/gt-a.yaml")
+	g.Expect(beadOnMain).To(ContainSubstring("status: closed"))
+	_, err = f.emu.API.ReadFile("org", "app", "main", "work/gt-a.txt")
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = f.emu.API.BranchSHA("org", "app", "polecat/gt-a")
+	g.Expect(err).To(HaveOccurred(), "the branch is deleted")
+	prs, _ := f.emu.API.PullRequests("org", "app")
+	g.Expect(prs).To(BeEmpty())
+}
+
+// assertNoToken checks that the token is in no log line, event or status.
+func assertNoToken(t *testing.T, ns string) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(logs.String()).NotTo(ContainSubstring(testToken), "logs")
+	events := &corev1.EventList{}
+	g.Expect(env.Client.List(context.Background(), events, client.InNamespace(ns))).To(Succeed())
+	g.Expect(events.Items).NotTo(BeEmpty())
+	for _, list := range []client.ObjectList{events, &gastownv1.BeadList{}, &gastownv1.PolecatList{}, &gastownv1.RefineryList{}} {
+		g.Expect(env.Client.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+		b, _ := json.Marshal(list)
+		g.Expect(string(b)).NotTo(ContainSubstring(testToken), "%T", list)
+		g.Expect(strings.Count(string(b), "ghp_")).To(BeZero())
+	}
+}

@@ -1,0 +1,40 @@
+// Package devenv starts a whole gastown development environment on one
+// machine, for end-to-end tests and for the demo: every part is real, and
+// everything listens on loopback with free ports.
+//
+//   - etcd and kube-apiserver with this project's CRDs and Flux's source CRDs
+//     (internal/testenv);
+//   - Flux's source-controller, the binary hack/testbin.sh builds, run out of
+//     cluster as a child process, serving its artifacts on loopback;
+//   - a git server (fluxcd/pkg/gittestserver) with a sample repository: a
+//     tiny Go program and bead files under .gastown/;
+//   - the GitHub API emulator (test/githubemu) over that repository;
+//   - the operator, in-process, running polecats in executionMode local with
+//     the gastown-polecat runner and, by default, a scripted agent
+//     (test/devenv/scriptedagent) instead of an AI;
+//   - the objects that wire them: a GitRepository for the sample repository,
+//     the github-token Secret, a Refinery pointing at the emulator, and a Rig.
+//
+// A test starts one and stops it when done:
+//
+//	env, err := devenv.Start(ctx, devenv.Options{Logf: t.Logf})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	t.Cleanup(env.Stop)
+//
+// The binaries come from hack/testbin.sh (run `make testbin` once); Start
+// fails, and never skips, when they are missing. The runner and the scripted
+// agent are built with `go build` into the user's cache on every Start, which
+// go's build cache makes quick after the first time.
+//
+// Logs go to files in the env's directory, whose paths Start prints:
+// source-controller.log, operator.log (the operator's and client-go's
+// logs, through controller-runtime's global logger, unless the program set
+// its own first), and git-server.log (the standard logger, which the git
+// server writes every request to, while the env runs).
+//
+// One Env runs per process at a time: the operator registers its controllers
+// by name in controller-runtime, which refuses the same names twice in one
+// process.
+package devenv

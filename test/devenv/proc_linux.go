@@ -1,0 +1,78 @@
+package devenv
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// childProcAttr puts a child in its own process group, and has the kernel
+// kill it when this process dies, so that a test that panics or times out
+// leaves no source-controller behind. (Strictly, when the OS thread that
+// started it ends; Go keeps its threads for the life of the process unless
+// a goroutine locked to one exits.)
+func childProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// killStrayRunners kills the process groups of the local polecat runners
+// this process started that are still running: the operator does not stop
+// them when its manager stops. Only children of this process whose
+// executable is runner are touched.
+func killStrayRunners(runner string) error {
+	if runner == "" {
+		return nil
+	}
+	if resolved, err := filepath.EvalSymlinks(runner); err == nil {
+		runner = resolved
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || parentOf(pid) != os.Getpid() {
+			continue
+		}
+		// A binary rebuilt while it runs shows as "path (deleted)".
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || strings.TrimSuffix(exe, " (deleted)") != runner {
+			continue
+		}
+		// The supervisor starts each runner as the leader of a group that
+		// holds its agent too.
+		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// parentOf reads the parent pid from /proc/<pid>/stat; -1 when unknown.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return -1
+	}
+	// The command name is in parentheses and may contain spaces: the
+	// fields after it are state, then ppid.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
+}
