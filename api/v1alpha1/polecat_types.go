@@ -173,6 +173,10 @@ type PolecatStatus struct {
 	// +optional
 	PodName string `json:"podName,omitempty"`
 
+	// LocalLog is the log file of a local run, on the operator's machine.
+	// +optional
+	LocalLog string `json:"localLog,omitempty"`
+
 	// Branch the polecat pushes.
 	// +optional
 	Branch string `json:"branch,omitempty"`

@@ -23,6 +23,9 @@ const (
 type rootOptions struct {
 	out    io.Writer // results
 	errOut io.Writer // errors about the command itself
+	// kube holds kubectl's connection flags and the clients made from
+	// them, for the commands that talk to a cluster.
+	kube *kubeOptions
 }
 
 // subcommands builds the subcommands of kubectl gt. Each subcommand lives in
@@ -50,6 +53,8 @@ of a cluster, and the bead files of a repository.`,
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
+	opts.kube = newKubeOptions()
+	opts.kube.flags.AddFlags(root.PersistentFlags())
 	root.SetOut(opts.out)
 	root.SetErr(opts.errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/http/fetch"
@@ -84,6 +85,12 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	artifact := source.GetArtifact()
+	if wait, fresh := syncFresh(obj, artifact); fresh {
+		// Woken by a bead's phase change: recount, do not sync again.
+		r.countPhases(ctx, obj)
+		ok = &success{meta.ReconciliationSucceededReason, conditions.GetMessage(obj, meta.ReadyCondition)}
+		return requeueAfter(wait), nil
+	}
 
 	dir, err := r.fetchArtifact(ctx, obj, artifact)
 	if err != nil {
@@ -119,6 +126,21 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			"revision %s: %s", artifact.Revision, stats)
 	}
 	return requeueAfter(obj.GetRequeueAfter()), nil
+}
+
+// syncFresh says whether the store already applied this revision for its
+// current spec, with no reconcile request pending and its sync interval not
+// over yet; wait is what is left of the interval.
+func syncFresh(obj *gastownv1.BeadStore, artifact *meta.Artifact) (wait time.Duration, fresh bool) {
+	if obj.Status.LastAppliedRevision != artifact.Revision || obj.Status.ObservedGeneration != obj.Generation ||
+		obj.Status.LastSyncTime == nil || !conditions.IsReady(obj) {
+		return 0, false
+	}
+	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok && v != obj.Status.LastHandledReconcileAt {
+		return 0, false
+	}
+	wait = obj.GetRequeueAfter() - time.Since(obj.Status.LastSyncTime.Time)
+	return wait, wait > 0
 }
 
 func eventType(errs int) string {
@@ -232,6 +254,7 @@ func (r *BeadStoreReconciler) SetupWithManager(mgr ctrl.Manager, opts controller
 		Watches(&gastownv1.Rig{},
 			handler.EnqueueRequestsFromMapFunc(r.storesForRig),
 			builder.WithPredicates(primaryPredicate())).
+		Owns(&gastownv1.Bead{}, builder.WithPredicates(beadPhaseChanged{})).
 		WithOptions(opts).
 		Complete(r)
 }

@@ -68,6 +68,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
 		return stats, err
 	}
+	beadCount := len(desired)
 
 	existingConvoys := &gastownv1.ConvoyList{}
 	if err := r.List(ctx, existingConvoys, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}); err != nil {
@@ -94,8 +95,10 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
 		return stats, err
 	}
+	convoyCount := len(desired)
 
-	r.summarise(ctx, store, rig, len(goodConvoys))
+	store.Status.IssueCount, store.Status.ConvoyCount = int32(beadCount), int32(convoyCount)
+	r.countPhases(ctx, store)
 	return stats, nil
 }
 
@@ -250,27 +253,24 @@ func firstErrorPerFile(set *beads.Set) map[string]string {
 	return out
 }
 
-// summarise records the store's counts from the live objects.
-func (r *BeadStoreReconciler) summarise(ctx context.Context, store *gastownv1.BeadStore, rig string, convoys int) {
+// countPhases records how many of the store's beads are in each phase, as
+// the cache has them.
+func (r *BeadStoreReconciler) countPhases(ctx context.Context, store *gastownv1.BeadStore) {
 	list := &gastownv1.BeadList{}
-	if err := r.List(ctx, list, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: store.Spec.RigRef}); err != nil {
 		return
 	}
 	phases := map[string]int32{}
-	var n int32
 	for i := range list.Items {
-		if !metav1.IsControlledBy(&list.Items[i], store) {
+		if !metav1.IsControlledBy(&list.Items[i], store) || list.Items[i].DeletionTimestamp != nil {
 			continue
 		}
-		n++
 		phase := string(list.Items[i].Status.Phase)
 		if phase == "" {
 			phase = string(gastownv1.BeadPhaseOpen)
 		}
 		phases[phase]++
 	}
-	store.Status.IssueCount = n
-	store.Status.ConvoyCount = int32(convoys)
 	store.Status.Phases = phases
 }
 

@@ -47,7 +47,7 @@ func patchStatus(ctx context.Context, p *patch.SerialPatcher, obj statusObject, 
 	} else if ok != nil {
 		conditions.MarkTrue(obj, meta.ReadyCondition, ok.reason, "%s", ok.message)
 	}
-	if conditions.IsReady(obj) {
+	if conditions.IsTrue(obj, meta.ReadyCondition) {
 		conditions.Delete(obj, meta.ReconcilingCondition)
 	}
 	all := append([]string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}, owned...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -469,7 +470,7 @@ func (r *PolecatReconciler) startLocal(ctx context.Context, pc *gastownv1.Poleca
 	}
 	proc, err := polecat.PrepareLocal(s, r.LocalRunner, work, secrets)
 	if err == nil {
-		_, err = r.supervisor.Start(localKey(pc), proc, work)
+		_, err = r.supervisor.Start(localKey(pc), proc, work, r.localLog(pc))
 	}
 	if err != nil {
 		os.RemoveAll(work)
@@ -481,8 +482,15 @@ func (r *PolecatReconciler) startLocal(ctx context.Context, pc *gastownv1.Poleca
 	pc.Status.Attempts++
 	pc.Status.StartedAt = &now
 	pc.Status.Phase = gastownv1.PolecatPhaseWorking
-	conditions.MarkTrue(pc, gastownv1.PodReadyCondition, gastownv1.PodRunningReason, "running locally in %s", work)
+	pc.Status.LocalLog = r.localLog(pc)
+	conditions.MarkTrue(pc, gastownv1.PodReadyCondition, gastownv1.PodRunningReason, "running locally, log at %s", pc.Status.LocalLog)
 	return ctrl.Result{}, nil
+}
+
+// localLog is where a local run's output goes; it outlives the run's work
+// directory, for `kubectl gt polecat logs`.
+func (r *PolecatReconciler) localLog(pc *gastownv1.Polecat) string {
+	return filepath.Join(r.LocalWorkDir, "logs", pc.Namespace+"_"+pc.Name+"_"+string(pc.UID)+".log")
 }
 
 func (r *PolecatReconciler) stopLocal(pc *gastownv1.Polecat) {

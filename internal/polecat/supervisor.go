@@ -59,9 +59,9 @@ func (s *Supervisor) StopAll() {
 
 // LocalRun is one local polecat process.
 type LocalRun struct {
-	// WorkDir holds the clone, HOME, secrets and the run's log.
+	// WorkDir holds the clone, HOME and secrets; Forget removes it.
 	WorkDir string
-	// LogFile is the runner's and agent's combined output.
+	// LogFile is the runner's and agent's combined output; it is kept.
 	LogFile   string
 	StartedAt time.Time
 
@@ -72,8 +72,9 @@ type LocalRun struct {
 	result     *gastownv1.PolecatResult
 }
 
-// Start starts p under key. Starting a key that runs already is an error.
-func (s *Supervisor) Start(key string, p *LocalProcess, workDir string) (*LocalRun, error) {
+// Start starts p under key, writing its output to logFile (kept after the
+// run, unlike workDir). Starting a key that runs already is an error.
+func (s *Supervisor) Start(key string, p *LocalProcess, workDir, logFile string) (*LocalRun, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.runs == nil {
@@ -82,8 +83,11 @@ func (s *Supervisor) Start(key string, p *LocalProcess, workDir string) (*LocalR
 	if _, ok := s.runs[key]; ok {
 		return nil, fmt.Errorf("local polecat %s is already running", key)
 	}
-	run := &LocalRun{WorkDir: workDir, LogFile: filepath.Join(workDir, "polecat.log"), resultFile: p.ResultFile,
+	run := &LocalRun{WorkDir: workDir, LogFile: logFile, resultFile: p.ResultFile,
 		StartedAt: time.Now(), done: make(chan struct{})}
+	if err := os.MkdirAll(filepath.Dir(logFile), 0o700); err != nil {
+		return nil, err
+	}
 	log, err := os.OpenFile(run.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ func TestSupervisorReadsTheRunnersResult(t *testing.T) {
 	exited := make(chan string, 1)
 	s := &Supervisor{OnExit: func(key string) { exited <- key }}
 	p := script(t, `echo working; printf '{"outcome":"Pushed","branch":"polecat/gt-a","commit":"abc"}' > "$1"`)
-	run, err := s.Start("uid-1", p, t.TempDir())
+	run, err := s.Start("uid-1", p, t.TempDir(), filepath.Join(t.TempDir(), "logs", "uid-1.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +52,14 @@ func TestSupervisorReadsTheRunnersResult(t *testing.T) {
 	if !strings.Contains(string(log), "working") {
 		t.Errorf("log %q lacks the runner's output", log)
 	}
-	if _, err := s.Start("uid-1", p, t.TempDir()); err == nil {
+	if _, err := s.Start("uid-1", p, t.TempDir(), filepath.Join(t.TempDir(), "x.log")); err == nil {
 		t.Error("a second start under the same key succeeded")
 	}
 }
 
 func TestSupervisorMakesAResultFromTheExitCode(t *testing.T) {
 	s := &Supervisor{}
-	run, err := s.Start("k", script(t, "exit 11"), t.TempDir())
+	run, err := s.Start("k", script(t, "exit 11"), t.TempDir(), filepath.Join(t.TempDir(), "k.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSupervisorMakesAResultFromTheExitCode(t *testing.T) {
 func TestSupervisorStopsAndForgets(t *testing.T) {
 	s := &Supervisor{StopGrace: 2 * time.Second}
 	work := t.TempDir()
-	run, err := s.Start("k", script(t, "trap 'exit 11' TERM; while true; do sleep 0.1; done"), work)
+	run, err := s.Start("k", script(t, "trap 'exit 11' TERM; while true; do sleep 0.1; done"), work, filepath.Join(t.TempDir(), "k.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,11 +149,19 @@ func (e *Env) ReconcileSource(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("devenv: requesting a reconcile of GitRepository %s: %w", key, err)
 	}
 
+	// source-controller records the request early in its reconcile: like
+	// `flux reconcile`, wait for the request to be handled and then for
+	// Ready to settle.
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, reconcileTimeout, true, func(ctx context.Context) (bool, error) {
 		if err := e.Client.Get(ctx, key, repo); err != nil {
 			return false, err
 		}
-		return repo.Status.LastHandledReconcileAt == requested, nil
+		if repo.Status.LastHandledReconcileAt != requested {
+			return false, nil
+		}
+		ready := apimeta.FindStatusCondition(repo.Status.Conditions, meta.ReadyCondition)
+		reconciling := apimeta.IsStatusConditionTrue(repo.Status.Conditions, meta.ReconcilingCondition)
+		return ready != nil && ready.Status != metav1.ConditionUnknown && !reconciling, nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("devenv: GitRepository %s did not handle the reconcile request %s: %w; see %s",

@@ -101,19 +101,7 @@ func (s *Server) BranchSHA(owner, repo, branch string) (string, error) {
 
 // ReadFile returns the content of a file at a ref (branch, tag or SHA).
 func (s *Server) ReadFile(owner, repo, ref, name string) (string, error) {
-	g := gitRepo{dir: s.repoDir(owner, repo)}
-	sha, ok, err := g.resolve(ref)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", fmt.Errorf("ref %s of %s/%s: %w", ref, owner, repo, ErrNotFound)
-	}
-	r, err := g.open()
-	if err != nil {
-		return "", err
-	}
-	c, err := r.CommitObject(plumbing.NewHash(sha))
+	c, err := s.commitAt(owner, repo, ref)
 	if err != nil {
 		return "", err
 	}
@@ -122,6 +110,41 @@ func (s *Server) ReadFile(owner, repo, ref, name string) (string, error) {
 		return "", fmt.Errorf("%s at %s: %w", name, ref, err)
 	}
 	return f.Contents()
+}
+
+// ListFiles returns the paths of every file at a ref, in tree order.
+func (s *Server) ListFiles(owner, repo, ref string) ([]string, error) {
+	c, err := s.commitAt(owner, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	iter, err := c.Files()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	err = iter.ForEach(func(f *object.File) error {
+		names = append(names, f.Name)
+		return nil
+	})
+	return names, err
+}
+
+// commitAt returns the commit a ref (branch, tag or SHA) points at.
+func (s *Server) commitAt(owner, repo, ref string) (*object.Commit, error) {
+	g := gitRepo{dir: s.repoDir(owner, repo)}
+	sha, ok, err := g.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("ref %s of %s/%s: %w", ref, owner, repo, ErrNotFound)
+	}
+	r, err := g.open()
+	if err != nil {
+		return nil, err
+	}
+	return r.CommitObject(plumbing.NewHash(sha))
 }
 
 func (s *Server) repoDir(owner, repo string) string {
