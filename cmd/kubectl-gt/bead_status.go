@@ -123,7 +123,7 @@ func printBeadStatus(w io.Writer, bead *gastownv1.Bead) error {
 		b.optional("  URL", pr.URL)
 		b.optional("  Branch", pr.HeadBranch)
 		b.optional("  Gate", pr.Gate)
-		b.optional("  Merge commit", pr.MergeCommit)
+		b.optional("  Merge SHA", pr.MergeCommit)
 		b.optional("  Merged at", ago(pr.MergedAt))
 		if pr.Revisions > 0 || pr.ConflictFixes > 0 {
 			b.field("  Follow-ups", fmt.Sprintf("%s, %s", plural(int(pr.Revisions), "revision"), plural(int(pr.ConflictFixes), "conflict fix")))

@@ -153,7 +153,8 @@ func age(t metav1.Time) string {
 	return duration.HumanDuration(time.Since(t.Time))
 }
 
-// ago is age with " ago", for status blocks.
+// ago is a time for status blocks: "2025-01-02T15:04:05Z (5m ago)"; ""
+// for no time.
 func ago(t *metav1.Time) string {
 	if t == nil || t.IsZero() {
 		return ""
@@ -217,10 +218,13 @@ func shortSHA(sha string) string {
 	return sha
 }
 
-// plural is "1 bead" or "2 beads".
+// plural is "1 bead" or "2 beads", "1 conflict fix" or "2 conflict fixes".
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "x") {
+		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,23 +82,31 @@ func TestReconcileRigWithSource(t *testing.T) {
 	store.Name, store.Namespace, store.Spec.RigRef = "recon-src", "recon-src", "recon-src"
 	create(t, store, nil)
 
-	// Each controller answers only once the one before it did, as the
-	// store syncs the revision the source fetched.
-	var order []string
+	// Each controller answers as soon as its object is annotated: the order
+	// they run in is the command's, which must be source, store, rig.
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	handled := func(kind string) {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, kind)
+	}
 	fakeController(t, repo, func(r *sourcev1.GitRepository) *string { return &r.Status.LastHandledReconcileAt }, func(r *sourcev1.GitRepository) {
-		order = append(order, "GitRepository")
+		handled("GitRepository")
 		r.Status.Artifact = &meta.Artifact{Path: "x.tar.gz", URL: "http://source/x.tar.gz", Revision: revision,
 			Digest: "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", LastUpdateTime: metav1.Now()}
 		conditions.MarkTrue(r, meta.ReadyCondition, meta.SucceededReason, "stored artifact for revision '%s'", revision)
 	})
 	fakeController(t, store, func(s *gastownv1.BeadStore) *string { return &s.Status.LastHandledReconcileAt }, func(s *gastownv1.BeadStore) {
-		order = append(order, "BeadStore")
+		handled("BeadStore")
 		s.Status.LastAppliedRevision = revision
 		s.Status.IssueCount, s.Status.ConvoyCount = 3, 1
 		conditions.MarkTrue(s, meta.ReadyCondition, meta.ReconciliationSucceededReason, "synced 3 beads and 1 convoys")
 	})
 	fakeController(t, rig, func(r *gastownv1.Rig) *string { return &r.Status.LastHandledReconcileAt }, func(r *gastownv1.Rig) {
-		order = append(order, "Rig")
+		handled("Rig")
 		conditions.MarkTrue(r, meta.ReadyCondition, meta.ReconciliationSucceededReason, "1 polecats running, 2 beads ready")
 	})
 
@@ -118,6 +127,8 @@ Rig recon-src is ready: 1 polecats running, 2 beads ready
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if diff := cmp.Diff([]string{"GitRepository", "BeadStore", "Rig"}, order); diff != "" {
 		t.Errorf("reconcile order (-want +got):\n%s", diff)
 	}

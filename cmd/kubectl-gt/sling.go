@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -52,7 +53,7 @@ A bead's polecat is named after the bead, so that its pod is polecat-BEAD; when
 that name is taken by an earlier run, it is named BEAD-sling-N. It counts as an
 attempt of the bead, and its pushed branch goes to the rig's Refinery as a
 dispatched polecat's would. Sling refuses a bead that is closed, merged, in
-review, or that has a polecat running.
+review or rejected, or that has a polecat running.
 
 A task polecat is named --name, or task-XXXXX; its work is pushed to its own
 branch and no pull request is opened for it.`,
@@ -154,10 +155,16 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 	if err := c.List(ctx, polecats, client.InNamespace(ns)); err != nil {
 		return apiError(err)
 	}
+	var beadPolecats []gastownv1.Polecat
 	for i := range polecats.Items {
-		if pc := &polecats.Items[i]; pc.Spec.BeadID == bead.Name && dispatch.IsLive(pc) {
+		pc := &polecats.Items[i]
+		if pc.Spec.BeadID != bead.Name {
+			continue
+		}
+		if dispatch.IsLive(pc) {
 			return liveError(bead, pc)
 		}
+		beadPolecats = append(beadPolecats, *pc)
 	}
 
 	pc := o.newPolecat(rig, ns)
@@ -180,7 +187,10 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 		pc.Labels[gastownv1.PolecatLabel] = pc.Name
 		err := c.Create(ctx, pc)
 		if err == nil {
-			return o.printCreated(root.out, rig, pc, "bead "+bead.Name)
+			if err := o.printCreated(root.out, rig, pc, "bead "+bead.Name); err != nil {
+				return err
+			}
+			return recordDispatch(ctx, c, rig, bead, beadPolecats)
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating polecat %s/%s for bead %s: %w", ns, pc.Name, bead.Name, apiError(err))
@@ -195,6 +205,46 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 	}
 	return fmt.Errorf("bead %s has polecats %s to %s-sling-%d already: delete finished ones ('kubectl gt polecat list --rig %s') and try again",
 		bead.Name, bead.Name, bead.Name, maxSlingNames, rig.Name)
+}
+
+// recordDispatch writes in the bead's status what the rig's dispatcher
+// writes when it creates a polecat, so that the bead's lifecycle (attempts,
+// a pull request of an earlier spec) treats the run as a dispatched one.
+// earlier are the bead's polecats before this one.
+func recordDispatch(ctx context.Context, c client.Client, rig *gastownv1.Rig, bead *gastownv1.Bead, earlier []gastownv1.Polecat) error {
+	st := dispatch.Evaluate(bead, earlier, nil, dispatch.Rig{MaxPolecats: rig.MaxPolecats(), MaxRetries: rig.MaxRetries()}, time.Now())
+	runs := 0
+	for i := range earlier {
+		if isDispatched(&earlier[i]) {
+			runs++
+		}
+	}
+	orig := bead.DeepCopy()
+	now := metav1.Now()
+	bead.Status.Dispatch = &gastownv1.DispatchStatus{
+		SpecHash:         bead.Spec.Hash(),
+		Retry:            bead.Annotations[gastownv1.RetryAnnotation],
+		Attempts:         int32(st.Attempts + 1),
+		Runs:             int32(runs + 1),
+		LastDispatchTime: &now,
+	}
+	if st.Attempts == 0 {
+		// A first attempt for this spec: a pull request belonged to an earlier one.
+		bead.Status.PullRequest = nil
+	}
+	if err := c.Status().Patch(ctx, bead, client.MergeFrom(orig)); err != nil {
+		return fmt.Errorf("the polecat runs, but recording its dispatch in the status of bead %s/%s failed, so the bead's attempts miss it: %w",
+			bead.Namespace, bead.Name, apiError(err))
+	}
+	return nil
+}
+
+// isDispatched says whether pc counts as a run of its bead, as the
+// dispatcher counts them (dispatch.isDispatched): it carries the spec hash
+// annotation and is not a review or conflict follow-up.
+func isDispatched(pc *gastownv1.Polecat) bool {
+	_, ok := pc.Annotations[dispatch.SpecHashAnnotation]
+	return ok && pc.Spec.Purpose != gastownv1.PurposeRevision && pc.Spec.Purpose != gastownv1.PurposeConflictFix
 }
 
 // slingable refuses beads whose work is done or under way elsewhere.

@@ -64,6 +64,8 @@ watch it with:
 		t.Errorf("controller = %q, want the bead", owner)
 	}
 
+	checkDispatch(t, "sling", "gt-docs", 1, 1)
+
 	// The polecat runs: a second sling is refused.
 	code, out, errOut = gt("sling", "gt-docs", "sling")
 	wantErr := "Error: bead sling/gt-docs already has a live polecat, gt-docs (starting): follow it with " +
@@ -89,9 +91,23 @@ watch it with:
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
+	checkDispatch(t, "sling", "gt-docs", 2, 2)
 	again := getPolecat(t, "sling", "gt-docs-sling-1")
 	if again.Spec.ExecutionMode != gastownv1.ExecutionModeLocal || again.Spec.Agent != gastownv1.AgentAider || again.Spec.BeadID != "gt-docs" {
 		t.Errorf("spec = %+v", again.Spec)
+	}
+}
+
+// checkDispatch checks the dispatch record of a bead.
+func checkDispatch(t *testing.T, ns, name string, attempts, runs int32) {
+	t.Helper()
+	bead := &gastownv1.Bead{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, bead); err != nil {
+		t.Fatal(err)
+	}
+	d := bead.Status.Dispatch
+	if d == nil || d.SpecHash != bead.Spec.Hash() || d.Attempts != attempts || d.Runs != runs || d.LastDispatchTime == nil {
+		t.Errorf("status.dispatch of bead %s = %+v, want attempt %d, run %d of its spec hash %s", name, d, attempts, runs, bead.Spec.Hash())
 	}
 }
 

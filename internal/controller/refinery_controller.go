@@ -268,6 +268,13 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 	case pr.Merged:
 		return nil, r.recordMerge(ctx, provider, ref, bead, pr, pr.MergeCommitSHA)
 	case pr.State == refinery.StateClosed:
+		// The branch goes too, so that the bead, once edited or retried, starts
+		// a new one (a runner never overwrites a branch).
+		if ptrOr(ref.Spec.DeleteBranch, true) {
+			if err := provider.DeleteBranch(ctx, pr.HeadBranch); err != nil {
+				return nil, err
+			}
+		}
 		r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, "Rejected", "pull request #%d was closed without merging", pr.Number)
 		return nil, r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.State = gastownv1.PullRequestClosed })
 	}

@@ -397,3 +397,35 @@ func assertNoToken(t *testing.T, ns string) {
 		g.Expect(strings.Count(string(b), "ghp_")).To(BeZero())
 	}
 }
+
+func TestAClosedPullRequestRejectsTheBeadUntilItIsEdited(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+	g.Expect(f.emu.API.ClosePullRequest("org", "app", pr.Number)).To(Succeed())
+
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseRejected))
+		g.Expect(conditions.IsStalled(b)).To(BeTrue())
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	_, err := f.emu.API.BranchSHA("org", "app", "polecat/gt-a")
+	g.Expect(err).To(HaveOccurred(), "the rejected branch is deleted")
+	g.Consistently(func(g Gomega) {
+		g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a"}), "no relaunch until the bead changes")
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// Editing the bead starts over: a new polecat, a new branch, a new pull request.
+	update(t, f.ns, "gt-a", &gastownv1.Bead{}, func(b *gastownv1.Bead) { b.Spec.Description = "Say it differently." })
+	g.Eventually(func(g Gomega) {
+		prs, err := f.emu.API.PullRequests("org", "app")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(prs).To(HaveLen(2))
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		g.Expect(b.Status.PullRequest.Number).NotTo(Equal(pr.Number))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a", "gt-a-2"}))
+}
