@@ -215,7 +215,7 @@ func recordDispatch(ctx context.Context, c client.Client, rig *gastownv1.Rig, be
 	st := dispatch.Evaluate(bead, earlier, nil, dispatch.Rig{MaxPolecats: rig.MaxPolecats(), MaxRetries: rig.MaxRetries()}, time.Now())
 	runs := 0
 	for i := range earlier {
-		if isDispatched(&earlier[i]) {
+		if dispatch.IsDispatched(&earlier[i]) {
 			runs++
 		}
 	}
@@ -237,14 +237,6 @@ func recordDispatch(ctx context.Context, c client.Client, rig *gastownv1.Rig, be
 			bead.Namespace, bead.Name, apiError(err))
 	}
 	return nil
-}
-
-// isDispatched says whether pc counts as a run of its bead, as the
-// dispatcher counts them (dispatch.isDispatched): it carries the spec hash
-// annotation and is not a review or conflict follow-up.
-func isDispatched(pc *gastownv1.Polecat) bool {
-	_, ok := pc.Annotations[dispatch.SpecHashAnnotation]
-	return ok && pc.Spec.Purpose != gastownv1.PurposeRevision && pc.Spec.Purpose != gastownv1.PurposeConflictFix
 }
 
 // slingable refuses beads whose work is done or under way elsewhere.

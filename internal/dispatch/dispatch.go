@@ -140,12 +140,20 @@ func convoysAllow(convoys []*gastownv1.Convoy, running map[string]int) bool {
 // restart computes the same name and never creates a twin.
 func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat) Decision {
 	runs := 0
+	taken := map[string]bool{}
 	for _, pc := range polecats {
-		if isDispatched(&pc) {
+		if IsDispatched(&pc) {
 			runs++
+		} else {
+			taken[pc.Name] = true
 		}
 	}
+	// A name held by a polecat made by hand (or a follow-up) is skipped:
+	// adopting it would count someone else's run as this one.
 	run := runs + 1
+	for taken[PolecatName(b.Name, run)] {
+		run++
+	}
 	return Decision{
 		Bead:     b.Name,
 		Polecat:  PolecatName(b.Name, run),
@@ -164,9 +172,10 @@ func PolecatName(bead string, run int) string {
 	return fmt.Sprintf("%s-%d", bead, run)
 }
 
-// isDispatched says whether the dispatcher created pc (not a review or
-// conflict follow-up, nor a polecat made by hand).
-func isDispatched(pc *gastownv1.Polecat) bool {
+// IsDispatched says whether pc counts as a run of its bead: the dispatcher
+// (or `kubectl gt sling`) made it for a spec hash; review or conflict
+// follow-ups and polecats made by hand do not count.
+func IsDispatched(pc *gastownv1.Polecat) bool {
 	_, ok := pc.Annotations[SpecHashAnnotation]
 	return ok && pc.Spec.Purpose != gastownv1.PurposeRevision && pc.Spec.Purpose != gastownv1.PurposeConflictFix
 }
@@ -178,7 +187,7 @@ func currentAttempts(b *gastownv1.Bead, polecats []gastownv1.Polecat) []*gastown
 	var out []*gastownv1.Polecat
 	for i := range polecats {
 		pc := &polecats[i]
-		if isDispatched(pc) && pc.Annotations[SpecHashAnnotation] == hash && pc.Annotations[RetryAnnotation] == retry {
+		if IsDispatched(pc) && pc.Annotations[SpecHashAnnotation] == hash && pc.Annotations[RetryAnnotation] == retry {
 			out = append(out, pc)
 		}
 	}
