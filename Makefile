@@ -35,6 +35,7 @@ manifests: ## Generate CRDs and RBAC, and copy the CRDs into the chart.
 	$(CONTROLLER_GEN) crd rbac:roleName=gastown-operator-manager paths=./api/... paths=./internal/controller/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:dir=config/rbac
 	mkdir -p $(CHART_CRDS) && rm -f $(CHART_CRDS)/*.yaml && cp config/crd/bases/*.yaml $(CHART_CRDS)/
+	cp config/rbac/role.yaml charts/gastown-operator/files/manager-role.yaml
 
 .PHONY: check-generated
 check-generated: ## Fail when regenerating changes any generated file.

@@ -120,6 +120,18 @@ func SourceControllerPath() (string, error) {
 	return path, nil
 }
 
+// HelmPath returns the helm binary hack/testbin.sh built.
+func HelmPath() (string, error) {
+	if path := os.Getenv("GASTOWN_HELM"); path != "" {
+		return path, nil
+	}
+	dir := newest("helm-*")
+	if dir == "" {
+		return "", missing("helm", CacheDir())
+	}
+	return filepath.Join(dir, "helm"), nil
+}
+
 func missing(what, where string) error {
 	return fmt.Errorf("%s not found in %s: build the test binaries with 'make testbin' "+
 		"(hack/testbin.sh compiles them from the Go module proxy, about 10 minutes the first time)", what, where)
