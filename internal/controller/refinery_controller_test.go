@@ -164,9 +164,11 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, nil, "gt-a")
 	f.bead(t, "gt-a", 2)
+	f.emu.API.ResetCalls()
 	f.dispatch(t)
 
 	pr := f.pr(t, "gt-a")
+	opening := f.emu.API.Calls()
 	g.Expect(pr.Title).To(Equal("gt-a: work on gt-a"))
 	g.Expect(pr.Body).To(ContainSubstring("<!-- gastown: bead=gt-a rig=" + f.rig + " -->"))
 	g.Expect(pr.Body).To(ContainSubstring("wrote work/gt-a.txt"), "the polecat's summary")
@@ -201,7 +203,8 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	g.Expect(got.Merged).To(BeTrue())
 
 	calls := f.emu.API.Calls()
-	t.Logf("GitHub API calls from approval to merge of one pull request: %d %v", totalCalls(calls), calls)
+	t.Logf("GitHub API calls to open the pull request: %d %v", totalCalls(opening), opening)
+	t.Logf("GitHub API calls from approval to merge: %d %v", totalCalls(calls), calls)
 
 	g.Eventually(func(g Gomega) {
 		ref := get(g, f.ns, f.ns, &gastownv1.Refinery{})

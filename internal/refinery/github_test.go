@@ -24,7 +24,7 @@ const (
 
 var fastRetries = RetryOptions{Max: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}
 
-func startEnv(t *testing.T) *githubemu.Env {
+func startEnv(t testing.TB) *githubemu.Env {
 	t.Helper()
 	env, err := githubemu.StartWithRepo(owner, repo, token, map[string]string{
 		"README.md":  "hello\n",
@@ -37,7 +37,7 @@ func startEnv(t *testing.T) *githubemu.Env {
 	return env
 }
 
-func newProvider(t *testing.T, env *githubemu.Env, mutate ...func(*GitHubOptions)) *GitHub {
+func newProvider(t testing.TB, env *githubemu.Env, mutate ...func(*GitHubOptions)) *GitHub {
 	t.Helper()
 	opts := GitHubOptions{BaseURL: env.API.URL(), Owner: owner, Repo: repo, Token: token, Retry: fastRetries}
 	for _, m := range mutate {
@@ -50,7 +50,7 @@ func newProvider(t *testing.T, env *githubemu.Env, mutate ...func(*GitHubOptions
 	return gh
 }
 
-func push(t *testing.T, env *githubemu.Env, branch string, files map[string]string) string {
+func push(t testing.TB, env *githubemu.Env, branch string, files map[string]string) string {
 	t.Helper()
 	sha, err := env.CommitFiles(branch, "work on "+branch, files)
 	if err != nil {
