@@ -52,9 +52,18 @@ lint: ## gofmt and go vet.
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad" >&2; exit 1; fi
 	go vet ./...
 
+FUZZTIME ?= 5s
+
 .PHONY: test
 test: testbin check-generated lint ## Build what the tests need, check generated files, vet, and run every test.
 	source <(hack/testbin.sh env) && go test $(GOTEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## Fuzz the bead parsers and editors briefly (FUZZTIME each; longer: make fuzz FUZZTIME=5m).
+	for target in FuzzParseManifests FuzzParseJSONL FuzzCloseBead; do \
+		go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./internal/beads/ || exit 1; \
+	done
 
 .PHONY: bench
 bench: testbin ## Run the benchmarks.

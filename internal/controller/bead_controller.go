@@ -162,13 +162,5 @@ func beadOfPolecat(_ context.Context, o client.Object) []reconcile.Request {
 
 // dependents are the beads that depend on o: its closure unblocks them.
 func (r *BeadReconciler) dependents(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &gastownv1.BeadList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{beadDependsIndex: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, o.GetNamespace(), beadDependsIndex, o.GetName())
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -260,28 +258,13 @@ func (r *BeadStoreReconciler) SetupWithManager(mgr ctrl.Manager, opts controller
 }
 
 func (r *BeadStoreReconciler) storesForRig(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &gastownv1.BeadStoreList{}
-	if err := r.List(ctx, list, client.MatchingFields{beadStoreRigIndex: o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing BeadStores of rig", "rig", o.GetName())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, bs := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&bs)})
-	}
-	return reqs
+	return requestsByIndex(ctx, r.Client, &gastownv1.BeadStoreList{}, "", beadStoreRigIndex, o.GetName())
 }
 
 func (r *BeadStoreReconciler) storesForSource(ctx context.Context, o client.Object) []reconcile.Request {
-	rigs := &gastownv1.RigList{}
-	if err := r.List(ctx, rigs, client.MatchingFields{rigSourceIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing rigs of source", "source", o.GetName())
-		return nil
-	}
 	var reqs []reconcile.Request
-	for i := range rigs.Items {
-		reqs = append(reqs, r.storesForRig(ctx, &rigs.Items[i])...)
+	for _, rig := range requestsByIndex(ctx, r.Client, &gastownv1.RigList{}, "", rigSourceIndex, o.GetNamespace()+"/"+o.GetName()) {
+		reqs = append(reqs, r.storesForRig(ctx, &gastownv1.Rig{ObjectMeta: metav1.ObjectMeta{Name: rig.Name}})...)
 	}
-	sort.Slice(reqs, func(i, j int) bool { return reqs[i].String() < reqs[j].String() })
 	return reqs
 }

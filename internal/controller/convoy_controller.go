@@ -120,13 +120,5 @@ func (r *ConvoyReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 }
 
 func (r *ConvoyReconciler) convoysOfBead(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &gastownv1.ConvoyList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{convoyBeadIndex: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return requestsByIndex(ctx, r.Client, &gastownv1.ConvoyList{}, o.GetNamespace(), convoyBeadIndex, o.GetName())
 }

@@ -5,10 +5,14 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
@@ -26,6 +30,25 @@ const (
 	refineryRigIndex  = ".spec.rigRef"
 	witnessRigIndex   = ".spec.rigRef"
 )
+
+// requestsByIndex returns a request for each object of list (in namespace
+// ns, all namespaces when empty) whose field index has value.
+func requestsByIndex(ctx context.Context, c client.Client, list client.ObjectList, ns, index, value string) []reconcile.Request {
+	opts := []client.ListOption{client.MatchingFields{index: value}}
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if err := c.List(ctx, list, opts...); err != nil {
+		log.FromContext(ctx).Error(err, "listing by field index", "index", index, "value", value)
+		return nil
+	}
+	var reqs []reconcile.Request
+	_ = apimeta.EachListItem(list, func(o runtime.Object) error {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o.(client.Object))})
+		return nil
+	})
+	return reqs
+}
 
 // SetupIndexes registers every field index once per manager.
 func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {

@@ -674,14 +674,6 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 
 func (r *RefineryReconciler) refineriesOf(rigName func(client.Object) string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		list := &gastownv1.RefineryList{}
-		if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{refineryRigIndex: rigName(o)}); err != nil {
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for i := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
-		return reqs
+		return requestsByIndex(ctx, r.Client, &gastownv1.RefineryList{}, o.GetNamespace(), refineryRigIndex, rigName(o))
 	}
 }

@@ -359,11 +359,7 @@ func rigOf(name func(client.Object) string) handler.MapFunc {
 }
 
 func (r *RigReconciler) rigsForSource(ctx context.Context, o client.Object) []reconcile.Request {
-	rigs := &gastownv1.RigList{}
-	if err := r.List(ctx, rigs, client.MatchingFields{rigSourceIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
-		return nil
-	}
-	return rigRequests(rigs.Items, func(*gastownv1.Rig) bool { return true })
+	return requestsByIndex(ctx, r.Client, &gastownv1.RigList{}, "", rigSourceIndex, o.GetNamespace()+"/"+o.GetName())
 }
 
 func (r *RigReconciler) rigsForNamespace(ctx context.Context, o client.Object) []reconcile.Request {
@@ -371,14 +367,10 @@ func (r *RigReconciler) rigsForNamespace(ctx context.Context, o client.Object) [
 	if err := r.List(ctx, rigs); err != nil {
 		return nil
 	}
-	return rigRequests(rigs.Items, func(rig *gastownv1.Rig) bool { return rig.WorkersNamespace() == o.GetName() })
-}
-
-func rigRequests(rigs []gastownv1.Rig, keep func(*gastownv1.Rig) bool) []reconcile.Request {
 	var reqs []reconcile.Request
-	for i := range rigs {
-		if keep(&rigs[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: rigs[i].Name}})
+	for i := range rigs.Items {
+		if rigs.Items[i].WorkersNamespace() == o.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: rigs.Items[i].Name}})
 		}
 	}
 	return reqs
