@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
@@ -14,9 +16,8 @@ func init() {
 }
 
 type beadListOptions struct {
-	scope  scopeOptions
-	phase  string
-	output outputOptions
+	list  listFlags
+	phase string
 }
 
 func newBeadListCommand(root *rootOptions) *cobra.Command {
@@ -32,64 +33,41 @@ func newBeadListCommand(root *rootOptions) *cobra.Command {
   kubectl gt bead list -A --phase InReview`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.run(cmd, root)
+			return opts.run(cmd.Context(), root)
 		},
 	}
-	opts.scope.addFlags(cmd, true)
+	opts.list.addFlags(cmd)
 	cmd.Flags().StringVar(&opts.phase, "phase", "", "only beads in this phase: "+phaseNames())
-	opts.output.addFlag(cmd)
 	return cmd
 }
 
-func (o *beadListOptions) run(cmd *cobra.Command, root *rootOptions) error {
-	if err := o.output.validate(); err != nil {
+func (o *beadListOptions) run(ctx context.Context, root *rootOptions) error {
+	// beadList.run checks -o too; checking it here first reports a bad -o
+	// before a bad --phase.
+	if err := o.list.output.validate(); err != nil {
 		return err
 	}
 	phase, err := parsePhase(o.phase)
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	c, err := root.kube.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.scope.namespace(ctx, root, c)
-	if err != nil {
-		return err
-	}
-	all := &gastownv1.BeadList{}
-	if err := c.List(ctx, all, listOptions(ns)...); err != nil {
-		return apiError(err)
-	}
-	beads := &gastownv1.BeadList{}
-	for _, b := range all.Items {
-		if (o.scope.rig == "" || b.Spec.RigRef == o.scope.rig) && (phase == "" || b.Status.Phase == phase) {
-			beads.Items = append(beads.Items, b)
-		}
-	}
-	if o.output.structured() {
-		return o.output.print(root.out, beads)
-	}
-	if len(beads.Items) == 0 {
-		nothingFound(root.errOut, "beads", ns, o.scope.all)
-		return nil
-	}
-	header := []string{"NAME", "PHASE", "PRIORITY", "POLECAT", "PR", "TITLE"}
-	if o.scope.all {
-		header = append([]string{"NAMESPACE"}, header...)
-	}
-	t := newTable(root.out, header...)
-	for i := range beads.Items {
-		b := &beads.Items[i]
-		row := []string{b.Name, string(b.Status.Phase), fmt.Sprint(b.Spec.PriorityValue()), b.Status.Polecat,
+	return beadList.run(ctx, root, &o.list, func(b *gastownv1.Bead) bool {
+		return phase == "" || b.Status.Phase == phase
+	})
+}
+
+var beadList = namespacedList[gastownv1.Bead, *gastownv1.Bead]{
+	plural: "beads",
+	newList: func() (client.ObjectList, *[]gastownv1.Bead) {
+		list := &gastownv1.BeadList{}
+		return list, &list.Items
+	},
+	rig:     func(b *gastownv1.Bead) string { return b.Spec.RigRef },
+	columns: []string{"NAME", "PHASE", "PRIORITY", "POLECAT", "PR", "TITLE"},
+	row: func(b *gastownv1.Bead) []string {
+		return []string{b.Name, string(b.Status.Phase), fmt.Sprint(b.Spec.PriorityValue()), b.Status.Polecat,
 			prLink(b.Status.PullRequest), b.Spec.Title}
-		if o.scope.all {
-			row = append([]string{b.Namespace}, row...)
-		}
-		t.row(row...)
-	}
-	return t.flush()
+	},
 }
 
 // parsePhase accepts a bead phase in any case.

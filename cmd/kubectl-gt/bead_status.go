@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
@@ -33,21 +31,9 @@ func newBeadStatusCommand(root *rootOptions) *cobra.Command {
 			if err := opts.output.validate(); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			c, err := root.kube.client()
-			if err != nil {
-				return err
-			}
-			ns, err := opts.scope.namespace(ctx, root, c)
-			if err != nil {
-				return err
-			}
 			bead := &gastownv1.Bead{}
-			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: args[0]}, bead); err != nil {
-				if apierrors.IsNotFound(err) {
-					return notFound("bead", args[0], ns, "bead list")
-				}
-				return apiError(err)
+			if _, err := opts.scope.get(cmd.Context(), root, "bead", args[0], bead); err != nil {
+				return err
 			}
 			if opts.output.structured() {
 				return opts.output.print(root.out, bead)
@@ -90,14 +76,7 @@ func printBeadStatus(w io.Writer, bead *gastownv1.Bead) error {
 		b.optional("Agent", agent)
 	}
 
-	phase := string(st.Phase)
-	if phase == "" {
-		phase = "not evaluated yet"
-	}
-	if msg := stateMessage(bead); msg != "" {
-		phase += ": " + msg
-	}
-	b.field("Phase", phase)
+	b.field("Phase", phaseLine(string(st.Phase), "not evaluated yet", bead))
 	if d := st.Dispatch; d != nil {
 		dispatched := fmt.Sprintf("attempt %d for this spec, %s in all", d.Attempts, plural(int(d.Runs), "run"))
 		if last := ago(d.LastDispatchTime); last != "" {

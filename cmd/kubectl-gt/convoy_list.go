@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
@@ -12,13 +13,8 @@ func init() {
 	convoySubcommands = append(convoySubcommands, newConvoyListCommand)
 }
 
-type convoyListOptions struct {
-	scope  scopeOptions
-	output outputOptions
-}
-
 func newConvoyListCommand(root *rootOptions) *cobra.Command {
-	opts := &convoyListOptions{}
+	var flags listFlags
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -27,58 +23,24 @@ func newConvoyListCommand(root *rootOptions) *cobra.Command {
   kubectl gt convoy list -A`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.run(cmd, root)
+			return convoyList.run(cmd.Context(), root, &flags, nil)
 		},
 	}
-	opts.scope.addFlags(cmd, true)
-	opts.output.addFlag(cmd)
+	flags.addFlags(cmd)
 	return cmd
 }
 
-func (o *convoyListOptions) run(cmd *cobra.Command, root *rootOptions) error {
-	if err := o.output.validate(); err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	c, err := root.kube.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.scope.namespace(ctx, root, c)
-	if err != nil {
-		return err
-	}
-	all := &gastownv1.ConvoyList{}
-	if err := c.List(ctx, all, listOptions(ns)...); err != nil {
-		return apiError(err)
-	}
-	convoys := &gastownv1.ConvoyList{}
-	for _, cv := range all.Items {
-		if o.scope.rig == "" || cv.Spec.RigRef == o.scope.rig {
-			convoys.Items = append(convoys.Items, cv)
-		}
-	}
-	if o.output.structured() {
-		return o.output.print(root.out, convoys)
-	}
-	if len(convoys.Items) == 0 {
-		nothingFound(root.errOut, "convoys", ns, o.scope.all)
-		return nil
-	}
-	header := []string{"NAME", "PHASE", "PROGRESS", "PARALLELISM"}
-	if o.scope.all {
-		header = append([]string{"NAMESPACE"}, header...)
-	}
-	t := newTable(root.out, header...)
-	for i := range convoys.Items {
-		cv := &convoys.Items[i]
-		row := []string{cv.Name, cv.Status.Phase, convoyProgress(cv), parallelism(cv)}
-		if o.scope.all {
-			row = append([]string{cv.Namespace}, row...)
-		}
-		t.row(row...)
-	}
-	return t.flush()
+var convoyList = namespacedList[gastownv1.Convoy, *gastownv1.Convoy]{
+	plural: "convoys",
+	newList: func() (client.ObjectList, *[]gastownv1.Convoy) {
+		list := &gastownv1.ConvoyList{}
+		return list, &list.Items
+	},
+	rig:     func(cv *gastownv1.Convoy) string { return cv.Spec.RigRef },
+	columns: []string{"NAME", "PHASE", "PROGRESS", "PARALLELISM"},
+	row: func(cv *gastownv1.Convoy) []string {
+		return []string{cv.Name, cv.Status.Phase, convoyProgress(cv), parallelism(cv)}
+	},
 }
 
 // convoyProgress is the convoy's closed/total, from its status or, before

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -33,20 +32,10 @@ func newConvoyStatusCommand(root *rootOptions) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			c, err := root.kube.client()
-			if err != nil {
-				return err
-			}
-			ns, err := opts.scope.namespace(ctx, root, c)
-			if err != nil {
-				return err
-			}
 			cv := &gastownv1.Convoy{}
-			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: args[0]}, cv); err != nil {
-				if apierrors.IsNotFound(err) {
-					return notFound("convoy", args[0], ns, "convoy list")
-				}
-				return apiError(err)
+			c, err := opts.scope.get(ctx, root, "convoy", args[0], cv)
+			if err != nil {
+				return err
 			}
 			if opts.output.structured() {
 				return opts.output.print(root.out, cv)
@@ -65,14 +54,7 @@ func printConvoyStatus(ctx context.Context, w io.Writer, c client.Client, cv *ga
 	b.field("Namespace", cv.Namespace)
 	b.field("Rig", cv.Spec.RigRef)
 	b.optional("Description", oneLine(cv.Spec.Description))
-	phase := cv.Status.Phase
-	if phase == "" {
-		phase = "not evaluated yet"
-	}
-	if msg := stateMessage(cv); msg != "" {
-		phase += ": " + msg
-	}
-	b.field("Phase", phase)
+	b.field("Phase", phaseLine(cv.Status.Phase, "not evaluated yet", cv))
 	b.field("Progress", convoyProgress(cv))
 	b.field("Parallelism", parallelism(cv))
 	b.optional("Started", ago(cv.Status.StartedAt))

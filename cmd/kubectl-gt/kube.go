@@ -141,6 +141,6 @@ func apiError(err error) error {
 
 // notFound is the error for a missing namespaced object, with the command
 // that lists what exists.
-func notFound(kind, name, namespace, list string) error {
-	return fmt.Errorf("%s %q not found in namespace %s: list them with 'kubectl gt %s -n %s'", kind, name, namespace, list, namespace)
+func notFound(kind, name, namespace string) error {
+	return fmt.Errorf("%s %q not found in namespace %s: list them with 'kubectl gt %s list -n %s'", kind, name, namespace, kind, namespace)
 }

@@ -181,6 +181,18 @@ func stateMessage(obj conditions.Getter) string {
 	return conditions.GetMessage(obj, meta.ReadyCondition)
 }
 
+// phaseLine is the Phase line of a status block: the phase, or unset when
+// the operator has set none yet, then stateMessage.
+func phaseLine(phase, unset string, obj conditions.Getter) string {
+	if phase == "" {
+		phase = unset
+	}
+	if msg := stateMessage(obj); msg != "" {
+		phase += ": " + msg
+	}
+	return phase
+}
+
 // printConditions writes an object's conditions as an indented table.
 func printConditions(w io.Writer, conds []metav1.Condition) error {
 	if len(conds) == 0 {

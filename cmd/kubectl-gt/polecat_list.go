@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
@@ -10,13 +11,8 @@ func init() {
 	polecatSubcommands = append(polecatSubcommands, newPolecatListCommand)
 }
 
-type polecatListOptions struct {
-	scope  scopeOptions
-	output outputOptions
-}
-
 func newPolecatListCommand(root *rootOptions) *cobra.Command {
-	opts := &polecatListOptions{}
+	var flags listFlags
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -25,56 +21,22 @@ func newPolecatListCommand(root *rootOptions) *cobra.Command {
   kubectl gt polecat list -A`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.run(cmd, root)
+			return polecatList.run(cmd.Context(), root, &flags, nil)
 		},
 	}
-	opts.scope.addFlags(cmd, true)
-	opts.output.addFlag(cmd)
+	flags.addFlags(cmd)
 	return cmd
 }
 
-func (o *polecatListOptions) run(cmd *cobra.Command, root *rootOptions) error {
-	if err := o.output.validate(); err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	c, err := root.kube.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.scope.namespace(ctx, root, c)
-	if err != nil {
-		return err
-	}
-	all := &gastownv1.PolecatList{}
-	if err := c.List(ctx, all, listOptions(ns)...); err != nil {
-		return apiError(err)
-	}
-	polecats := &gastownv1.PolecatList{}
-	for _, pc := range all.Items {
-		if o.scope.rig == "" || pc.Spec.Rig == o.scope.rig {
-			polecats.Items = append(polecats.Items, pc)
-		}
-	}
-	if o.output.structured() {
-		return o.output.print(root.out, polecats)
-	}
-	if len(polecats.Items) == 0 {
-		nothingFound(root.errOut, "polecats", ns, o.scope.all)
-		return nil
-	}
-	header := []string{"NAME", "BEAD", "PHASE", "AGENT", "BRANCH", "AGE"}
-	if o.scope.all {
-		header = append([]string{"NAMESPACE"}, header...)
-	}
-	t := newTable(root.out, header...)
-	for i := range polecats.Items {
-		pc := &polecats.Items[i]
-		row := []string{pc.Name, pc.Spec.BeadID, string(pc.Status.Phase), polecatAgent(pc), pc.Status.Branch, age(pc.CreationTimestamp)}
-		if o.scope.all {
-			row = append([]string{pc.Namespace}, row...)
-		}
-		t.row(row...)
-	}
-	return t.flush()
+var polecatList = namespacedList[gastownv1.Polecat, *gastownv1.Polecat]{
+	plural: "polecats",
+	newList: func() (client.ObjectList, *[]gastownv1.Polecat) {
+		list := &gastownv1.PolecatList{}
+		return list, &list.Items
+	},
+	rig:     func(pc *gastownv1.Polecat) string { return pc.Spec.Rig },
+	columns: []string{"NAME", "BEAD", "PHASE", "AGENT", "BRANCH", "AGE"},
+	row: func(pc *gastownv1.Polecat) []string {
+		return []string{pc.Name, pc.Spec.BeadID, string(pc.Status.Phase), polecatAgent(pc), pc.Status.Branch, age(pc.CreationTimestamp)}
+	},
 }

@@ -64,24 +64,14 @@ With -f, logs follows the output until the run ends.`,
 }
 
 func (o *polecatLogsOptions) run(ctx context.Context, root *rootOptions, name string) error {
-	c, err := root.kube.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.scope.namespace(ctx, root, c)
-	if err != nil {
-		return err
-	}
 	pc := &gastownv1.Polecat{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pc); err != nil {
-		if apierrors.IsNotFound(err) {
-			return notFound("polecat", name, ns, "polecat list")
-		}
-		return apiError(err)
+	c, err := o.scope.get(ctx, root, "polecat", name, pc)
+	if err != nil {
+		return err
 	}
 	if executionMode(pc) == gastownv1.ExecutionModeLocal {
 		if o.container != "" {
-			return usageError{fmt.Errorf("--container: polecat %s/%s runs locally, without a pod", ns, name)}
+			return usageError{fmt.Errorf("--container: polecat %s/%s runs locally, without a pod", pc.Namespace, pc.Name)}
 		}
 		return o.localLog(ctx, root.out, c, pc)
 	}

@@ -60,14 +60,7 @@ func printRigStatus(ctx context.Context, w io.Writer, c client.Client, rig *gast
 	ns := rig.WorkersNamespace()
 	b := newBlock(w)
 	b.field("Name", rig.Name)
-	phase := rig.Status.Phase
-	if phase == "" {
-		phase = "not reconciled yet"
-	}
-	if msg := stateMessage(rig); msg != "" {
-		phase += ": " + msg
-	}
-	b.field("Phase", phase)
+	b.field("Phase", phaseLine(rig.Status.Phase, "not reconciled yet", rig))
 	if ref := rig.Spec.SourceRef; ref != nil {
 		b.field("Source", "GitRepository "+ref.Namespace+"/"+ref.Name)
 	} else {

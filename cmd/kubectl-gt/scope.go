@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -24,12 +25,39 @@ func (s *scopeOptions) addFlags(cmd *cobra.Command, list bool) {
 	cmd.Flags().StringVar(&s.rig, "rig", "", "look in this rig's workers namespace (unless -n is given)")
 }
 
-// namespace is the namespace to read; "" with -A.
-func (s *scopeOptions) namespace(ctx context.Context, root *rootOptions, c client.Client) (string, error) {
-	if s.all {
-		return "", nil
+// clientAndNamespace returns the client and the namespace to read; "" with
+// -A.
+func (s *scopeOptions) clientAndNamespace(ctx context.Context, root *rootOptions) (client.Client, string, error) {
+	c, err := root.kube.client()
+	if err != nil {
+		return nil, "", err
 	}
-	return root.kube.namespace(ctx, c, s.rig)
+	if s.all {
+		return c, "", nil
+	}
+	ns, err := root.kube.namespace(ctx, c, s.rig)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, ns, nil
+}
+
+// get reads the object called name, of the given kind ("bead"), into obj,
+// from the namespace to read, and returns the client for what the command
+// reads next. An object that does not exist is an error that names the
+// list command of its kind.
+func (s *scopeOptions) get(ctx context.Context, root *rootOptions, kind, name string, obj client.Object) (client.Client, error) {
+	c, ns, err := s.clientAndNamespace(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, notFound(kind, name, ns)
+		}
+		return nil, apiError(err)
+	}
+	return c, nil
 }
 
 // listOptions turn the scope into the options of a List call.
