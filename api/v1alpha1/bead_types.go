@@ -127,7 +127,8 @@ type BeadStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling, Stalled, Dispatched, PullRequest.
+	// Conditions: Ready (true once closed), Reconciling (work under way),
+	// Stalled (Failed or Rejected), BeadsValid (false when its file is broken).
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 

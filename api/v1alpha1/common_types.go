@@ -25,8 +25,9 @@ const (
 	ContentHashAnnotation = "gastown.gastown.io/content-hash"
 )
 
-// GastownFinalizer is the finalizer every kind carries while the operator has
-// cleanup to do for it.
+// GastownFinalizer is the finalizer of Polecats: a local run (a child
+// process of the operator) is stopped before its Polecat goes. The other
+// kinds need no cleanup beyond garbage collection of what they own.
 const GastownFinalizer = "gastown.gastown.io/finalizer"
 
 // Condition types beside meta.ReadyCondition, meta.ReconcilingCondition and
@@ -38,12 +39,8 @@ const (
 	ArtifactFetchedCondition = "ArtifactFetched"
 	// BeadsValidCondition: every bead file parsed and validated.
 	BeadsValidCondition = "BeadsValid"
-	// DispatchedCondition: the bead has a polecat for its current spec.
-	DispatchedCondition = "Dispatched"
 	// PodReadyCondition: the polecat's pod (or local process) is running or done.
 	PodReadyCondition = "PodReady"
-	// PullRequestCondition: the bead's pull request state.
-	PullRequestCondition = "PullRequest"
 )
 
 // Condition reasons beside the ones in github.com/fluxcd/pkg/apis/meta.

@@ -150,6 +150,8 @@ type GitHubSpec struct {
 
 // RefineryStatus is the state of a rig's merge queue.
 type RefineryStatus struct {
+	meta.ReconcileRequestStatus `json:",inline"`
+
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -13,9 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -66,11 +70,15 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	limits, err := r.rigLimits(ctx, bead.Spec.RigRef)
+	limits, rigFound, err := r.rigLimits(ctx, bead.Spec.RigRef)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	st := dispatch.Evaluate(bead, polecats.Items, closed, limits, time.Now())
+	if !rigFound && st.Phase == gastownv1.BeadPhaseReady {
+		st.Phase, st.Reason, st.Message = gastownv1.BeadPhaseOpen, gastownv1.RigNotFoundReason,
+			fmt.Sprintf("rig %q not found: no rig dispatches this bead", bead.Spec.RigRef)
+	}
 	bead.Status.Phase = st.Phase
 	setBeadConditions(bead, st)
 	if st.Latest != nil {
@@ -129,17 +137,19 @@ func (r *BeadReconciler) closedDependencies(ctx context.Context, bead *gastownv1
 	return closed, nil
 }
 
-func (r *BeadReconciler) rigLimits(ctx context.Context, name string) (dispatch.Rig, error) {
+// rigLimits returns the retry limits of the bead's rig, and whether the
+// rig exists (a bead without spec.rigRef has its own phase, Open).
+func (r *BeadReconciler) rigLimits(ctx context.Context, name string) (dispatch.Rig, bool, error) {
 	limits := dispatch.Rig{MaxRetries: gastownv1.DefaultMaxRetries, RetryBackoff: r.RetryBackoff, MaxBackoff: r.MaxRetryBackoff}
 	if name == "" {
-		return limits, nil
+		return limits, true, nil
 	}
 	rig := &gastownv1.Rig{}
 	if err := r.Get(ctx, types.NamespacedName{Name: name}, rig); err != nil {
-		return limits, client.IgnoreNotFound(err)
+		return limits, false, client.IgnoreNotFound(err)
 	}
 	limits.MaxRetries = rig.MaxRetries()
-	return limits, nil
+	return limits, true, nil
 }
 
 // SetupWithManager registers the reconciler with its watches.
@@ -148,6 +158,8 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 		For(&gastownv1.Bead{}).
 		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(beadOfPolecat)).
 		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.dependents)).
+		Watches(&gastownv1.Rig{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfRig),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
 		WithOptions(opts).
 		Complete(r)
 }
@@ -158,6 +170,11 @@ func beadOfPolecat(_ context.Context, o client.Object) []reconcile.Request {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: pc.Namespace, Name: pc.Spec.BeadID}}}
+}
+
+// beadsOfRig are a rig's beads: a rig that appears or goes changes their phase.
+func (r *BeadReconciler) beadsOfRig(ctx context.Context, o client.Object) []reconcile.Request {
+	return requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, "", beadRigIndex, o.GetName())
 }
 
 // dependents are the beads that depend on o: its closure unblocks them.

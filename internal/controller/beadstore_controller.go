@@ -71,6 +71,7 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		eventOnChange(r.EventRecorder, obj, &before)
 	}()
 
+	markReconcilingNewGeneration(obj)
 	if obj.Spec.Suspend {
 		conditions.MarkFalse(obj, meta.ReadyCondition, meta.SuspendedReason, "syncing is suspended")
 		obj.Status.Phase = gastownv1.BeadStorePhasePending

@@ -33,6 +33,16 @@ func primaryPredicate() predicate.Predicate {
 	return predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{})
 }
 
+// markReconcilingNewGeneration says, as Flux's controllers do, that a new
+// generation is being worked on; patchStatus removes it on success, so an
+// object stays Reconciling (kstatus: in progress) until a reconcile went
+// through.
+func markReconcilingNewGeneration(obj statusObject) {
+	if conditions.GetObservedGeneration(obj, meta.ReadyCondition) != obj.GetGeneration() {
+		conditions.MarkReconciling(obj, meta.ProgressingReason, "reconciling generation %d", obj.GetGeneration())
+	}
+}
+
 // success is the Ready condition of a reconcile that went through.
 type success struct{ reason, message string }
 

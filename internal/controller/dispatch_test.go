@@ -18,12 +18,15 @@ import (
 
 // dispatchRig is a rig without a source whose polecats run a custom agent
 // in pods (no secrets needed).
-func dispatchRig(t *testing.T, ns string, maxPolecats, maxRetries int32) *gastownv1.Rig {
+func dispatchRig(t *testing.T, ns string, maxPolecats, maxRetries int32, mutate ...func(*gastownv1.Rig)) *gastownv1.Rig {
 	return rig(t, ns, func(r *gastownv1.Rig) {
 		r.Spec.Agent = gastownv1.AgentCustom
 		r.Spec.AgentConfig = &gastownv1.AgentConfig{Image: "busybox:1.36", Command: []string{"sh", "-c", "date > stamp"}}
 		r.Spec.Settings.MaxPolecats = maxPolecats
 		r.Spec.Settings.MaxRetries = ptr(maxRetries)
+		for _, m := range mutate {
+			m(r)
+		}
 	})
 }
 
@@ -160,8 +163,9 @@ func TestFailedPolecatIsRetriedThenTheBeadFails(t *testing.T) {
 func TestRestartMidDispatchCreatesNoTwin(t *testing.T) {
 	g := NewWithT(t)
 	ns := env.Namespace(t)
-	r := dispatchRig(t, ns, 2, 2)
-	update(t, "", r.Name, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = true })
+	// Created suspended: a rig suspended afterwards may dispatch from the
+	// cached, unsuspended spec first.
+	r := dispatchRig(t, ns, 2, 2, func(r *gastownv1.Rig) { r.Spec.Suspend = true })
 	for _, name := range []string{"gt-1", "gt-2", "gt-3"} {
 		handBead(t, ns, r.Name, name, 2)
 	}

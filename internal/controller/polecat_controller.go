@@ -150,14 +150,22 @@ func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat, s
 // createPod checks the secrets the pod mounts, then creates it.
 func (r *PolecatReconciler) createPod(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
 	for _, ref := range secretRefs(s) {
-		if err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: ref.name}, &corev1.Secret{}); err != nil {
-			if apierrors.IsNotFound(err) {
-				pc.Status.Phase = gastownv1.PolecatPhasePending
-				conditions.MarkFalse(pc, gastownv1.PodReadyCondition, gastownv1.SecretNotFoundReason,
-					"secret %q (%s) not found in namespace %s: create it (see the README's Secrets Setup)", ref.name, ref.field, pc.Namespace)
-				return requeueAfter(30 * time.Second), nil
-			}
+		secret := &corev1.Secret{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: ref.name}, secret)
+		if err != nil && !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
+		}
+		missing := ""
+		switch {
+		case err != nil:
+			missing = fmt.Sprintf("secret %q (%s) not found in namespace %s: create it (see the README's Secrets Setup)", ref.name, ref.field, pc.Namespace)
+		case ref.key != "" && len(secret.Data[ref.key]) == 0:
+			missing = fmt.Sprintf("secret %q (%s) in namespace %s has no key %q", ref.name, ref.field, pc.Namespace, ref.key)
+		}
+		if missing != "" {
+			pc.Status.Phase = gastownv1.PolecatPhasePending
+			conditions.MarkFalse(pc, gastownv1.PodReadyCondition, gastownv1.SecretNotFoundReason, "%s", missing)
+			return requeueAfter(30 * time.Second), nil
 		}
 	}
 	pod, err := polecat.BuildPod(pc, s)
@@ -178,21 +186,25 @@ func (r *PolecatReconciler) createPod(ctx context.Context, pc *gastownv1.Polecat
 	return ctrl.Result{}, nil
 }
 
-type secretRef struct{ name, field string }
+// secretRef is a secret the pod needs, and a key it must hold (empty: any).
+// claude-code's keys are optional one by one: the seed README's
+// claude-credentials holds api-key or .credentials.json, and the runner
+// says so when it has neither.
+type secretRef struct{ name, key, field string }
 
 func secretRefs(s polecat.Settings) []secretRef {
 	var refs []secretRef
 	if s.GitSecret != "" {
-		refs = append(refs, secretRef{s.GitSecret, "gitSecretRef"})
+		refs = append(refs, secretRef{s.GitSecret, "", "gitSecretRef"})
 	}
 	if s.APIKeySecret != nil {
-		refs = append(refs, secretRef{s.APIKeySecret.Name, "apiKeySecretRef"})
+		refs = append(refs, secretRef{s.APIKeySecret.Name, "", "apiKeySecretRef"})
 	}
 	if s.ClaudeCredentialsSecret != "" {
-		refs = append(refs, secretRef{s.ClaudeCredentialsSecret, "claudeCredsSecretRef"})
+		refs = append(refs, secretRef{s.ClaudeCredentialsSecret, "", "claudeCredsSecretRef"})
 	}
 	if mp := s.AgentConfig.ModelProvider; mp != nil && mp.APIKeySecretRef != nil {
-		refs = append(refs, secretRef{mp.APIKeySecretRef.Name, "agentConfig.modelProvider.apiKeySecretRef"})
+		refs = append(refs, secretRef{mp.APIKeySecretRef.Name, orDefault(mp.APIKeySecretRef.Key, polecat.DefaultAPIKeySecret), "agentConfig.modelProvider.apiKeySecretRef"})
 	}
 	return refs
 }
@@ -227,7 +239,7 @@ func pendingReason(pod *corev1.Pod) (string, string) {
 			return gastownv1.ImagePullFailedReason, fmt.Sprintf("container %s cannot pull image %s: %s", cs.Name, cs.Image, w.Message)
 		case "CreateContainerConfigError":
 			reason := gastownv1.PodPendingReason
-			if strings.Contains(w.Message, "secret") {
+			if strings.Contains(strings.ToLower(w.Message), "secret") {
 				reason = gastownv1.SecretNotFoundReason
 			}
 			return reason, fmt.Sprintf("container %s cannot start: %s", cs.Name, w.Message)
@@ -326,6 +338,13 @@ func failureMessage(res *gastownv1.PolecatResult) string {
 	default:
 		return string(res.Outcome)
 	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func short(sha string) string {

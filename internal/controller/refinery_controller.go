@@ -91,6 +91,9 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	before := readyOf(ref)
 	var ok *success
 	defer func() {
+		if v, ok := meta.ReconcileAnnotationValue(ref.GetAnnotations()); ok {
+			ref.Status.SetLastHandledReconcileRequest(v)
+		}
 		if err := patchStatus(ctx, patcher, ref, nil, ok); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
@@ -100,6 +103,7 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		}
 		eventOnChange(r.EventRecorder, ref, &before)
 	}()
+	markReconcilingNewGeneration(ref)
 	if ref.Spec.Suspend {
 		conditions.MarkFalse(ref, meta.ReadyCondition, meta.SuspendedReason, "the refinery is suspended")
 		return ctrl.Result{}, nil
@@ -135,6 +139,9 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		conditions.MarkFalse(ref, meta.ReadyCondition, setup.reason, "%s", setup.err)
 		return requeueAfter(ref.GetRequeueAfter()), nil
 	case err != nil:
+		// The forge failed after the provider's retries: say so, and retry
+		// with the work queue's backoff.
+		conditions.MarkFalse(ref, meta.ReadyCondition, gastownv1.ProviderErrorReason, "%s", err)
 		return ctrl.Result{}, err
 	}
 	ok = &success{meta.ReconciliationSucceededReason,

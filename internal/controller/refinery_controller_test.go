@@ -168,12 +168,15 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	f.dispatch(t)
 
 	pr := f.pr(t, "gt-a")
-	opening := f.emu.API.Calls()
 	g.Expect(pr.Title).To(Equal("gt-a: work on gt-a"))
 	g.Expect(pr.Body).To(ContainSubstring("<!-- gastown: bead=gt-a rig=" + f.rig + " -->"))
 	g.Expect(pr.Body).To(ContainSubstring("wrote work/gt-a.txt"), "the polecat's summary")
-	g.Expect(pr.Labels).To(ConsistOf("polecat"))
 	g.Expect(pr.Draft).To(BeFalse())
+	g.Eventually(func(g Gomega) { // labels are a second call after the creation
+		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(now.Labels).To(ConsistOf("polecat"))
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
 	g.Eventually(func(g Gomega) {
 		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
 		g.Expect(b.Status.PullRequest.Number).To(Equal(pr.Number))
@@ -181,6 +184,7 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
 		g.Expect(b.Status.PullRequest.Gate).To(Equal("1 approval missing"))
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	opening := f.emu.API.Calls() // includes the polls while the test waited
 
 	f.emu.API.ResetCalls()
 	f.green(t, pr)
@@ -203,7 +207,7 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	g.Expect(got.Merged).To(BeTrue())
 
 	calls := f.emu.API.Calls()
-	t.Logf("GitHub API calls to open the pull request: %d %v", totalCalls(opening), opening)
+	t.Logf("GitHub API calls to open the pull request and gate it once: %d %v", totalCalls(opening), opening)
 	t.Logf("GitHub API calls from approval to merge: %d %v", totalCalls(calls), calls)
 
 	g.Eventually(func(g Gomega) {
@@ -428,6 +432,7 @@ func TestAClosedPullRequestRejectsTheBeadUntilItIsEdited(t *testing.T) {
 		g.Expect(prs).To(HaveLen(2))
 		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
 		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
 		g.Expect(b.Status.PullRequest.Number).NotTo(Equal(pr.Number))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a", "gt-a-2"}))

@@ -74,6 +74,7 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		eventOnChange(r.EventRecorder, rig, &before)
 	}()
 
+	markReconcilingNewGeneration(rig)
 	if err := r.resolveSource(ctx, rig); err != nil {
 		return ctrl.Result{}, err
 	}

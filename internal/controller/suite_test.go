@@ -127,6 +127,7 @@ func startManager(e *testenv.Env) (func(), error) {
 				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
 			}).SetupWithManager(mgr, opts)
 		},
+		func() error { return setupWitness(mgr, e.Config, k8s, recorder, opts) },
 	} {
 		if err := setup(); err != nil {
 			cancel()

@@ -208,6 +208,9 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 		{"Refinery", func() error {
 			return (&controller.RefineryReconciler{Client: c, EventRecorder: recorder}).SetupWithManager(mgr, opts)
 		}},
+		{"Witness", func() error {
+			return (&controller.WitnessReconciler{Client: c, EventRecorder: recorder}).SetupWithManager(mgr, opts)
+		}},
 	} {
 		if err := ctl.setup(); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", ctl.name, err)
