@@ -437,3 +437,73 @@ func TestAClosedPullRequestRejectsTheBeadUntilItIsEdited(t *testing.T) {
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a", "gt-a-2"}))
 }
+
+// conflictOnMain opens the bead's pull request, then commits a conflicting
+// change to the same file on main.
+func conflictOnMain(t *testing.T, f forge, bead string) githubemu.PullRequest {
+	t.Helper()
+	pr := f.pr(t, bead)
+	if _, err := f.emu.CommitFiles("main", "someone else's change", map[string]string{"work/" + bead + ".txt": "a different line\n"}); err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
+func TestAConflictIsRedoneByAConflictPolecat(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.RequiredApprovals = ptr(int32(0)); s.AutoMerge = ptr(false) }, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := conflictOnMain(t, f, "gt-a")
+
+	var fix *gastownv1.Polecat
+	g.Eventually(func(g Gomega) {
+		fix = get(g, f.ns, "gt-a-fix-1", &gastownv1.Polecat{})
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(fix.Spec.Purpose).To(Equal(gastownv1.PurposeConflictFix))
+	g.Expect(fix.Spec.Kubernetes.WorkBranch).To(Equal("polecat/gt-a"))
+
+	// The fix redoes the work on the new main: the pull request is mergeable again.
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest.ConflictFixes).To(BeEquivalentTo(1))
+		g.Expect(b.Status.PullRequest.HeadSHA).NotTo(Equal(pr.HeadSHA))
+		g.Expect(b.Status.PullRequest.Gate).To(Equal("ready to merge; autoMerge is off"))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	work, err := f.emu.API.ReadFile("org", "app", "polecat/gt-a", "work/gt-a.txt")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(work).To(HavePrefix("a different line\n"), "the new branch starts from main")
+}
+
+func TestAConflictFailsTheBeadWhenNoFixIsAllowed(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.MaxConflictFixes = ptr(int32(0)) }, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := conflictOnMain(t, f, "gt-a")
+
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
+		g.Expect(conditions.GetReason(b, meta.StalledCondition)).To(Equal(gastownv1.MergeConflictReason))
+		g.Expect(conditions.GetMessage(b, meta.ReadyCondition)).To(ContainSubstring("still conflicts with main after 0 conflict fixes"))
+		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(now.Comments).To(ContainElement(ContainSubstring("Gas Town refinery: the branch still conflicts with main")))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+func TestAMergeQueueRepositoryIsReported(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.RequiredApprovals = ptr(int32(0)) }, "gt-a")
+	f.emu.API.RequireMergeQueue(true)
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	f.pr(t, "gt-a")
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.Gate).To(ContainSubstring("requires GitHub's merge queue"))
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+}
