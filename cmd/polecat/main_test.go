@@ -117,6 +117,7 @@ func TestRunPushesWorkHTTP(t *testing.T) {
 		CostUSD:       "0.0421",
 		InputTokens:   1200,
 		OutputTokens:  340,
+		Turns:         4,
 		Summary:       "Added /health.",
 	}
 	if diff := cmp.Diff(want, run.result); diff != "" {
