@@ -1,0 +1,317 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
+	"github.com/boshu2/gastown-operator/internal/refinery"
+)
+
+// The life of one bead's pull request: open it, gate it, act on reviews
+// and conflicts, merge it, record it in the bead.
+
+// prState is one queued bead with its pull request and gate decision.
+type prState struct {
+	bead *gastownv1.Bead
+	pr   *refinery.PullRequest
+	gate refinery.GateResult
+}
+
+// advance opens, refreshes and gates one bead's pull request, launching
+// revision or conflict polecats and updating the branch as the gate says.
+func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, target string) (*prState, error) {
+	pr, err := r.ensurePullRequest(ctx, provider, ref, bead, target)
+	if err != nil || pr == nil {
+		return nil, err
+	}
+	switch {
+	case pr.Merged:
+		return nil, r.recordMerge(ctx, provider, ref, bead, pr, pr.MergeCommitSHA)
+	case pr.State == refinery.StateClosed:
+		// The branch goes too, so that the bead, once edited or retried, starts
+		// a new one (a runner never overwrites a branch).
+		if ptrOr(ref.Spec.DeleteBranch, true) {
+			if err := provider.DeleteBranch(ctx, pr.HeadBranch); err != nil {
+				return nil, err
+			}
+		}
+		r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, "Rejected", "pull request #%d was closed without merging", pr.Number)
+		return nil, r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.State = gastownv1.PullRequestClosed })
+	}
+	reviews, err := provider.Reviews(ctx, pr.Number)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := provider.Checks(ctx, pr.HeadSHA, ref.Spec.RequiredChecks)
+	if err != nil {
+		return nil, err
+	}
+	status := bead.Status.PullRequest
+	gate := refinery.Gate(refinery.GateInput{
+		PR: pr, Reviews: reviews, Checks: checks,
+		RequiredApprovals: int(ptrOr(ref.Spec.RequiredApprovals, 1)),
+		AutoMerge:         ptrOr(ref.Spec.AutoMerge, true),
+		HandledReviewID:   status.LastReviewID,
+	})
+	live, err := r.liveFollowUp(ctx, bead)
+	if err != nil {
+		return nil, err
+	}
+	if live != "" {
+		gate = refinery.GateResult{Action: refinery.ActionWait, Message: "polecat " + live + " is working on the branch"}
+	}
+	if err := r.act(ctx, provider, ref, rig, bead, pr, &gate); err != nil {
+		return nil, err
+	}
+	if err := r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.HeadSHA, s.Gate = pr.HeadSHA, gate.Message }); err != nil {
+		return nil, err
+	}
+	return &prState{bead: bead, pr: pr, gate: gate}, nil
+}
+
+// act carries out the gate's decision short of merging; it may rewrite the
+// gate's message with what it did.
+func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, pr *refinery.PullRequest, gate *refinery.GateResult) error {
+	status := bead.Status.PullRequest
+	switch gate.Action {
+	case refinery.ActionRevise:
+		if status.Revisions >= ptrOr(ref.Spec.MaxRevisions, gastownv1.DefaultMaxRevisions) {
+			gate.Action, gate.Message = refinery.ActionWait, fmt.Sprintf("%s; the %d revisions allowed are used up, a person must take over", gate.Message, status.Revisions)
+			return nil
+		}
+		comments, err := provider.ReviewComments(ctx, pr.Number, gate.ChangesRequested.ID)
+		if err != nil {
+			return err
+		}
+		task := refinery.RevisionTask(pr.Number, *gate.ChangesRequested, comments)
+		n := status.Revisions + 1
+		name := fmt.Sprintf("%s-rev-%d", bead.Name, n)
+		if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeRevision, pr.HeadBranch, task); err != nil {
+			return err
+		}
+		gate.Message = "revision polecat " + name + " launched for the review of " + gate.ChangesRequested.User
+		return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) {
+			s.Revisions, s.LastReviewID = n, gate.ChangesRequested.ID
+		})
+	case refinery.ActionWait:
+		// A revision that finished: ask its reviewers to look again.
+		if gate.ChangesRequested != nil && status.Revisions > status.ReviewRequested {
+			if err := provider.RequestReviewers(ctx, pr.Number, gate.Reviewers); err != nil {
+				return err
+			}
+			r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "ReviewRequested", "asked %v to review revision %d", gate.Reviewers, status.Revisions)
+			return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.ReviewRequested = s.Revisions })
+		}
+	case refinery.ActionUpdateBranch:
+		if err := provider.UpdateBranch(ctx, pr.Number, pr.HeadSHA); err != nil && !errors.Is(err, refinery.ErrHeadChanged) {
+			return err
+		}
+		gate.Action, gate.Message = refinery.ActionWait, "updating the branch with "+pr.BaseBranch+"; checks run again"
+	case refinery.ActionFixConflict:
+		comment := func(body string) error { return provider.Comment(ctx, pr.Number, body) }
+		return r.fixConflict(ctx, comment, ref, rig, bead, pr.BaseBranch, pr.HeadBranch, gate)
+	}
+	return nil
+}
+
+// fixConflict launches a conflict-resolution polecat, or fails the bead
+// (with a pull request comment, when there is a pull request) when the
+// fixes allowed are used up.
+func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(string) error, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, base, head string, gate *refinery.GateResult) error {
+	status := bead.Status.PullRequest
+	if status.ConflictFixes >= ptrOr(ref.Spec.MaxConflictFixes, gastownv1.DefaultMaxConflictFixes) {
+		why := fmt.Sprintf("the branch still conflicts with %s after %d conflict fixes; resolve it by hand, then edit the bead or set %s",
+			base, status.ConflictFixes, gastownv1.RetryAnnotation)
+		if status.Failure == "" {
+			if comment != nil {
+				if err := comment("Gas Town refinery: " + why + "."); err != nil {
+					return err
+				}
+			}
+			r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, gastownv1.MergeConflictReason, "%s", why)
+		}
+		gate.Action, gate.Message = refinery.ActionWait, why
+		return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.Failure = why })
+	}
+	n := status.ConflictFixes + 1
+	name := fmt.Sprintf("%s-fix-%d", bead.Name, n)
+	if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeConflictFix, head, ""); err != nil {
+		return err
+	}
+	gate.Action, gate.Message = refinery.ActionWait, "conflict polecat "+name+" is redoing the work on "+base
+	return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.ConflictFixes = n })
+}
+
+// ensurePullRequest returns the bead's pull request, opening it if there is
+// none. It looks the pull request up by head branch before opening one, so
+// that a restart between opening and recording never opens a second.
+func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, bead *gastownv1.Bead, target string) (*refinery.PullRequest, error) {
+	if s := bead.Status.PullRequest; s != nil && s.Number > 0 {
+		return provider.GetPullRequest(ctx, s.Number)
+	}
+	branch, commit := bead.Status.Branch, bead.Status.Commit
+	if branch == "" {
+		return nil, nil // the bead controller has not recorded the push yet
+	}
+	pr, err := provider.FindPullRequest(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	// A closed pull request of an earlier run (another head) does not count.
+	if pr != nil && pr.State == refinery.StateClosed && pr.HeadSHA != commit {
+		pr = nil
+	}
+	if pr == nil {
+		info := r.beadInfo(ctx, bead)
+		pr, err = provider.CreatePullRequest(ctx, refinery.NewPullRequest{
+			Title: refinery.PullRequestTitle(info), Body: refinery.PullRequestBody(info),
+			Head: branch, Base: target, Labels: ref.Spec.Labels,
+		})
+		if pr == nil {
+			return nil, err
+		}
+		if err != nil {
+			r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, gastownv1.ProviderErrorReason, "pull request #%d opened, but: %s", pr.Number, err)
+		}
+		r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "PullRequestOpened", "opened pull request #%d %s", pr.Number, pr.URL)
+	}
+	state := gastownv1.PullRequestOpen
+	if pr.Merged {
+		state = gastownv1.PullRequestMerged
+	}
+	return pr, r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) {
+		s.Number, s.URL, s.State, s.HeadBranch, s.HeadSHA = pr.Number, pr.URL, state, pr.HeadBranch, pr.HeadSHA
+	})
+}
+
+func (r *RefineryReconciler) beadInfo(ctx context.Context, bead *gastownv1.Bead) refinery.BeadInfo {
+	info := refinery.BeadInfo{ID: bead.Name, Rig: bead.Spec.RigRef, Title: bead.Spec.Title,
+		Description: bead.Spec.Description, Acceptance: bead.Spec.Acceptance, Polecat: bead.Status.Polecat}
+	if res := bead.Status.Result; res != nil {
+		info.Summary, info.CostUSD, info.InputTokens, info.OutputTokens = res.Summary, res.CostUSD, res.InputTokens, res.OutputTokens
+	}
+	pc := &gastownv1.Polecat{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: bead.Status.Polecat}, pc); err == nil {
+		info.Agent = string(pc.Status.Agent)
+	}
+	return info
+}
+
+// mergePullRequest re-reads the pull request and merges it at the head the
+// gate passed.
+func (r *RefineryReconciler) mergePullRequest(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, st *prState) error {
+	fresh, err := provider.GetPullRequest(ctx, st.pr.Number)
+	if err != nil {
+		return err
+	}
+	if fresh.Merged {
+		return r.recordMerge(ctx, provider, ref, st.bead, fresh, fresh.MergeCommitSHA)
+	}
+	if fresh.HeadSHA != st.pr.HeadSHA || fresh.State != refinery.StateOpen {
+		return nil // changed under us: gate it again next pass
+	}
+	title := fmt.Sprintf("%s (#%d)", refinery.PullRequestTitle(r.beadInfo(ctx, st.bead)), fresh.Number)
+	message := fmt.Sprintf("Bead: %s\nPolecat: %s\n", st.bead.Name, st.bead.Status.Polecat)
+	sha, err := provider.Merge(ctx, fresh.Number, fresh.HeadSHA, string(ref.Spec.MergeMethod), title, message)
+	switch {
+	case errors.Is(err, refinery.ErrMergeQueueRequired):
+		return r.setPR(ctx, st.bead, func(s *gastownv1.PullRequestStatus) {
+			s.Gate = "the target branch requires GitHub's merge queue; add the pull request to the queue or lift the rule"
+		})
+	case errors.Is(err, refinery.ErrHeadChanged), errors.Is(err, refinery.ErrNotMergeable):
+		return nil // gate it again next pass
+	case err != nil:
+		return err
+	}
+	return r.recordMerge(ctx, provider, ref, st.bead, fresh, sha)
+}
+
+// branchDeleter deletes a branch: the GitHub provider and the git merger.
+type branchDeleter interface {
+	DeleteBranch(ctx context.Context, branch string) error
+}
+
+// recordMerge records a merged pull request and deletes its branch.
+func (r *RefineryReconciler) recordMerge(ctx context.Context, provider branchDeleter, ref *gastownv1.Refinery, bead *gastownv1.Bead, pr *refinery.PullRequest, sha string) error {
+	if ptrOr(ref.Spec.DeleteBranch, true) {
+		if err := provider.DeleteBranch(ctx, pr.HeadBranch); err != nil {
+			return err
+		}
+	}
+	now := metav1.Now()
+	if !pr.MergedAt.IsZero() {
+		now = metav1.NewTime(pr.MergedAt)
+	}
+	ref.Status.LastMergeTime = &now
+	r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Merged", "merged %s as %s", prLabel(pr), sha)
+	return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) {
+		s.State, s.MergeCommit, s.MergedAt, s.Gate = gastownv1.PullRequestMerged, sha, &now, ""
+		if s.HeadBranch == "" {
+			s.HeadBranch = pr.HeadBranch
+		}
+	})
+}
+
+func prLabel(pr *refinery.PullRequest) string {
+	if pr.Number > 0 {
+		return fmt.Sprintf("pull request #%d", pr.Number)
+	}
+	return "branch " + pr.HeadBranch
+}
+
+// setPR patches the bead's status.pullRequest.
+func (r *RefineryReconciler) setPR(ctx context.Context, bead *gastownv1.Bead, mutate func(*gastownv1.PullRequestStatus)) error {
+	orig := bead.DeepCopy()
+	if bead.Status.PullRequest == nil {
+		bead.Status.PullRequest = &gastownv1.PullRequestStatus{State: gastownv1.PullRequestOpen}
+	}
+	mutate(bead.Status.PullRequest)
+	return r.Status().Patch(ctx, bead, client.MergeFrom(orig))
+}
+
+// liveFollowUp names a live polecat of the bead, if any.
+func (r *RefineryReconciler) liveFollowUp(ctx context.Context, bead *gastownv1.Bead) (string, error) {
+	list := &gastownv1.PolecatList{}
+	if err := r.List(ctx, list, client.InNamespace(bead.Namespace), client.MatchingFields{polecatBeadIndex: bead.Name}); err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		if dispatch.IsLive(&list.Items[i]) {
+			return list.Items[i].Name, nil
+		}
+	}
+	return "", nil
+}
+
+// followUp creates a revision or conflict polecat on the bead's branch.
+func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, name string, purpose gastownv1.PolecatPurpose, branch, task string) error {
+	pc := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: bead.Namespace,
+			Labels: map[string]string{
+				gastownv1.RigLabel: rig.Name, gastownv1.BeadLabel: bead.Name,
+				gastownv1.PolecatLabel: name, gastownv1.ManagedByLabel: gastownv1.ManagedByValue,
+			},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(bead, gastownv1.GroupVersion.WithKind(gastownv1.BeadKind))},
+		},
+		Spec: gastownv1.PolecatSpec{
+			Rig: rig.Name, BeadID: bead.Name, DesiredState: gastownv1.DesiredWorking,
+			ExecutionMode: rig.Spec.Settings.ExecutionMode, Purpose: purpose, TaskDescription: task,
+			Kubernetes: &gastownv1.PolecatKubernetes{WorkBranch: branch},
+		},
+	}
+	if err := r.Create(ctx, pc); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating polecat %s: %w", name, err)
+	}
+	r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "FollowUp", "%s polecat %s started on %s", purpose, name, branch)
+	return nil
+}
