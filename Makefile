@@ -74,7 +74,7 @@ bench: ## Run the benchmarks (figures, not pass/fail: ns/bead, MB/s, requests/po
 DEMO_ARGS ?=
 
 .PHONY: demo
-demo: ## Run the whole loop on this machine (make demo DEMO_ARGS=--keep to explore it with kubectl).
+demo: ## Run the whole loop on this machine (make demo DEMO_ARGS=--keep to explore it with kubectl; --agent=claude-code for the real agent).
 	@echo "demo: the first run builds etcd, kube-apiserver, kubectl and Flux's source-controller from the Go"
 	@echo "demo: module proxy (about 8 minutes on 2 cores, ~9 GB of disk); later runs start in seconds."
 	hack/testbin.sh envtest >/dev/null

@@ -23,23 +23,28 @@ import (
 )
 
 func main() {
-	keep := flag.Bool("keep", false, "keep everything running after the loop, for exploring with kubectl, until Ctrl-C")
-	timeout := flag.Duration("timeout", 5*time.Minute, "give up when the loop takes longer than this")
-	approvals := flag.Bool("review", true, "play the reviewer: approve each pull request and post a green check")
-	flag.Parse()
+	// An own flag set: controller-runtime adds -kubeconfig to the global one.
+	flags := flag.NewFlagSet("demo", flag.ExitOnError)
+	keep := flags.Bool("keep", false, "keep everything running after the loop, for exploring with kubectl, until Ctrl-C")
+	timeout := flags.Duration("timeout", 5*time.Minute, "give up when the loop takes longer than this")
+	approvals := flags.Bool("review", true, "play the reviewer: approve each pull request and post a green check")
+	agent := flags.String("agent", devenv.AgentScripted,
+		"the polecats' agent: scripted, or claude-code to run the claude CLI on PATH with $ANTHROPIC_API_KEY")
+	_ = flags.Parse(os.Args[1:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *keep, *timeout, *approvals); err != nil {
+	opts := devenv.Options{Beads: map[string]string{}, KeepDir: *keep, Agent: *agent, Logf: func(string, ...any) {}}
+	if err := run(ctx, os.Stdout, opts, *timeout, *approvals); err != nil {
 		fmt.Fprintf(os.Stderr, "\ndemo failed: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, keep bool, timeout time.Duration, review bool) error {
+func run(ctx context.Context, out io.Writer, opts devenv.Options, timeout time.Duration, review bool) error {
 	p := newPrinter(out)
 	p.step("starting kube-apiserver, etcd, Flux source-controller, a git server, the GitHub emulator and the operator")
-	env, err := devenv.Start(ctx, devenv.Options{Beads: map[string]string{}, KeepDir: keep, Logf: func(string, ...any) {}})
+	env, err := devenv.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -71,7 +76,7 @@ func run(ctx context.Context, out io.Writer, keep bool, timeout time.Duration, r
 	}
 	p.summary(w.rows())
 
-	if keep {
+	if opts.KeepDir {
 		fmt.Fprintf(out, "\nStill running. Explore with:\n  export KUBECONFIG=%s\n  kubectl get gastown -A\n  kubectl get beads,polecats -n %s\nPress Ctrl-C to stop.\n",
 			env.Kubeconfig, devenv.WorkersNamespace)
 		<-ctx.Done()

@@ -6,12 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/boshu2/gastown-operator/test/devenv"
 )
 
 // TestDemoRunsTheLoopToACleanExit runs what `make demo` runs.
 func TestDemoRunsTheLoopToACleanExit(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, false, 3*time.Minute, true); err != nil {
+	opts := devenv.Options{Beads: map[string]string{}, Logf: t.Logf}
+	if err := run(context.Background(), &out, opts, 3*time.Minute, true); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{
