@@ -26,6 +26,7 @@ ASSETS=$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION
 FLUX_DIR=$CACHE/source-controller-$FLUX_SOURCE_VERSION
 FLUX_CRDS=$CACHE/flux-crds-$FLUX_SOURCE_VERSION
 HELM_DIR=$CACHE/helm-$HELM_VERSION
+NODE_DIR=$CACHE/node-$K8S_VERSION
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 LDFLAGS_BASE='-s -w'
@@ -90,6 +91,22 @@ build_kubernetes() {
 }
 build_apiserver() { [[ -x $1/kube-apiserver && -x $1/kubectl ]] || build_kubernetes "$1"; }
 
+# The node: kubelet, and kube-scheduler and kube-controller-manager so that pods
+# are scheduled and garbage-collected as in a real cluster.
+build_node() {
+  local out=$1 work; work=$(mktemp -d)
+  kubernetes_module "$work"
+  local minor=${K8S_VERSION#1.}; minor=${minor%%.*}
+  local ld="$LDFLAGS_BASE -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION"
+  ld+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  local cmd
+  for cmd in kubelet kube-scheduler kube-controller-manager; do
+    (cd "$work" && go build -trimpath -ldflags "$ld" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
+    mv "$out/$cmd.tmp" "$out/$cmd"
+  done
+  rm -rf "$work"
+}
+
 module_dir() { go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p'; }
 
 # Flux's source CRDs, for envtest: only downloaded, nothing is built.
@@ -134,8 +151,9 @@ case $what in
     build_once "$FLUX_CRDS" .complete copy_flux_crds "Flux source CRDs" ;;&
   flux|all|env) build_once "$FLUX_DIR" source-controller build_source_controller ;;&
   helm|all|env) build_once "$HELM_DIR" helm build_helm ;;&
-  envtest|flux|helm|all|env) ;;
-  *) echo "usage: $0 [envtest|flux|helm|all|env]" >&2; exit 2 ;;
+  node|all|env) build_once "$NODE_DIR" kube-controller-manager build_node "kubelet, kube-scheduler, kube-controller-manager" ;;&
+  envtest|flux|helm|node|all|env) ;;
+  *) echo "usage: $0 [envtest|flux|helm|node|all|env]" >&2; exit 2 ;;
 esac
 
 if [[ $what == env ]]; then
@@ -143,6 +161,7 @@ if [[ $what == env ]]; then
   echo "export GASTOWN_FLUX_CRDS=$FLUX_CRDS"
   echo "export GASTOWN_SOURCE_CONTROLLER=$FLUX_DIR/source-controller"
   echo "export GASTOWN_HELM=$HELM_DIR/helm"
+  echo "export GASTOWN_NODE_BIN=$NODE_DIR"
 else
   echo "$ASSETS"
 fi

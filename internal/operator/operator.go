@@ -30,9 +30,6 @@ import (
 	"github.com/boshu2/gastown-operator/internal/scheme"
 )
 
-// DefaultRunnerImage is the operator's own image, which holds the runner.
-const DefaultRunnerImage = "ghcr.io/boshu2/gastown-operator:latest"
-
 // ControllerName is the name the operator reports in events and uses as its
 // field owner.
 const ControllerName = "gastown-operator"
@@ -98,7 +95,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"The longest wait before a failed polecat is retried.")
 	fs.IntVar(&o.ArtifactRetries, "artifact-retries", 9,
 		"How often a failed download of a source artifact is retried.")
-	fs.StringVar(&o.RunnerImage, "runner-image", DefaultRunnerImage,
+	fs.StringVar(&o.RunnerImage, "runner-image", polecat.DefaultRunnerImage,
 		"The image holding the gastown-polecat runner, copied into every polecat pod.")
 	fs.StringToStringVar(&o.AgentImages, "agent-image", nil,
 		"The image of an agent type, e.g. --agent-image=claude-code=registry/claude:1.2 (repeatable).")

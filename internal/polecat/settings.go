@@ -18,12 +18,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/version"
 )
 
 // Built-in defaults, used where Defaults leaves a field empty.
 const (
-	DefaultRunnerImage = "ghcr.io/boshu2/gastown-operator:latest"
-	// DefaultRunnerPath is where the operator image keeps the runner.
+	// DefaultRunnerPath is where the runner image keeps the runner.
 	DefaultRunnerPath = "/usr/local/bin/gastown-polecat"
 	// DefaultUID is the user, group and fsGroup polecat pods run as: the
 	// nonroot user of distroless images.
@@ -33,13 +33,18 @@ const (
 	DefaultAPIKeySecret = "api-key"
 )
 
+// DefaultRunnerImage holds the runner (images/polecat), at the operator's
+// version.
+var DefaultRunnerImage = version.Image("gastown-polecat")
+
 // defaultAgentImages are the agent images used when neither the polecat,
-// its bead, its rig nor Defaults names one. Each must have the agent's CLI
+// its bead, its rig nor Defaults names one: the project's images/<agent>,
+// at the operator's version, never a moving tag. Each has the agent's CLI
 // on PATH; the runner binary is added to it by an init container.
 var defaultAgentImages = map[gastownv1.AgentType]string{
-	gastownv1.AgentClaudeCode: "ghcr.io/boshu2/gastown-agent-claude-code:latest",
-	gastownv1.AgentOpenCode:   "ghcr.io/sst/opencode:latest",
-	gastownv1.AgentAider:      "docker.io/paulgauthier/aider:latest",
+	gastownv1.AgentClaudeCode: version.Image("gastown-agent-claude-code"),
+	gastownv1.AgentOpenCode:   version.Image("gastown-agent-opencode"),
+	gastownv1.AgentAider:      version.Image("gastown-agent-aider"),
 }
 
 // DefaultAgentImage is the built-in image of an agent type; "" for custom.
