@@ -151,6 +151,48 @@ type RigKubernetes struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
+	// PodTemplate adds the cluster's placement rules to every polecat pod of
+	// the rig. It is the rig admin's alone: beads and polecats cannot set it.
+	// +optional
+	PodTemplate *PolecatPodTemplate `json:"podTemplate,omitempty"`
+}
+
+// PolecatPodTemplate is what a rig adds to its polecats' pods: metadata and
+// where they are scheduled. The operator's own labels, security settings and
+// containers cannot be changed through it.
+type PolecatPodTemplate struct {
+	// Labels added to the pod; the operator's gastown.gastown.io/* and
+	// app.kubernetes.io/managed-by labels win over these.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// Annotations added to the pod.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// NodeSelector of the pod.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations of the pod.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// PriorityClassName of the pod.
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// RuntimeClassName of the pod, e.g. a gVisor or Kata sandbox.
+	// +optional
+	RuntimeClassName *string `json:"runtimeClassName,omitempty"`
+
+	// HostNetwork runs the pod in the node's network namespace. It exists for
+	// single-node test environments, whose servers listen on loopback; never
+	// set it in a real cluster (Pod Security "baseline" and "restricted"
+	// forbid it).
+	// +optional
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 }
 
 // RigSettings are a rig's limits.

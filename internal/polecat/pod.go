@@ -107,6 +107,7 @@ func BuildPod(pc *gastownv1.Polecat, s Settings) (*corev1.Pod, error) {
 			Volumes:        b.volumes(),
 		},
 	}
+	applyPodTemplate(pod, s.PodTemplate)
 	// The polecat owns its pod, for garbage collection and Owns() watches;
 	// a polecat not yet stored has no UID to point at.
 	if pc.UID != "" {
@@ -115,6 +116,30 @@ func BuildPod(pc *gastownv1.Polecat, s Settings) (*corev1.Pod, error) {
 		}
 	}
 	return pod, nil
+}
+
+// applyPodTemplate adds the rig's pod template to pod. The operator's labels
+// are set after, so they win.
+func applyPodTemplate(pod *corev1.Pod, t *gastownv1.PolecatPodTemplate) {
+	if t == nil {
+		return
+	}
+	t = t.DeepCopy() // the rig may be the cache's
+	for k, v := range t.Labels {
+		if _, ours := pod.Labels[k]; !ours {
+			pod.Labels[k] = v
+		}
+	}
+	for k, v := range t.Annotations {
+		if _, ours := pod.Annotations[k]; !ours {
+			pod.Annotations[k] = v
+		}
+	}
+	pod.Spec.NodeSelector = t.NodeSelector
+	pod.Spec.Tolerations = t.Tolerations
+	pod.Spec.PriorityClassName = t.PriorityClassName
+	pod.Spec.RuntimeClassName = t.RuntimeClassName
+	pod.Spec.HostNetwork = t.HostNetwork
 }
 
 // podLabels are the labels on a polecat's pod. Label values are at most 63

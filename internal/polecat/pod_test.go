@@ -501,3 +501,54 @@ func decodeConfigEnv(t *testing.T, value string) RunnerConfig {
 	}
 	return cfg
 }
+
+// TestBuildPodRigPodTemplate: the rig's pod template places the pod and adds
+// metadata, but cannot replace the operator's labels or security settings.
+func TestBuildPodRigPodTemplate(t *testing.T) {
+	pc := seedPolecat()
+	rig := &gastownv1.Rig{ObjectMeta: metav1.ObjectMeta{Name: "my-project"}}
+	runtimeClass := "gvisor"
+	rig.Spec.Kubernetes.PodTemplate = &gastownv1.PolecatPodTemplate{
+		Labels:            map[string]string{"team": "core", gastownv1.RigLabel: "not-mine"},
+		Annotations:       map[string]string{"example.com/cost-center": "42"},
+		NodeSelector:      map[string]string{"pool": "agents"},
+		Tolerations:       []corev1.Toleration{{Key: "agents", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+		PriorityClassName: "batch-low",
+		RuntimeClassName:  &runtimeClass,
+		HostNetwork:       true,
+	}
+	s, err := Resolve(pc, nil, rig, Defaults{RunnerImage: runnerImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := BuildPod(pc, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Labels["team"] != "core" || pod.Labels[gastownv1.RigLabel] != "my-project" {
+		t.Errorf("labels = %v: want the template's team label and the operator's rig label", pod.Labels)
+	}
+	if pod.Annotations["example.com/cost-center"] != "42" || pod.Annotations[DefaultContainerAnnotation] != "claude" {
+		t.Errorf("annotations = %v", pod.Annotations)
+	}
+	spec := pod.Spec
+	if spec.NodeSelector["pool"] != "agents" || len(spec.Tolerations) != 1 || spec.PriorityClassName != "batch-low" ||
+		spec.RuntimeClassName == nil || *spec.RuntimeClassName != "gvisor" || !spec.HostNetwork {
+		t.Errorf("placement not applied: %+v", spec)
+	}
+	if *spec.SecurityContext.RunAsNonRoot != true || *spec.AutomountServiceAccountToken != false {
+		t.Errorf("the template changed the pod's security settings")
+	}
+	// The pod holds a copy: changing it leaves the rig alone.
+	spec.NodeSelector["pool"] = "changed"
+	if rig.Spec.Kubernetes.PodTemplate.NodeSelector["pool"] != "agents" {
+		t.Errorf("the pod shares the rig's nodeSelector map")
+	}
+
+	// Without a template the pod has no placement and no host network.
+	s, _ = Resolve(pc, nil, nil, Defaults{RunnerImage: runnerImage})
+	pod, _ = BuildPod(pc, s)
+	if pod.Spec.HostNetwork || pod.Spec.NodeSelector != nil {
+		t.Errorf("a pod without a template: hostNetwork=%v nodeSelector=%v", pod.Spec.HostNetwork, pod.Spec.NodeSelector)
+	}
+}

@@ -165,6 +165,9 @@ type Settings struct {
 	Prompt        string
 	CommitMessage string
 
+	// PodTemplate is the rig's addition to the pod; nil when it has none.
+	PodTemplate *gastownv1.PolecatPodTemplate
+
 	RunnerImage     string
 	RunnerPath      string
 	ImagePullPolicy corev1.PullPolicy
@@ -198,6 +201,7 @@ func Resolve(pc *gastownv1.Polecat, bead *gastownv1.Bead, rig *gastownv1.Rig, d 
 		AuthorEmail:             orDefault(l.rigGit.AuthorEmail, d.AuthorEmail),
 		ActiveDeadlineSeconds:   firstInt64(l.pcK.ActiveDeadlineSeconds, l.rigK.ActiveDeadlineSeconds, &d.ActiveDeadlineSeconds),
 		TTLSecondsAfterFinished: firstInt32(pc.Spec.TTLSecondsAfterFinished, l.rigK.TTLSecondsAfterFinished),
+		PodTemplate:             l.rigK.PodTemplate,
 		RunnerImage:             d.RunnerImage,
 		RunnerPath:              d.RunnerPath,
 		ImagePullPolicy:         d.ImagePullPolicy,
