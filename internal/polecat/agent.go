@@ -160,6 +160,9 @@ func claudeCode(s Settings, taskFile string) Agent {
 		Env: []corev1.EnvVar{
 			// The image is read-only: no self-update.
 			{Name: "DISABLE_AUTOUPDATER", Value: "1"},
+			// The agent needs its model endpoint only: no telemetry, error
+			// reports or update checks leave the pod.
+			{Name: "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", Value: "1"},
 		},
 	}
 	keySecret := s.APIKeySecret

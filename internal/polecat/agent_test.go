@@ -34,6 +34,7 @@ func TestBuildAgent(t *testing.T) {
 			stdinTask: true,
 			env: []corev1.EnvVar{
 				{Name: "DISABLE_AUTOUPDATER", Value: "1"},
+				{Name: "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", Value: "1"},
 				secretEnv("ANTHROPIC_API_KEY", apiKey, true),
 			},
 		},
@@ -45,6 +46,7 @@ func TestBuildAgent(t *testing.T) {
 			stdinTask: true,
 			env: []corev1.EnvVar{
 				{Name: "DISABLE_AUTOUPDATER", Value: "1"},
+				{Name: "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", Value: "1"},
 				{Name: "ANTHROPIC_BASE_URL", Value: "https://llm.example.com"},
 				secretEnv("ANTHROPIC_API_KEY", &meta.SecretKeyReference{Name: "proxy", Key: "api-key"}, true),
 			},
@@ -55,7 +57,7 @@ func TestBuildAgent(t *testing.T) {
 			container: "claude",
 			args:      []string{"npx", "@anthropic-ai/claude-code", "-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"},
 			stdinTask: true,
-			env:       []corev1.EnvVar{{Name: "DISABLE_AUTOUPDATER", Value: "0"}, {Name: "DEBUG", Value: "1"}},
+			env:       []corev1.EnvVar{{Name: "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", Value: "1"}, {Name: "DISABLE_AUTOUPDATER", Value: "0"}, {Name: "DEBUG", Value: "1"}},
 		},
 		{
 			name:      "opencode with provider and model",

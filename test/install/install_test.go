@@ -22,7 +22,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/testenv"
+	"github.com/boshu2/gastown-operator/internal/version"
 )
 
 var env *testenv.Env
@@ -118,8 +120,10 @@ func TestHelmChart(t *testing.T) {
 		"the seed README's `kubectl logs -f deployment/gastown-operator -n gastown-system` needs this name")
 	g.Expect(deploy.Namespace).To(Equal("gastown-system"))
 	c := deploy.Spec.Template.Spec.Containers[0]
-	g.Expect(c.Image).To(Equal("ghcr.io/boshu2/gastown-operator:0.4.0"))
-	g.Expect(c.Args).To(ContainElements("--enable-leader-election=true", "--runner-image=ghcr.io/boshu2/gastown-operator:0.4.0"))
+	// The chart's images are the ones make images tags and the operator
+	// defaults to: one version for all.
+	g.Expect(c.Image).To(Equal(version.Image("gastown-operator")))
+	g.Expect(c.Args).To(ContainElements("--enable-leader-election=true", "--runner-image="+polecat.DefaultRunnerImage))
 	g.Expect(*c.SecurityContext.RunAsUser).To(BeEquivalentTo(65532))
 	g.Expect(*c.SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())
 	g.Expect(c.SecurityContext.Capabilities.Drop).To(ContainElement(corev1.Capability("ALL")))

@@ -20,7 +20,12 @@
 //
 //	scripted-agent: fail          exit 1 and report an error
 //	scripted-agent: no-change     change nothing
-//	scripted-agent: sleep 30s     wait before working (stuck-detection tests)
+//	scripted-agent: sleep 30s     wait before working, printing nothing
+//	                              (stuck-detection tests)
+//	scripted-agent: busy 30s      work that long, printing a line a second
+//	                              (deadline tests: busy, not stuck)
+//	scripted-agent: allocate 512Mi  touch that much memory before working
+//	                              (memory-limit tests)
 package main
 
 import (
@@ -33,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -72,6 +78,20 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 		return 1
 	}
 	p := plan(in)
+	if p.allocate > 0 {
+		fmt.Fprintf(stdout, "scripted agent: allocating %d bytes as the task asks\n", p.allocate)
+		hold := make([]byte, p.allocate)
+		for i := 0; i < len(hold); i += 4096 {
+			hold[i] = 1 // touch every page, so the memory is really used
+		}
+		defer func() { _ = hold[len(hold)-1] }()
+	}
+	if p.busy > 0 {
+		if err := busy(ctx, stdout, p.busy); err != nil {
+			report(stdout, "stopped while busy", true)
+			return 1
+		}
+	}
 	if p.sleep > 0 {
 		fmt.Fprintf(stdout, "scripted agent: sleeping %s as the task asks\n", p.sleep)
 		select {
@@ -141,6 +161,9 @@ type change struct {
 
 	fail  bool
 	sleep time.Duration
+	busy  time.Duration
+	// allocate is how many bytes of memory to use.
+	allocate int64
 }
 
 // plan decides the change for a task. It is pure, so that tests can check
@@ -159,6 +182,12 @@ func plan(in input) change {
 			if dur, err := time.ParseDuration(strings.TrimSpace(arg)); err == nil {
 				c.sleep = dur
 			}
+		case "busy":
+			if dur, err := time.ParseDuration(strings.TrimSpace(arg)); err == nil {
+				c.busy = dur
+			}
+		case "allocate":
+			c.allocate = parseBytes(strings.TrimSpace(arg))
 		}
 	}
 	if noChange {
@@ -282,6 +311,40 @@ func directives(task string) []string {
 		}
 	}
 	return out
+}
+
+// busy prints a line a second for d, or until ctx ends.
+func busy(ctx context.Context, w io.Writer, d time.Duration) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	end := time.After(d)
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-end:
+			return nil
+		case <-tick.C:
+			fmt.Fprintf(w, "scripted agent: still working (%ds)\n", n)
+		}
+	}
+}
+
+// parseBytes reads a size such as 512Mi, 1Gi or 4096; 0 when it cannot.
+func parseBytes(s string) int64 {
+	units := map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+	mult := int64(1)
+	for suffix, m := range units {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			s, mult = n, m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n * mult
 }
 
 // report prints the result object claude-code ends with, the form the

@@ -36,6 +36,8 @@ func TestPlan(t *testing.T) {
 		has     []string
 		fail    bool
 		sleep   time.Duration
+		busy    time.Duration
+		bytes   int64
 	}{
 		{name: "work", task: prompt(gastownv1.PurposeWork, desc, ""), file: "changes/gt-db.md",
 			has: []string{"# gt-db: Add an in-memory store\n", "> Create package store.\n> Add a test.\n"}},
@@ -47,14 +49,21 @@ func TestPlan(t *testing.T) {
 		{name: "fail", task: prompt(gastownv1.PurposeWork, "scripted-agent: fail", ""), file: "changes/gt-db.md", fail: true},
 		{name: "sleep", task: prompt(gastownv1.PurposeWork, "- scripted-agent: sleep 2s", ""), file: "changes/gt-db.md",
 			sleep: 2 * time.Second},
+		{name: "busy", task: prompt(gastownv1.PurposeWork, "scripted-agent: busy 10m", ""), file: "changes/gt-db.md",
+			busy: 10 * time.Minute},
+		{name: "allocate", task: prompt(gastownv1.PurposeWork, "scripted-agent: allocate 512Mi", ""), file: "changes/gt-db.md",
+			bytes: 512 << 20},
+		{name: "allocate a size it cannot read", task: prompt(gastownv1.PurposeWork, "scripted-agent: allocate lots", ""),
+			file: "changes/gt-db.md"},
 		{name: "no change", task: prompt(gastownv1.PurposeWork, "scripted-agent: no-change", "")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := plan(input{task: tt.task, beadID: "gt-db"})
-			if c.file != tt.file || c.appendTo != tt.appends || c.fail != tt.fail || c.sleep != tt.sleep {
-				t.Fatalf("plan = file %q append %v fail %v sleep %v, want %q %v %v %v",
-					c.file, c.appendTo, c.fail, c.sleep, tt.file, tt.appends, tt.fail, tt.sleep)
+			if c.file != tt.file || c.appendTo != tt.appends || c.fail != tt.fail || c.sleep != tt.sleep ||
+				c.busy != tt.busy || c.allocate != tt.bytes {
+				t.Fatalf("plan = file %q append %v fail %v sleep %v busy %v allocate %d, want %q %v %v %v %v %d",
+					c.file, c.appendTo, c.fail, c.sleep, c.busy, c.allocate, tt.file, tt.appends, tt.fail, tt.sleep, tt.busy, tt.bytes)
 			}
 			for _, want := range tt.has {
 				if !strings.Contains(c.content, want) {
