@@ -44,8 +44,14 @@ check-generated: ## Fail when regenerating changes any generated file.
 ##@ Test
 
 .PHONY: testbin
-testbin: ## Build the test binaries (etcd, kube-apiserver, kubectl, source-controller, helm) into the cache.
+testbin: ## Build the test binaries (etcd, kube-apiserver, kubectl, kubelet, source-controller, flux, helm) into the cache.
 	hack/testbin.sh all
+
+.PHONY: test-deps
+test-deps: ## Install what the tests run besides the binaries: containerd, runc, CNI plugins, the agent CLIs, the agent images' tools.
+	hack/node-deps.sh
+	images/local-deps.sh
+	hack/agent-clis.sh all
 
 .PHONY: lint
 lint: ## gofmt and go vet.
@@ -55,8 +61,8 @@ lint: ## gofmt and go vet.
 FUZZTIME ?= 5s
 
 .PHONY: test
-test: testbin check-generated lint ## Build what the tests need, check generated files, vet, and run every test.
-	source <(hack/testbin.sh env) && go test $(GOTEST_FLAGS) ./...
+test: testbin test-deps check-generated lint ## Build and install what the tests need (as root: they run a kubelet), check generated files, vet, and run every test.
+	source <(hack/testbin.sh env) && source <(hack/agent-clis.sh env) && go test $(GOTEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz
 
 .PHONY: fuzz
@@ -80,6 +86,8 @@ demo: ## Run the whole loop on this machine (make demo DEMO_ARGS=--keep to explo
 	hack/testbin.sh envtest >/dev/null
 	hack/testbin.sh flux >/dev/null
 	go run ./test/demo $(DEMO_ARGS)
+
+include images/images.mk
 
 .PHONY: help
 help: ## Show this help.
