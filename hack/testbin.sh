@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds the binaries the tests run against (etcd, kube-apiserver, kubectl, Flux
-# source-controller and its CRDs, helm) from the Go module proxy, into a cache
-# directory, and prints the envtest assets directory (KUBEBUILDER_ASSETS).
+# source-controller and its CRDs, the flux CLI, helm) from the Go module proxy,
+# into a cache directory, and prints the envtest assets directory
+# (KUBEBUILDER_ASSETS).
 #
 # Nothing is downloaded from release sites: every binary is compiled from its Go
 # module. What is already built at the right version is skipped.
 #
 # Usage: hack/testbin.sh [envtest|flux|helm|all|env]   (default: all)
 #   envtest  etcd, kube-apiserver, kubectl and Flux's source CRDs
-#   flux     the Flux source-controller binary
+#   flux     Flux: the source-controller binary and the flux CLI
 #   helm     helm
 #   all      all of the above
 #   env      build all, then print them as shell exports instead of the dir
@@ -19,12 +20,14 @@ K8S_VERSION=1.36.3
 ETCD_VERSION=3.6.16
 FLUX_SOURCE_VERSION=1.9.6
 FLUX_ARTIFACT_VERSION=0.18.0 # the version source-controller asks for is not served here
+FLUX_CLI_VERSION=2.9.5 # the Flux release of source-controller 1.9
 HELM_VERSION=3.21.4
 
 CACHE=${GASTOWN_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gastown-operator/testbin}
 ASSETS=$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION
 FLUX_DIR=$CACHE/source-controller-$FLUX_SOURCE_VERSION
 FLUX_CRDS=$CACHE/flux-crds-$FLUX_SOURCE_VERSION
+FLUX_CLI_DIR=$CACHE/flux-cli-$FLUX_CLI_VERSION
 HELM_DIR=$CACHE/helm-$HELM_VERSION
 NODE_DIR=$CACHE/node-$K8S_VERSION
 
@@ -134,6 +137,26 @@ build_source_controller() {
   rm -rf "$work"
 }
 
+# The flux CLI, built in a copy of its module, so that flux2's own go.mod,
+# go.sum and replace directives apply as in its release build. The module
+# lacks cmd/flux/manifests, which flux2's Makefile generates with kustomize
+# from the controllers' release files and embeds for `flux install` and
+# `flux bootstrap`: this build embeds a placeholder instead, so those two fail
+# unless given --manifests. The commands that talk to the API server (reconcile,
+# get, suspend, resume, ...) are flux's own.
+build_flux_cli() {
+  local out=$1 work dir; work=$(mktemp -d)
+  dir=$(cd "$CACHE" && module_dir "github.com/fluxcd/flux2/v2@v$FLUX_CLI_VERSION")
+  cp -R "$dir/." "$work/" && chmod -R u+w "$work"
+  mkdir -p "$work/cmd/flux/manifests"
+  echo "# hack/testbin.sh builds flux without the manifests of 'flux install' and 'flux bootstrap'." \
+    >"$work/cmd/flux/manifests/not-bundled.yaml"
+  (cd "$work" &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE -X main.VERSION=$FLUX_CLI_VERSION" -o "$out/flux.tmp" ./cmd/flux)
+  mv "$out/flux.tmp" "$out/flux"
+  rm -rf "$work"
+}
+
 build_helm() {
   local out=$1 minor=${K8S_VERSION#1.}; minor=${minor%%.*}
   local ld="$LDFLAGS_BASE -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
@@ -149,7 +172,9 @@ case $what in
     build_once "$ASSETS" etcd build_etcd
     build_once "$ASSETS" kube-apiserver build_apiserver
     build_once "$FLUX_CRDS" .complete copy_flux_crds "Flux source CRDs" ;;&
-  flux|all|env) build_once "$FLUX_DIR" source-controller build_source_controller ;;&
+  flux|all|env)
+    build_once "$FLUX_DIR" source-controller build_source_controller
+    build_once "$FLUX_CLI_DIR" flux build_flux_cli "the flux CLI" ;;&
   helm|all|env) build_once "$HELM_DIR" helm build_helm ;;&
   node|all|env) build_once "$NODE_DIR" kube-controller-manager build_node "kubelet, kube-scheduler, kube-controller-manager" ;;&
   envtest|flux|helm|node|all|env) ;;
@@ -160,6 +185,7 @@ if [[ $what == env ]]; then
   echo "export KUBEBUILDER_ASSETS=$ASSETS"
   echo "export GASTOWN_FLUX_CRDS=$FLUX_CRDS"
   echo "export GASTOWN_SOURCE_CONTROLLER=$FLUX_DIR/source-controller"
+  echo "export GASTOWN_FLUX=$FLUX_CLI_DIR/flux"
   echo "export GASTOWN_HELM=$HELM_DIR/helm"
   echo "export GASTOWN_NODE_BIN=$NODE_DIR"
 else

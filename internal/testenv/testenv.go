@@ -120,6 +120,22 @@ func SourceControllerPath() (string, error) {
 	return path, nil
 }
 
+// FluxCLIPath returns the flux CLI hack/testbin.sh built.
+func FluxCLIPath() (string, error) {
+	if path := os.Getenv("GASTOWN_FLUX"); path != "" {
+		return path, nil
+	}
+	dir := newest("flux-cli-*")
+	if dir == "" {
+		return "", missing("the flux CLI", CacheDir())
+	}
+	path := filepath.Join(dir, "flux")
+	if _, err := os.Stat(path); err != nil {
+		return "", missing("the flux CLI", dir)
+	}
+	return path, nil
+}
+
 // HelmPath returns the helm binary hack/testbin.sh built.
 func HelmPath() (string, error) {
 	if path := os.Getenv("GASTOWN_HELM"); path != "" {

@@ -63,8 +63,7 @@ func run(ctx context.Context, out io.Writer, opts devenv.Options, timeout time.D
 	if _, err := env.Push("Plan the work: add bead files", files); err != nil {
 		return err
 	}
-	p.step("flux reconcile source git %s", env.Name)
-	if _, err := env.ReconcileSource(ctx); err != nil {
+	if err := reconcileSource(ctx, env, p); err != nil {
 		return err
 	}
 
@@ -82,5 +81,17 @@ func run(ctx context.Context, out io.Writer, opts devenv.Options, timeout time.D
 		<-ctx.Done()
 	}
 	fmt.Fprintln(out, "\nStopping everything the demo started.")
+	return nil
+}
+
+// reconcileSource runs `flux reconcile source git`, as the person who just
+// pushed would, and shows the revision flux reports.
+func reconcileSource(ctx context.Context, env *devenv.Env, p *printer) error {
+	p.step("flux reconcile source git %s", env.Name)
+	revision, err := env.ReconcileSource(ctx)
+	if err != nil {
+		return err
+	}
+	p.event("✔ fetched revision %s", revision)
 	return nil
 }

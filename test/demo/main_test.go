@@ -19,6 +19,8 @@ func TestDemoRunsTheLoopToACleanExit(t *testing.T) {
 	}
 	for _, want := range []string{
 		"$ a person commits .gastown/health.yaml",
+		"$ flux reconcile source git demo",
+		"✔ fetched revision main@sha1:",
 		"bead gt-health waits for [gt-db]",
 		"PR #1 opened for",
 		"checks green, approved by a reviewer",

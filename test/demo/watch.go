@@ -13,7 +13,8 @@ import (
 )
 
 // watcher turns the changes of beads, polecats and convoys into progress
-// lines, and plays the reviewer and `flux reconcile` where a person would.
+// lines, and plays the reviewer and runs `flux reconcile` where a person
+// would.
 type watcher struct {
 	env    *devenv.Env
 	p      *printer
@@ -147,8 +148,7 @@ func (w *watcher) pullRequest(ctx context.Context, b gastownv1.Bead) error {
 	if pr.State == gastownv1.PullRequestMerged && !w.fetched[pr.MergeCommit] {
 		w.fetched[pr.MergeCommit] = true
 		w.p.event("PR #%d merged as %s", pr.Number, short(pr.MergeCommit))
-		w.p.event("flux reconcile source git %s", w.env.Name)
-		if _, err := w.env.ReconcileSource(ctx); err != nil {
+		if err := reconcileSource(ctx, w.env, w.p); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package devenv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,23 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fluxcd/pkg/apis/meta"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/boshu2/gastown-operator/internal/testenv"
 	"github.com/boshu2/gastown-operator/test/githubemu"
 )
 
-// Timeouts of source-controller's start and of a requested reconcile.
-const (
-	sourceStartTimeout = time.Minute
-	reconcileTimeout   = time.Minute
-)
+// sourceStartTimeout bounds source-controller's start.
+const sourceStartTimeout = time.Minute
 
 // sourceEnvDropped are variables of this process that would change
 // source-controller's configuration behind its flags' back.
@@ -128,53 +118,4 @@ func (e *Env) HeadRevision() (string, error) {
 		return "", err
 	}
 	return githubemu.DefaultBranch + "@sha1:" + sha, nil
-}
-
-// ReconcileSource asks source-controller to fetch the repository now, as
-// `flux reconcile source git` does: it sets the reconcile.fluxcd.io/requestedAt
-// annotation and waits until status.lastHandledReconcileAt equals it. It
-// returns the artifact revision, or an error when the GitRepository is not
-// Ready after that reconcile.
-func (e *Env) ReconcileSource(ctx context.Context) (string, error) {
-	key := e.SourceKey()
-	requested := time.Now().Format(time.RFC3339Nano)
-	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"annotations": map[string]string{meta.ReconcileRequestAnnotation: requested}},
-	})
-	if err != nil {
-		return "", err
-	}
-	repo := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-	if err := e.Client.Patch(ctx, repo, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return "", fmt.Errorf("devenv: requesting a reconcile of GitRepository %s: %w", key, err)
-	}
-
-	// source-controller records the request early in its reconcile: like
-	// `flux reconcile`, wait for the request to be handled and then for
-	// Ready to settle.
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, reconcileTimeout, true, func(ctx context.Context) (bool, error) {
-		if err := e.Client.Get(ctx, key, repo); err != nil {
-			return false, err
-		}
-		if repo.Status.LastHandledReconcileAt != requested {
-			return false, nil
-		}
-		ready := apimeta.FindStatusCondition(repo.Status.Conditions, meta.ReadyCondition)
-		reconciling := apimeta.IsStatusConditionTrue(repo.Status.Conditions, meta.ReconcilingCondition)
-		return ready != nil && ready.Status != metav1.ConditionUnknown && !reconciling, nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("devenv: GitRepository %s did not handle the reconcile request %s: %w; see %s",
-			key, requested, err, e.SourceControllerLog)
-	}
-	ready := apimeta.FindStatusCondition(repo.Status.Conditions, meta.ReadyCondition)
-	if ready == nil || ready.Status != metav1.ConditionTrue || repo.Status.Artifact == nil {
-		why := "no Ready condition"
-		if ready != nil {
-			why = ready.Reason + ": " + ready.Message
-		}
-		return "", fmt.Errorf("devenv: GitRepository %s is not ready after the reconcile (%s); see %s",
-			key, why, e.SourceControllerLog)
-	}
-	return repo.Status.Artifact.Revision, nil
 }

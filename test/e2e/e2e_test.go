@@ -72,13 +72,12 @@ func TestTheWholeLoop(t *testing.T) {
 	c := env.Client
 	ns := devenv.WorkersNamespace
 
-	// A person commits the bead file and asks Flux to fetch it now.
+	// A person commits the bead file and runs `flux reconcile source git`
+	// to have Flux fetch it now.
 	if _, err := env.Push("Plan the health sprint", map[string]string{devenv.BeadsDir + "/sprint.yaml": sprint}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.ReconcileSource(ctx); err != nil {
-		t.Fatal(err)
-	}
+	reconcileSource(t, env)
 	g.Eventually(func(g Gomega) {
 		g.Expect(phase(g, c, ns, "gt-db")).To(BeElementOf(gastownv1.BeadPhaseReady, gastownv1.BeadPhaseWorking, gastownv1.BeadPhaseInReview))
 		g.Expect(phase(g, c, ns, "gt-health")).To(Equal(gastownv1.BeadPhaseBlocked))
@@ -86,18 +85,13 @@ func TestTheWholeLoop(t *testing.T) {
 
 	merge(t, env, "gt-db")
 	// Flux's next artifact shows gt-db closed: gt-health is unblocked.
-	if _, err := env.ReconcileSource(ctx); err != nil {
-		t.Fatal(err)
-	}
+	reconcileSource(t, env)
 	g.Eventually(func(g Gomega) {
 		g.Expect(phase(g, c, ns, "gt-db")).To(Equal(gastownv1.BeadPhaseClosed))
 	}, timeout, poll).Should(Succeed())
 
 	merge(t, env, "gt-health")
-	head, err := env.ReconcileSource(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	head := reconcileSource(t, env)
 
 	g.Eventually(func(g Gomega) {
 		cv := &gastownv1.Convoy{}
@@ -153,6 +147,25 @@ func TestTheWholeLoop(t *testing.T) {
 		g.Expect(c.Get(ctx, env.SourceKey(), src)).To(Succeed())
 		g.Expect(src.GetArtifact().Revision).To(Equal(head))
 	}, timeout, poll).Should(Succeed())
+}
+
+// reconcileSource runs `flux reconcile source git` and checks that the
+// revision flux reports is the head of the target branch: nothing else
+// pushes to it while the test reconciles.
+func reconcileSource(t *testing.T, env *devenv.Env) string {
+	t.Helper()
+	revision, err := env.ReconcileSource(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := env.HeadRevision()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if revision != head {
+		t.Fatalf("flux fetched %s, the head of main is %s", revision, head)
+	}
+	return revision
 }
 
 // merge waits for the bead's pull request, approves it and posts a green
