@@ -28,6 +28,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/polecat"
+	"github.com/boshu2/gastown-operator/internal/witness"
 )
 
 // PolecatReconciler runs a polecat: a Pod (executionMode kubernetes) or a
@@ -143,8 +144,23 @@ func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat, s
 		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "pod %s exists and does not belong to this polecat", pod.Name)
 		return ctrl.Result{}, nil
 	}
+	if restarting(pc, pod) {
+		// The Witness deleted it to restart the run: its end (the runner
+		// stopped by SIGTERM) is not the polecat's result. The pod's
+		// deletion is watched; a new pod follows it.
+		pc.Status.Phase = gastownv1.PolecatPhasePending
+		conditions.MarkUnknown(pc, gastownv1.PodReadyCondition, gastownv1.PodPendingReason,
+			"pod %s is being replaced by the Witness's restart", pod.Name)
+		return ctrl.Result{}, nil
+	}
 	mapPod(pc, pod)
 	return ctrl.Result{}, nil
+}
+
+// restarting says whether pod is on its way out because the Witness
+// restarts the polecat.
+func restarting(pc *gastownv1.Polecat, pod *corev1.Pod) bool {
+	return pod.DeletionTimestamp != nil && pc.Annotations[witness.RestartedPodAnnotation] == string(pod.UID)
 }
 
 // createPod checks the secrets the pod mounts, then creates it.

@@ -13,7 +13,7 @@ import (
 // Figures are what an agent reported about its run. Zero values mean "not
 // reported".
 type Figures struct {
-	// CostUSD as the agent printed it, e.g. "0.4213".
+	// CostUSD as the agent reported it, e.g. "0.4213".
 	CostUSD      string
 	InputTokens  int64
 	OutputTokens int64
@@ -87,7 +87,7 @@ func claudeFigures(out []byte) (Figures, bool) {
 		return Figures{}, false
 	}
 	f := Figures{
-		CostUSD: r.TotalCostUSD.String(),
+		CostUSD: roundUSD(r.TotalCostUSD),
 		// usage.input_tokens counts uncached input only; the cost covers
 		// the cached part.
 		InputTokens:  max(r.Usage.InputTokens, 0),
@@ -100,6 +100,19 @@ func claudeFigures(out []byte) (Figures, bool) {
 		f.ErrorKind = r.Subtype
 	}
 	return f, true
+}
+
+// roundUSD writes a cost without floating-point noise: claude sums its
+// per-turn costs in floating point and prints the sum as it comes out
+// (0.10200000000000001). Twelve significant digits keep every digit a
+// price list has.
+func roundUSD(n json.Number) string {
+	v, err := n.Float64()
+	if err != nil {
+		return n.String()
+	}
+	v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // lastClaudeResult finds the result object: the whole output for

@@ -66,6 +66,13 @@ func TestParseOutput(t *testing.T) {
 			want:  Figures{CostUSD: "0.01", InputTokens: 9, OutputTokens: 99, Turns: 3, Summary: "Done."},
 		},
 		{
+			// What the real CLI printed for two turns priced at 0.051 each.
+			name:  "claude-code cost without floating-point noise",
+			agent: gastownv1.AgentClaudeCode,
+			out:   `{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Done.","total_cost_usd":0.10200000000000001,"usage":{"input_tokens":25140,"output_tokens":72}}` + "\n",
+			want:  Figures{CostUSD: "0.102", InputTokens: 25140, OutputTokens: 72, Turns: 2, Summary: "Done."},
+		},
+		{
 			name:  "claude-code out of turns",
 			agent: gastownv1.AgentClaudeCode,
 			out:   claudeMaxTurns,

@@ -9,7 +9,9 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +20,10 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/testenv"
+	"github.com/boshu2/gastown-operator/test/anthropicemu"
 	"github.com/boshu2/gastown-operator/test/githubemu"
+	"github.com/boshu2/gastown-operator/test/images"
+	"github.com/boshu2/gastown-operator/test/node"
 )
 
 // Namespaces and names of the objects Start creates.
@@ -46,9 +51,12 @@ const (
 const (
 	// AgentScripted runs test/devenv/scriptedagent: deterministic, offline.
 	AgentScripted = "scripted"
-	// AgentClaudeCode runs the claude CLI found on PATH with an Anthropic
-	// API key.
+	// AgentClaudeCode runs the real claude CLI (the version pinned in
+	// images/versions.env) against the Anthropic API emulator, or against
+	// Options.AnthropicURL.
 	AgentClaudeCode = "claude-code"
+	// AgentOpenCode runs the real opencode CLI the same way.
+	AgentOpenCode = "opencode"
 )
 
 // Options configure an Env. The zero value is a complete environment with the
@@ -72,23 +80,38 @@ type Options struct {
 	// map means none.
 	Beads map[string]string
 
-	// Agent is AgentScripted (the default) or AgentClaudeCode.
+	// Agent is AgentScripted (the default), AgentClaudeCode or
+	// AgentOpenCode.
 	Agent string
-	// ClaudeCommand is the claude CLI's argv for AgentClaudeCode; "claude"
-	// on PATH when empty.
-	ClaudeCommand []string
-	// AnthropicAPIKey for AgentClaudeCode; $ANTHROPIC_API_KEY when empty.
+	// AgentCommand is the agent CLI's argv for local polecats; the pinned
+	// CLI that hack/agent-clis.sh installs when empty. Pods run the CLI of
+	// the agent's image.
+	AgentCommand []string
+	// AnthropicURL is the Messages API the agent calls. Empty starts the
+	// project's emulator (test/anthropicemu), which the env's Anthropic is.
+	AnthropicURL string
+	// AnthropicAPIKey is the key the agent sends; with AnthropicURL it is
+	// required ($ANTHROPIC_API_KEY when empty), with the emulator a random
+	// one it requires.
 	AnthropicAPIKey string
-	// Model for AgentClaudeCode; the CLI's default when empty.
+	// Model for the agent; the CLI's default when empty.
 	Model string
+
+	// Pods runs polecats as pods on a real node (containerd and kubelet,
+	// with kube-scheduler and kube-controller-manager; test/node) with the
+	// project's images built locally (test/images), instead of as local
+	// processes. It needs root. The rig's pods use host networking, as the
+	// env's servers listen on loopback.
+	Pods bool
 
 	// SourceInterval of the GitRepository; DefaultSourceInterval when zero.
 	SourceInterval time.Duration
 
-	// Rig and Refinery, when set, may change the objects before they are
-	// created (for example the refinery's requiredApprovals).
+	// Rig, Refinery and Witness, when set, may change the objects before
+	// they are created (for example the refinery's requiredApprovals).
 	Rig      func(*gastownv1.Rig)
 	Refinery func(*gastownv1.Refinery)
+	Witness  func(*gastownv1.Witness)
 
 	// OperatorLog receives the operator's logs; a file operator.log in Dir
 	// when nil.
@@ -122,8 +145,19 @@ type Env struct {
 	CloneURL string
 
 	// RunnerPath and AgentPath are the binaries the operator runs locally;
-	// AgentPath is empty unless the agent is AgentScripted.
-	RunnerPath, AgentPath string
+	// AgentPath is empty unless the agent is AgentScripted or polecats run
+	// as pods. KubectlGTPath is the kubectl plugin, for Kubectl("gt", ...).
+	RunnerPath, AgentPath, KubectlGTPath string
+	// Anthropic is the Messages API emulator the agents call; nil for the
+	// scripted agent or when Options.AnthropicURL is set. AnthropicURL is
+	// the endpoint the agents call.
+	Anthropic    *anthropicemu.Server
+	AnthropicURL string
+	// Node runs the polecat pods when Options.Pods; Images are the images
+	// imported into it.
+	Node   *node.Node
+	Images images.Set
+
 	// SourceControllerLog, OperatorLog and GitServerLog are the log files;
 	// OperatorLog is empty when Options.OperatorLog sent the logs elsewhere.
 	SourceControllerLog string
@@ -137,7 +171,9 @@ type Env struct {
 	source    *process
 	operator  *operatorRun
 	endpoints Endpoints
-	stopOnce  sync.Once
+	// imageTarballs are imported into the node before its kubelet starts.
+	imageTarballs []string
+	stopOnce      sync.Once
 	// restoreStdLog gives the standard logger its output back.
 	restoreStdLog func() error
 }
@@ -174,13 +210,17 @@ func newEnv(opts Options) (*Env, error) {
 		opts.Token = "devenv-" + randomHex(16)
 	}
 	switch opts.Agent {
-	case AgentScripted:
-	case AgentClaudeCode:
-		if err := checkClaude(&opts); err != nil {
+	case AgentScripted, AgentClaudeCode, AgentOpenCode:
+	default:
+		return nil, fmt.Errorf("devenv: unknown agent %q: use %q, %q or %q", opts.Agent, AgentScripted, AgentClaudeCode, AgentOpenCode)
+	}
+	if opts.Agent != AgentScripted {
+		if err := checkAnthropic(&opts); err != nil {
 			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("devenv: unknown agent %q: use %q or %q", opts.Agent, AgentScripted, AgentClaudeCode)
+	}
+	if opts.Pods && os.Geteuid() != 0 {
+		return nil, errors.New("devenv: polecats as pods need a kubelet, which needs root: run as root, or without Pods (local polecats)")
 	}
 	e := &Env{opts: opts, Name: opts.Name, Owner: opts.Owner, Repo: opts.Name, Token: opts.Token}
 	e.Dir = opts.Dir
@@ -198,23 +238,38 @@ func newEnv(opts Options) (*Env, error) {
 
 // start runs the steps in order; each records what it started for Stop.
 func (e *Env) start(ctx context.Context) error {
-	// Building the binaries overlaps with the control plane's start, which
-	// mostly waits for etcd and kube-apiserver.
+	// Building the binaries and images overlaps with the control plane's
+	// start, which mostly waits for etcd and kube-apiserver.
 	built := make(chan error, 1)
-	go func() { built <- e.buildBinaries(ctx) }()
+	go func() {
+		err := e.buildBinaries(ctx)
+		if err == nil && e.opts.Pods {
+			err = e.buildImages(ctx)
+		}
+		built <- err
+	}()
 	waitBuilt := sync.OnceValue(func() error { return <-built })
 
-	steps := []struct {
+	type step struct {
 		name string
 		run  func(context.Context) error
-	}{
+	}
+	steps := []step{
 		{"control plane", e.startControlPlane},
 		{"binaries", func(context.Context) error { return waitBuilt() }},
-		{"git server and GitHub emulator", e.startGit},
-		{"source-controller", e.startSourceController},
-		{"objects", e.createObjects},
-		{"operator", e.startOperator},
 	}
+	if e.opts.Pods {
+		steps = append(steps, step{"node", e.startNode})
+	}
+	if e.opts.Agent != AgentScripted {
+		steps = append(steps, step{"Anthropic API", e.startAnthropic})
+	}
+	steps = append(steps,
+		step{"git server and GitHub emulator", e.startGit},
+		step{"source-controller", e.startSourceController},
+		step{"objects", e.createObjects},
+		step{"operator", e.startOperator},
+	)
 	for _, s := range steps {
 		began := time.Now()
 		if err := s.run(ctx); err != nil {
@@ -288,6 +343,14 @@ func (e *Env) Stop() {
 			// The operator leaves local polecats running when it stops.
 			errs = append(errs, killStrayRunners(e.RunnerPath))
 		}
+		if e.Node != nil {
+			// Before the control plane: the kubelet stops its pods' containers
+			// and the cleanup needs no API server.
+			errs = append(errs, e.Node.Stop())
+		}
+		if e.Anthropic != nil {
+			e.Anthropic.Close()
+		}
 		if e.source != nil {
 			errs = append(errs, e.source.stop())
 		}
@@ -311,12 +374,37 @@ func (e *Env) Stop() {
 	})
 }
 
+// Kubectl runs kubectl against the env's API server, as a user would, with
+// the kubectl gt plugin on its PATH, and returns its standard output.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		return "", err
+	}
+	// KUBECONFIG rather than --kubeconfig: kubectl passes no flags placed
+	// before a plugin's name.
+	cmd := exec.CommandContext(ctx, filepath.Join(assets, "kubectl"), args...)
+	cmd.Env = append(environWithout("KUBECONFIG", "PATH"),
+		"KUBECONFIG="+e.Kubeconfig, "PATH="+filepath.Dir(e.KubectlGTPath)+":"+os.Getenv("PATH"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
 // Endpoints says where each part listens.
 func (e *Env) Endpoints() Endpoints { return e.endpoints }
 
 // Endpoints are the addresses of an Env's parts, all on loopback.
 type Endpoints struct {
 	APIServer string
+	// Kubelet is the node's kubelet, when polecats run as pods.
+	Kubelet string
+	// AnthropicAPI is the Messages API emulator, when an agent CLI runs.
+	AnthropicAPI string
 	// GitServer serves the repositories at GitServer/<owner>/<repo>.git.
 	GitServer string
 	GitHubAPI string
@@ -330,17 +418,29 @@ type Endpoints struct {
 
 // String lists the endpoints one per line, for printing.
 func (p Endpoints) String() string {
-	return fmt.Sprintf(""+
-		"  kube-apiserver             %s\n"+
-		"  git server                 %s\n"+
-		"  GitHub API emulator        %s\n"+
-		"  source-controller storage  http://%s\n"+
-		"  source-controller health   http://%s/readyz\n"+
-		"  source-controller metrics  http://%s/metrics\n"+
-		"  operator health            http://%s/readyz\n"+
-		"  operator metrics           http://%s/metrics",
-		p.APIServer, p.GitServer, p.GitHubAPI, p.SourceStorage, p.SourceHealth, p.SourceMetrics,
-		p.OperatorHealth, p.OperatorMetrics)
+	lines := [][2]string{
+		{"kube-apiserver", p.APIServer},
+		{"kubelet", p.Kubelet},
+		{"git server", p.GitServer},
+		{"GitHub API emulator", p.GitHubAPI},
+		{"Anthropic API emulator", p.AnthropicAPI},
+		{"source-controller storage", "http://" + p.SourceStorage},
+		{"source-controller health", "http://" + p.SourceHealth + "/readyz"},
+		{"source-controller metrics", "http://" + p.SourceMetrics + "/metrics"},
+		{"operator health", "http://" + p.OperatorHealth + "/readyz"},
+		{"operator metrics", "http://" + p.OperatorMetrics + "/metrics"},
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		if l[1] == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "  %-26s %s", l[0], l[1])
+	}
+	return b.String()
 }
 
 func (e *Env) logf(format string, args ...any) {

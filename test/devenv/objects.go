@@ -3,6 +3,7 @@ package devenv
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -14,10 +15,6 @@ import (
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/test/githubemu"
 )
-
-// scriptedAgentImage is never pulled: local polecats run AgentPath. The
-// operator still requires an image for agent custom in every mode.
-const scriptedAgentImage = "gastown-scripted-agent:local"
 
 // refineryPollInterval is short so that reviews and merges in the emulator
 // show in seconds.
@@ -33,10 +30,10 @@ func (e *Env) createObjects(ctx context.Context) error {
 		e.gitRepository(),
 		secret(GitHubTokenSecret, map[string]string{GitHubTokenKey: e.Token}),
 	}
-	if e.opts.Agent == AgentClaudeCode {
+	if e.opts.Agent != AgentScripted {
 		objs = append(objs, secret(AnthropicKeySecret, map[string]string{AnthropicKeyKey: e.opts.AnthropicAPIKey}))
 	}
-	objs = append(objs, e.refinery(), e.rig())
+	objs = append(objs, e.refinery(), e.witness(), e.rig())
 	for _, obj := range objs {
 		if err := e.Client.Create(ctx, obj); err != nil {
 			return fmt.Errorf("creating %T %s: %w", obj, client.ObjectKeyFromObject(obj), err)
@@ -88,6 +85,24 @@ func (e *Env) refinery() *gastownv1.Refinery {
 	return r
 }
 
+// witnessInterval is short so that stuck and failing pods are found in
+// seconds.
+const witnessInterval = 2 * time.Second
+
+func (e *Env) witness() *gastownv1.Witness {
+	w := &gastownv1.Witness{
+		ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: WorkersNamespace},
+		Spec: gastownv1.WitnessSpec{
+			RigRef:              e.Name,
+			HealthCheckInterval: &metav1.Duration{Duration: witnessInterval},
+		},
+	}
+	if e.opts.Witness != nil {
+		e.opts.Witness(w)
+	}
+	return w
+}
+
 func (e *Env) rig() *gastownv1.Rig {
 	r := &gastownv1.Rig{
 		ObjectMeta: metav1.ObjectMeta{Name: e.Name},
@@ -100,6 +115,12 @@ func (e *Env) rig() *gastownv1.Rig {
 			Settings:         gastownv1.RigSettings{ExecutionMode: gastownv1.ExecutionModeLocal},
 		},
 	}
+	if e.opts.Pods {
+		r.Spec.Settings.ExecutionMode = gastownv1.ExecutionModeKubernetes
+		// The env's servers listen on loopback: the pods share the node's
+		// network to reach them. Only this test environment does that.
+		r.Spec.Kubernetes.PodTemplate = &gastownv1.PolecatPodTemplate{HostNetwork: true}
+	}
 	e.setAgent(&r.Spec)
 	if e.opts.Rig != nil {
 		e.opts.Rig(r)
@@ -107,15 +128,33 @@ func (e *Env) rig() *gastownv1.Rig {
 	return r
 }
 
-// setAgent makes the rig's polecats run the scripted agent, or claude-code
-// with the key in AnthropicKeySecret.
+// setAgent makes the rig's polecats run the scripted agent, or an agent CLI
+// against the env's Anthropic endpoint with the key in AnthropicKeySecret.
+// Pods run the agent image's CLI and the scripted agent's image; local
+// polecats run the binaries on this machine.
 func (e *Env) setAgent(spec *gastownv1.RigSpec) {
-	if e.opts.Agent == AgentClaudeCode {
-		spec.Agent = gastownv1.AgentClaudeCode
-		spec.AgentConfig = &gastownv1.AgentConfig{Command: e.opts.ClaudeCommand, Model: e.opts.Model}
-		spec.Kubernetes.APIKeySecretRef = &meta.SecretKeyReference{Name: AnthropicKeySecret, Key: AnthropicKeyKey}
+	if e.opts.Agent == AgentScripted {
+		command := e.AgentPath
+		if e.opts.Pods {
+			command = ScriptedAgentPath
+		}
+		spec.Agent = gastownv1.AgentCustom
+		spec.AgentConfig = &gastownv1.AgentConfig{Image: ScriptedAgentImage, Command: []string{command}}
 		return
 	}
-	spec.Agent = gastownv1.AgentCustom
-	spec.AgentConfig = &gastownv1.AgentConfig{Image: scriptedAgentImage, Command: []string{e.AgentPath}}
+	spec.Agent = gastownv1.AgentType(e.opts.Agent)
+	cfg := &gastownv1.AgentConfig{
+		Model:         e.opts.Model,
+		ModelProvider: &gastownv1.ModelProvider{Endpoint: e.AnthropicURL},
+	}
+	if !e.opts.Pods {
+		cfg.Command = e.opts.AgentCommand
+		if os.Geteuid() == 0 {
+			// claude refuses to skip its permission prompts as root outside
+			// a sandbox it is told about; a pod runs it as a plain user.
+			cfg.Env = append(cfg.Env, corev1.EnvVar{Name: "IS_SANDBOX", Value: "1"})
+		}
+	}
+	spec.AgentConfig = cfg
+	spec.Kubernetes.APIKeySecretRef = &meta.SecretKeyReference{Name: AnthropicKeySecret, Key: AnthropicKeyKey}
 }

@@ -49,7 +49,11 @@ func (r *Runner) prepareAgent(repo *gitops.Repo, prompt string) error {
 // agentRun is how the agent's process ended.
 type agentRun struct {
 	exitCode *int32
-	figures  polecat.Figures
+	// signal killed the agent, when one did; oom says it was the kernel's
+	// OOM killer.
+	signal  string
+	oom     bool
+	figures polecat.Figures
 	// err is an AgentFailed or Error failure, nil when the agent succeeded.
 	err error
 }
@@ -79,10 +83,18 @@ func (r *Runner) runAgent(ctx context.Context, prompt string) agentRun {
 	cmd.WaitDelay = stopGrace
 
 	r.logf("running the agent: %s", strings.Join(c.Agent.Args, " "))
+	oomBefore := oomKills()
 	err := cmd.Run()
 	run := agentRun{figures: polecat.ParseOutput(c.Agent.Type, tail.Bytes())}
-	if cmd.ProcessState != nil {
-		code := int32(cmd.ProcessState.ExitCode())
+	if ps := cmd.ProcessState; ps != nil {
+		code := int32(ps.ExitCode())
+		if sig, name, ok := killedBy(ps); ok {
+			// As a shell reports it: 128 + the signal's number.
+			code, run.signal = 128+int32(sig), name
+			// The OOM killer picks the biggest process of the container:
+			// the agent, while the runner lives on to say so.
+			run.oom = oomBefore >= 0 && oomKills() > oomBefore
+		}
 		run.exitCode = &code
 	}
 	run.err = agentError(ctx, err, run)
@@ -98,6 +110,11 @@ func agentError(ctx context.Context, err error, run agentRun) error {
 	switch {
 	case ctx.Err() != nil:
 		return failed("the agent was stopped: the runner was asked to terminate (pod deadline, deletion or eviction)")
+	case run.oom:
+		return failed("the agent was killed by %s: out of memory (OOM), at the container's memory limit: "+
+			"raise the polecat's resources.limits.memory", run.signal)
+	case run.signal != "":
+		return failed("the agent was killed by %s", run.signal)
 	case errors.As(err, &exitErr):
 		return failed("the agent exited with code %d", exitErr.ExitCode())
 	case errors.Is(err, exec.ErrNotFound):

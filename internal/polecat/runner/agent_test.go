@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +167,31 @@ func writeTestFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunAgentKilledBySignal: an agent killed by a signal (as the OOM
+// killer does) is reported by the signal's name and with a shell's exit
+// code, not as "exited with code -1".
+func TestRunAgentKilledBySignal(t *testing.T) {
+	dir := t.TempDir()
+	r := &Runner{
+		Config: polecat.RunnerConfig{
+			RepoDir:  dir,
+			TaskFile: filepath.Join(dir, "task.md"),
+			Agent:    polecat.AgentCommand{Args: []string{"sh", "-c", "kill -KILL $$"}},
+		},
+		Stdout: io.Discard,
+		Stderr: io.Discard,
+	}
+	run := r.runAgent(context.Background(), "Do it.")
+	if run.exitCode == nil || *run.exitCode != 137 {
+		t.Errorf("exit code = %v, want 137 (128 + SIGKILL)", run.exitCode)
+	}
+	if run.signal != "SIGKILL" {
+		t.Errorf("signal = %q, want SIGKILL", run.signal)
+	}
+	if run.err == nil || !strings.Contains(run.err.Error(), "killed by SIGKILL") {
+		t.Errorf("error = %v, want one naming SIGKILL", run.err)
 	}
 }

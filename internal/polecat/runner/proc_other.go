@@ -14,3 +14,6 @@ func setProcessGroup(*exec.Cmd) {}
 func terminateGroup(cmd *exec.Cmd) error {
 	return cmd.Process.Signal(os.Interrupt)
 }
+
+// killedBy is unknown without Unix wait statuses.
+func killedBy(*os.ProcessState) (int, string, bool) { return 0, "", false }
