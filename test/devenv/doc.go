@@ -5,13 +5,21 @@
 //   - etcd and kube-apiserver with this project's CRDs and Flux's source CRDs
 //     (internal/testenv);
 //   - Flux's source-controller, the binary hack/testbin.sh builds, run out of
-//     cluster as a child process, serving its artifacts on loopback;
+//     cluster as a child process, serving its artifacts on loopback, and the
+//     flux CLI to reconcile it as a user does (Env.ReconcileSource);
 //   - a git server (fluxcd/pkg/gittestserver) with a sample repository: a
 //     tiny Go program and bead files under .gastown/;
 //   - the GitHub API emulator (test/githubemu) over that repository;
 //   - the operator, in-process, running polecats in executionMode local with
 //     the gastown-polecat runner and, by default, a scripted agent
-//     (test/devenv/scriptedagent) instead of an AI;
+//     (test/devenv/scriptedagent) instead of an AI; with Options.Agent the
+//     real claude or opencode CLI (the pinned version, hack/agent-clis.sh)
+//     against the Anthropic API emulator (test/anthropicemu);
+//   - with Options.Pods, a real node (test/node: containerd, kubelet,
+//     kube-scheduler, kube-controller-manager) with the project's images
+//     (test/images) imported, where polecats run as pods: executionMode
+//     kubernetes, with host networking (the rig's podTemplate) so that pods
+//     reach the servers above on loopback;
 //   - the objects that wire them: a GitRepository for the sample repository,
 //     the github-token Secret, a Refinery pointing at the emulator, and a Rig.
 //
@@ -34,7 +42,6 @@
 // its own first), and git-server.log (the standard logger, which the git
 // server writes every request to, while the env runs).
 //
-// One Env runs per process at a time: the operator registers its controllers
-// by name in controller-runtime, which refuses the same names twice in one
-// process.
+// One Env runs per process at a time: the operator's logs go through
+// controller-runtime's global logger. Envs may follow one another.
 package devenv

@@ -59,6 +59,9 @@ func (e *Env) startOperator(ctx context.Context) error {
 	o.GracefulShutdownTimeout = 10 * time.Second
 	o.LocalRunner = e.RunnerPath
 	o.LocalWorkDir = filepath.Join(e.Dir, "polecats")
+	// Envs run one after another in a test process, each with a manager
+	// of its own: controller-runtime keeps every controller name it saw.
+	o.SkipNameValidation = true
 	mgr, err := operator.New(e.Config, o)
 	if err != nil {
 		closeLog(log)

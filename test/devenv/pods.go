@@ -20,18 +20,15 @@ const ScriptedAgentPath = "/usr/local/bin/" + agentBinary
 // instead, but the operator still requires an image for agent custom.
 var ScriptedAgentImage = "gastown-scripted-agent:v" + version.Version
 
+// podAgents are the agents whose images the node holds, whatever the rig's
+// agent: polecats made by hand may name another.
+var podAgents = []gastownv1.AgentType{gastownv1.AgentClaudeCode, gastownv1.AgentOpenCode}
+
 // buildImages makes the images the node's pods run: the runner's, the
-// agent's (the operator's default names, so that polecats find them with
-// their default pull policy) and, for the scripted agent, its own.
+// agents' (the operator's default names, so that polecats find them with
+// their default pull policy) and the scripted agent's.
 func (e *Env) buildImages(ctx context.Context) error {
-	var agents []gastownv1.AgentType
-	switch e.opts.Agent {
-	case AgentClaudeCode:
-		agents = append(agents, gastownv1.AgentClaudeCode)
-	case AgentOpenCode:
-		agents = append(agents, gastownv1.AgentOpenCode)
-	}
-	set, err := images.Build(ctx, images.Options{Agents: agents, Logf: e.logf})
+	set, err := images.Build(ctx, images.Options{Agents: podAgents, Logf: e.logf})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@
 package node
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,7 +22,19 @@ import (
 // testSysctls are the host settings the kubelet is known to change.
 var testSysctls = []string{"vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops"}
 
+// hostSysctls are the machine's settings before any node: those another
+// node running now saved, else the current ones.
 func hostSysctls() map[string]string {
+	if b, err := os.ReadFile(hostStateFile); err == nil {
+		var s hostState
+		if json.Unmarshal(b, &s) == nil && s.Sysctls != nil {
+			values := map[string]string{}
+			for _, name := range testSysctls {
+				values[name] = s.Sysctls[name]
+			}
+			return values
+		}
+	}
 	values := map[string]string{}
 	for _, name := range testSysctls {
 		b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))

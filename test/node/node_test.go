@@ -185,6 +185,9 @@ func TestStopAfterContainerdDies(t *testing.T) {
 func TestStartCleansUpWhenNotReady(t *testing.T) {
 	g := NewWithT(t)
 	sysctls := hostSysctls()
+	// Nodes of other test packages may run beside this one: only a cgroup
+	// this Start made would be new.
+	before := nodeCgroups(t)
 	dir, err := os.MkdirTemp("", "gastown-node-")
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
@@ -195,13 +198,27 @@ func TestStartCleansUpWhenNotReady(t *testing.T) {
 		ContainSubstring("the end of "+filepath.Join(dir, "kubelet.log")),
 	)))
 	g.Expect(filepath.Join(dir, "kubelet.log")).To(BeARegularFile())
-	entries, err := os.ReadDir("/sys/fs/cgroup/memory")
-	g.Expect(err).NotTo(HaveOccurred())
-	for _, e := range entries {
-		g.Expect(e.Name()).NotTo(HavePrefix("gastown-node-"), "the node's cgroups are removed")
+	for name := range nodeCgroups(t) {
+		g.Expect(before).To(HaveKey(name), "the node's cgroups are removed")
 	}
 	g.Expect(os.RemoveAll(dir)).To(Succeed())
 	expectNothingLeft(t, &Node{Dir: dir, CgroupRoot: "/gastown-node-none"}, running{}, sysctls)
+}
+
+// nodeCgroups are the nodes' cgroups in the memory hierarchy now.
+func nodeCgroups(t *testing.T) map[string]bool {
+	t.Helper()
+	entries, err := os.ReadDir("/sys/fs/cgroup/memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "gastown-node-") {
+			names[e.Name()] = true
+		}
+	}
+	return names
 }
 
 // TestStartFailsClearly checks that a missing binary is an error that says
