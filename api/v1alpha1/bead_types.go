@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,18 +13,87 @@ import (
 // BeadKind is the kind name of Bead.
 const BeadKind = "Bead"
 
-// BeadType is the kind of work a bead asks for.
-// +kubebuilder:validation:Enum=bug;feature;task;chore;epic
+// BeadType is the kind of work a bead asks for: a work type (bug, feature,
+// task, chore), an epic, or one of bd's workflow and identity types
+// (merge-request, gate, molecule, message, agent, role, rig, event,
+// decision, convoy), which are never dispatched.
+// +kubebuilder:validation:Enum=bug;feature;task;chore;epic;merge-request;gate;molecule;message;agent;role;rig;event;decision;convoy
 type BeadType string
 
-// BeadFileStatus is the status a bead has in its file: open or closed.
-// +kubebuilder:validation:Enum=open;closed
+// BeadFileStatus is the status a bead has in its file, as bd writes it.
+// Only open beads are dispatched; closed ones are done; the others are
+// someone's already (in_progress, hooked) or held (blocked, deferred,
+// pinned).
+// +kubebuilder:validation:Enum=open;in_progress;hooked;blocked;deferred;pinned;closed
 type BeadFileStatus string
 
 const (
-	BeadOpen   BeadFileStatus = "open"
-	BeadClosed BeadFileStatus = "closed"
+	BeadOpen       BeadFileStatus = "open"
+	BeadInProgress BeadFileStatus = "in_progress"
+	BeadHooked     BeadFileStatus = "hooked"
+	BeadBlocked    BeadFileStatus = "blocked"
+	BeadDeferred   BeadFileStatus = "deferred"
+	BeadPinned     BeadFileStatus = "pinned"
+	BeadClosed     BeadFileStatus = "closed"
 )
+
+// Active says whether a bead in this status still holds the beads that
+// depend on it, as bd's blocked computation has it: every status but
+// closed and pinned.
+func (s BeadFileStatus) Active() bool { return s != BeadClosed && s != BeadPinned }
+
+// BeadObjectNameMaxLength bounds the name of a Bead object: the names of
+// its polecats and pods add a suffix to it.
+const BeadObjectNameMaxLength = 50
+
+// BeadObjectName is the name of the Bead object for bead ID id. An ID that
+// is a DNS-1123 label of at most 50 characters is its own name; any other
+// (bd's child IDs such as gt-abc.1, prefixes with '_', upper case, long
+// IDs) is lower-cased, every character other than a-z, 0-9 and '-' becomes
+// '-', it is cut to 41 characters, and "-" and the first 8 hex digits of
+// the SHA-256 of the ID are appended, so that distinct IDs get distinct
+// names. The ID itself is kept in spec.id and the gastown.gastown.io/bead
+// label: a name is never turned back into an ID.
+func BeadObjectName(id string) string {
+	if isBeadLabelName(id) {
+		return id
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(id) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	const keep = BeadObjectNameMaxLength - 9
+	name := b.String()
+	if len(name) > keep {
+		name = name[:keep]
+	}
+	name = strings.Trim(name, "-")
+	sum := sha256.Sum256([]byte(id))
+	suffix := hex.EncodeToString(sum[:4])
+	if name == "" {
+		return "b-" + suffix
+	}
+	return name + "-" + suffix
+}
+
+// isBeadLabelName says whether id is a DNS-1123 label short enough to name
+// a Bead object as it is.
+func isBeadLabelName(id string) bool {
+	if id == "" || len(id) > BeadObjectNameMaxLength || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // DefaultPriority of a bead without one.
 const DefaultPriority = 2
@@ -31,6 +101,12 @@ const DefaultPriority = 2
 // BeadSpec mirrors a bead file entry. The BeadStore writes it; people write
 // the file.
 type BeadSpec struct {
+	// ID is the bead ID as its file writes it (metadata.name of a manifest,
+	// id in issues.jsonl), dots and underscores included. The BeadStore sets
+	// it; the object's name is derived from it (see BeadObjectName).
+	// +optional
+	ID string `json:"id,omitempty"`
+
 	// RigRef names the rig the bead belongs to. The BeadStore sets it; a
 	// bead without one is never dispatched.
 	// +optional
@@ -61,15 +137,42 @@ type BeadSpec struct {
 	// +optional
 	Priority *int32 `json:"priority,omitempty"`
 
-	// Status in the file: open beads are dispatched, closed ones never.
+	// Status in the file: open beads are dispatched when ready; closed ones
+	// never; in_progress and hooked are someone's already; blocked, deferred
+	// and pinned are held.
 	// +kubebuilder:default=open
 	// +optional
 	Status BeadFileStatus `json:"status,omitempty"`
 
-	// DependsOn lists beads that must be closed before this one is ready.
+	// DependsOn lists beads that block this one while they are active (not
+	// closed or pinned): bd's blocks and conditional-blocks dependencies.
 	// +listType=set
 	// +optional
 	DependsOn []string `json:"dependsOn,omitempty"`
+
+	// Parents are the beads this one is a child of (bd's parent-child
+	// dependency): a child is blocked while a parent is blocked; an open
+	// parent does not hold it.
+	// +listType=set
+	// +optional
+	Parents []string `json:"parents,omitempty"`
+
+	// WaitsFor lists beads whose children this one waits for (bd's
+	// waits-for gate): it is blocked while one of their children is active,
+	// or, with the any-children gate, until one of them is closed.
+	// +listType=set
+	// +optional
+	WaitsFor []string `json:"waitsFor,omitempty"`
+
+	// WaitsForAny marks the beads of WaitsFor whose gate is any-children.
+	// +listType=set
+	// +optional
+	WaitsForAny []string `json:"waitsForAny,omitempty"`
+
+	// Ephemeral beads (bd's wisps) are not work: never dispatched; they
+	// still count as dependency targets.
+	// +optional
+	Ephemeral bool `json:"ephemeral,omitempty"`
 
 	// Labels of the work item.
 	// +optional
@@ -87,6 +190,15 @@ type BeadSpec struct {
 	// closes the bead there.
 	// +optional
 	SourcePath string `json:"sourcePath,omitempty"`
+}
+
+// BeadID returns the bead's ID: spec.id, or the object's name for a bead
+// written before spec.id existed or by hand.
+func (in *Bead) BeadID() string {
+	if in.Spec.ID != "" {
+		return in.Spec.ID
+	}
+	return in.Name
 }
 
 // PriorityValue returns the bead's priority, resolving the default.
@@ -258,9 +370,10 @@ const (
 // +kubebuilder:printcolumn:name="PR",type=string,JSONPath=`.status.pullRequest.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
-// Bead is one work item, synced from a bead file in git. Its name is the
-// bead ID: a DNS-1123 label of at most 50 characters, so that the names of
-// its polecats and pods fit in label values.
+// Bead is one work item, synced from a bead file in git. Its name is
+// derived from the bead ID by BeadObjectName (the ID itself when it is a
+// DNS-1123 label of at most 50 characters), so that the names of its
+// polecats and pods fit in label values; spec.id holds the ID.
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="a bead ID has at most 50 characters"
 type Bead struct {
 	metav1.TypeMeta   `json:",inline"`

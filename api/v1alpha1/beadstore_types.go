@@ -52,6 +52,13 @@ type BeadStoreSpec struct {
 	// +optional
 	Prefix string `json:"prefix,omitempty"`
 
+	// WorkTypes are the bead types that are dispatched: task, bug, feature
+	// and chore when empty. Epics and bd's workflow and identity types may
+	// be listed to widen it.
+	// +listType=set
+	// +optional
+	WorkTypes []BeadType `json:"workTypes,omitempty"`
+
 	// Prune deletes Beads and Convoys whose files are gone from the source.
 	// +kubebuilder:default=true
 	// +optional
@@ -121,6 +128,16 @@ type BeadStoreStatus struct {
 	// ErrorCount is the number of errors, reported or not.
 	// +optional
 	ErrorCount int32 `json:"errorCount,omitempty"`
+
+	// Warnings about the bead files, as FILE:LINE: message, at most 20:
+	// problems that do not stop a bead (a duplicated ID, a dependency on
+	// a bead that is not in the file).
+	// +optional
+	Warnings []string `json:"warnings,omitempty"`
+
+	// WarningCount is the number of warnings, reported or not.
+	// +optional
+	WarningCount int32 `json:"warningCount,omitempty"`
 }
 
 // BeadStore phases.
@@ -176,6 +193,17 @@ func (in *BeadStore) BeadsPath() string {
 	default:
 		return DefaultManifestsPath
 	}
+}
+
+// DefaultWorkTypes are the bead types dispatched when spec.workTypes is empty.
+var DefaultWorkTypes = []BeadType{"task", "bug", "feature", "chore"}
+
+// DispatchedTypes returns spec.workTypes, or DefaultWorkTypes.
+func (in *BeadStore) DispatchedTypes() []BeadType {
+	if len(in.Spec.WorkTypes) > 0 {
+		return in.Spec.WorkTypes
+	}
+	return DefaultWorkTypes
 }
 
 // PruneEnabled says whether objects of deleted files are deleted.

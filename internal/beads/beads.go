@@ -15,13 +15,19 @@ import (
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
 
-// DefaultMaxFileSize bounds the size of a bead file when Options.MaxFileSize
-// is not set.
+// DefaultMaxFileSize bounds the size of a bead manifest when
+// Options.MaxFileSize is not set.
 const DefaultMaxFileSize int64 = 1 << 20
 
-// MaxIDLength is the longest bead ID: the names of a bead's polecats and pods
-// add a suffix to it and must still fit in a label value.
-const MaxIDLength = 50
+// DefaultMaxJSONLSize bounds the size of an issues.jsonl when
+// Options.MaxJSONLSize is not set: the most the BeadStore unpacks of an
+// artifact, so that any issues.jsonl Flux delivers is read.
+const DefaultMaxJSONLSize int64 = 200 << 20
+
+// MaxIDLength is the longest bead ID: it is a label value on the bead's
+// objects. Object names are derived from it (see
+// gastownv1.BeadObjectName), and fit whatever its length.
+const MaxIDLength = 63
 
 // Bead is one bead read from a file.
 type Bead struct {
@@ -78,8 +84,12 @@ type Options struct {
 	Format gastownv1.BeadFormat
 	// Prefix every bead ID must start with, such as "gt-"; any when empty.
 	Prefix string
-	// MaxFileSize bounds the size of one file: DefaultMaxFileSize when zero.
+	// MaxFileSize bounds the size of one manifest file: DefaultMaxFileSize
+	// when zero.
 	MaxFileSize int64
+	// MaxJSONLSize bounds the size of issues.jsonl: DefaultMaxJSONLSize when
+	// zero.
+	MaxJSONLSize int64
 }
 
 // Set is everything Load read: the items of every file, including broken
@@ -92,19 +102,28 @@ type Set struct {
 	Convoys []Convoy
 	// Errors sorted by File and Line.
 	Errors []Error
+	// Warnings sorted by File and Line: problems that stop no bead, such
+	// as an issues.jsonl's duplicated ID or a dependency on an issue that
+	// is not in the file.
+	Warnings []Error
 	// Files are the bead files read, sorted.
 	Files []string
 	// BrokenFiles are the files whose items must not be applied: files with
 	// an error, and files whose beads take part in a duplicate ID or a
 	// dependency cycle reported in another file.
 	BrokenFiles map[string]bool
+	// BrokenBeads are the IDs of beads whose own line is broken in an
+	// issues.jsonl, whose file is not broken: only they are not applied.
+	// The value is the line.
+	BrokenBeads map[string]int
 }
 
-// Good returns the beads and convoys of the files that are not broken.
+// Good returns the beads and convoys of the files that are not broken,
+// less the broken lines of an issues.jsonl.
 func (s *Set) Good() ([]Bead, []Convoy) {
 	var beads []Bead
 	for _, b := range s.Beads {
-		if !s.BrokenFiles[b.File] {
+		if _, broken := s.BrokenBeads[b.ID]; !broken && !s.BrokenFiles[b.File] {
 			beads = append(beads, b)
 		}
 	}
@@ -121,9 +140,12 @@ func (s *Set) Good() ([]Bead, []Convoy) {
 type fileErrors struct {
 	file string
 	list []Error
+	// count counts every error, recorded or not.
+	count int
 }
 
 func (e *fileErrors) add(line int, format string, args ...any) {
+	e.count++
 	switch {
 	case len(e.list) > maxErrorsPerFile:
 		return

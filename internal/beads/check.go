@@ -15,8 +15,10 @@ import (
 
 // The values the API allows, in the order messages list them.
 var (
-	beadTypes      = []string{"bug", "feature", "task", "chore", "epic"}
-	beadStatuses   = []string{string(gastownv1.BeadOpen), string(gastownv1.BeadClosed)}
+	beadTypes = []string{"bug", "feature", "task", "chore", "epic",
+		"merge-request", "gate", "molecule", "message", "agent", "role", "rig", "event", "decision", "convoy"}
+	beadStatuses = []string{string(gastownv1.BeadOpen), string(gastownv1.BeadInProgress), string(gastownv1.BeadHooked),
+		string(gastownv1.BeadBlocked), string(gastownv1.BeadDeferred), string(gastownv1.BeadPinned), string(gastownv1.BeadClosed)}
 	agentTypes     = []string{string(gastownv1.AgentClaudeCode), string(gastownv1.AgentOpenCode), string(gastownv1.AgentAider), string(gastownv1.AgentCustom)}
 	agentProviders = []string{"litellm", "anthropic", "openai", "ollama"}
 )
@@ -38,12 +40,17 @@ const (
 type idRule struct {
 	noun   string
 	maxLen int
+	// bd: an ID as bd writes it (gt-abc.1, scout_mcp-6ea), which must be
+	// a label value and a part of a git branch name; otherwise a DNS-1123
+	// label, as it names the object itself.
+	bd bool
 }
 
 var (
-	// Bead IDs leave room for the suffixes of polecat and pod names.
-	beadIDRule = idRule{noun: "bead ID", maxLen: MaxIDLength}
-	// Convoy IDs are label values on the objects of the convoy.
+	// Bead IDs are label values, branch names and, mapped, object names.
+	beadIDRule = idRule{noun: "bead ID", maxLen: MaxIDLength, bd: true}
+	// Convoy IDs name their objects and are label values on the objects
+	// of the convoy.
 	convoyIDRule = idRule{noun: "convoy ID", maxLen: 63}
 )
 
@@ -52,11 +59,12 @@ func (r idRule) problem(id string) string {
 	switch {
 	case len(id) > r.maxLen:
 		return fmt.Sprintf("%s %q is %d characters long; the limit is %d", r.noun, clip(id), len(id), r.maxLen)
-	case len(content.IsDNS1123Label(id)) == 0:
+	case r.bd && len(content.IsLabelValue(id)) > 0:
+		return fmt.Sprintf("%s %q is not valid: use letters, digits, '-', '_' and '.', and start and end with a letter or digit", r.noun, clip(id))
+	case r.bd && (strings.Contains(id, "..") || strings.HasSuffix(id, ".lock")):
+		return fmt.Sprintf("%s %q cannot be part of a git branch name: no \"..\" and no final \".lock\"", r.noun, clip(id))
+	case r.bd || len(content.IsDNS1123Label(id)) == 0:
 		return ""
-	case strings.Contains(id, "."):
-		// bd names child issues parent.1, parent.2, ...
-		return fmt.Sprintf("%s %q contains a dot, as bd child IDs do; an ID names Kubernetes objects and must be a DNS-1123 label: lower case letters, digits and '-'", r.noun, clip(id))
 	default:
 		return fmt.Sprintf("%s %q is not a DNS-1123 label: use lower case letters, digits and '-', and start and end with a letter or digit", r.noun, clip(id))
 	}
@@ -95,8 +103,8 @@ func checkMetadata(d *decoder, meta objectMeta, rule idRule) {
 // checkBeadSpec checks what the API server would reject and applies its
 // defaults.
 func checkBeadSpec(d *decoder, spec *gastownv1.BeadSpec) {
-	rejectOperatorFields(d, "spec.rigRef", "spec.sourcePath")
-	spec.RigRef, spec.SourcePath = "", ""
+	rejectOperatorFields(d, "spec.id", "spec.rigRef", "spec.sourcePath")
+	spec.ID, spec.RigRef, spec.SourcePath = "", "", ""
 
 	if d.isSet("spec.title") {
 		if n := utf8.RuneCountInString(spec.Title); n == 0 {
@@ -120,6 +128,14 @@ func checkBeadSpec(d *decoder, spec *gastownv1.BeadSpec) {
 		spec.Status = defaultBeadStatus
 	}
 	checkSet(d, "spec.dependsOn", spec.DependsOn)
+	checkSet(d, "spec.parents", spec.Parents)
+	checkSet(d, "spec.waitsFor", spec.WaitsFor)
+	checkSet(d, "spec.waitsForAny", spec.WaitsForAny)
+	for i, id := range spec.WaitsForAny {
+		if !slices.Contains(spec.WaitsFor, id) {
+			d.errs.add(d.line(fmt.Sprintf("spec.waitsForAny[%d]", i)), "spec.waitsForAny: %q is not in spec.waitsFor", clip(id))
+		}
+	}
 	if spec.Agent != nil {
 		checkAgent(d, spec.Agent)
 	}

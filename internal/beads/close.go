@@ -25,9 +25,8 @@ const statusClosed = string(gastownv1.BeadClosed)
 // comments, key order, indentation and the other documents keep every byte.
 // Only a spec written in flow style ({...}) makes it re-encode the bead's
 // document. In an issues.jsonl (file ending in .jsonl) it rewrites the
-// bead's line, keeping the order of its fields: "status" becomes "closed",
-// and "closed_at" is set to the current time if the issue has none, as bd
-// requires of a closed issue.
+// bead's line alone, as bd close writes it (see closeIssue), keeping the
+// order of its fields and every other byte of the file.
 //
 // A bead already closed returns data unchanged. A bead not in the file is an
 // error naming both.
@@ -276,38 +275,62 @@ func closedOnly(before, after []byte, i int) bool {
 
 func closeJSONL(file string, data []byte, id string, now time.Time) ([]byte, error) {
 	lines := bytes.SplitAfter(data, []byte("\n"))
+	// The bead's line; of a duplicated ID, the copy Load keeps: the newest
+	// updated_at, the later line on a tie.
+	at, status, updated := -1, "", ""
 	for i, line := range lines {
-		body := bytes.TrimRight(line, "\r\n")
-		var issue struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
+		if !bytes.Contains(line, []byte(id)) {
+			continue // cheap: most lines are other beads
 		}
-		if json.Unmarshal(body, &issue) != nil || issue.ID != id {
+		var issue struct {
+			ID        string `json:"id"`
+			Status    string `json:"status"`
+			UpdatedAt string `json:"updated_at"`
+		}
+		if json.Unmarshal(bytes.TrimRight(line, "\r\n"), &issue) != nil || issue.ID != id {
 			continue
 		}
-		if issue.Status == statusClosed {
-			return data, nil
+		if at < 0 || !newer(issue.UpdatedAt, updated) {
+			at, status, updated = i, issue.Status, issue.UpdatedAt
 		}
-		closedBody, err := closeIssue(body, now)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: cannot close bead %q: %w", file, i+1, id, err)
-		}
-		lines[i] = append(closedBody, line[len(body):]...)
-		return bytes.Join(lines, nil), nil
 	}
-	return nil, fmt.Errorf("%s: no bead %q in the file", file, id)
+	switch {
+	case at < 0:
+		return nil, fmt.Errorf("%s: no bead %q in the file", file, id)
+	case status == statusClosed:
+		return data, nil
+	case status == tombstoneStatus:
+		return nil, fmt.Errorf("%s:%d: bead %q is deleted (a tombstone); it cannot be closed", file, at+1, id)
+	}
+	line := lines[at]
+	body := bytes.TrimRight(line, "\r\n")
+	closedBody, err := closeIssue(body, now)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: cannot close bead %q: %w", file, at+1, id, err)
+	}
+	lines[at] = append(closedBody, line[len(body):]...)
+	return bytes.Join(lines, nil), nil
 }
 
-// closeIssue sets "status":"closed" in one JSON object, and "closed_at" to
-// now when the object has none: bd refuses to import a closed issue without
-// it. Values are replaced in place; missing fields are added last.
+// closeIssue closes one bd issue as bd close does: "status" becomes
+// "closed", "updated_at" now, "closed_at" now when the issue has none (bd
+// refuses to import a closed issue without it), and "close_reason" bd's
+// default, "Closed", when it has none. Values are replaced in place; missing
+// fields are added last; every other byte stays.
 func closeIssue(obj []byte, now time.Time) ([]byte, error) {
-	out, err := setJSONField(obj, "status", strconv.Quote(statusClosed), func(json.RawMessage) bool { return false })
-	if err != nil {
-		return nil, err
+	stamp := strconv.Quote(now.UTC().Format(time.RFC3339Nano))
+	never := func(json.RawMessage) bool { return false }
+	isSet := func(raw json.RawMessage) bool { return string(raw) != "null" && string(raw) != `""` }
+	out, err := setJSONField(obj, "status", strconv.Quote(statusClosed), never)
+	if err == nil {
+		out, err = setJSONField(out, "updated_at", stamp, never)
 	}
-	hasTime := func(raw json.RawMessage) bool { return string(raw) != "null" && string(raw) != `""` }
-	out, err = setJSONField(out, "closed_at", strconv.Quote(now.UTC().Format(time.RFC3339Nano)), hasTime)
+	if err == nil {
+		out, err = setJSONField(out, "closed_at", stamp, isSet)
+	}
+	if err == nil {
+		out, err = setJSONField(out, "close_reason", strconv.Quote("Closed"), isSet)
+	}
 	if err != nil {
 		return nil, err
 	}

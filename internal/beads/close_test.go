@@ -177,25 +177,25 @@ func TestCloseBeadJSONL(t *testing.T) {
 			name: "replaces the status in place",
 			in:   issues,
 			id:   "gt-a",
-			want: `{"id":"gt-a","title":"A","status":"closed","priority":1,"created_at":"2025-10-01T10:00:00Z","closed_at":"2025-10-02T10:30:00Z"}` + "\n" + strings.Join(lines[1:], ""),
+			want: `{"id":"gt-a","title":"A","status":"closed","priority":1,"created_at":"2025-10-01T10:00:00Z","closed_at":"2025-10-02T10:30:00Z","updated_at":"2025-10-02T10:30:00Z","close_reason":"Closed"}` + "\n" + strings.Join(lines[1:], ""),
 		},
 		{
 			name: "keeps the spacing around the field",
 			in:   issues,
 			id:   "gt-b",
-			want: lines[0] + `{"id":"gt-b","title":"B", "status" : "closed" ,"labels":["x"],"closed_at":"2025-10-02T10:30:00Z"}` + "\n" + strings.Join(lines[2:], ""),
+			want: lines[0] + `{"id":"gt-b","title":"B", "status" : "closed" ,"labels":["x"],"updated_at":"2025-10-02T10:30:00Z","closed_at":"2025-10-02T10:30:00Z","close_reason":"Closed"}` + "\n" + strings.Join(lines[2:], ""),
 		},
 		{
 			name: "adds a missing status last",
 			in:   issues,
 			id:   "gt-c",
-			want: strings.Join(lines[:2], "") + `{"id":"gt-c","title":"C","status":"closed","closed_at":"2025-10-02T10:30:00Z"}` + "\n" + strings.Join(lines[3:], ""),
+			want: strings.Join(lines[:2], "") + `{"id":"gt-c","title":"C","status":"closed","updated_at":"2025-10-02T10:30:00Z","closed_at":"2025-10-02T10:30:00Z","close_reason":"Closed"}` + "\n" + strings.Join(lines[3:], ""),
 		},
 		{
 			name: "keeps a closed_at already set",
 			in:   issues,
 			id:   "gt-e",
-			want: strings.Join(lines[:4], "") + `{"id":"gt-e","title":"E","closed_at":"2025-10-01T10:00:00Z","status":"closed"}` + "\n",
+			want: strings.Join(lines[:4], "") + `{"id":"gt-e","title":"E","closed_at":"2025-10-01T10:00:00Z","status":"closed","updated_at":"2025-10-02T10:30:00Z","close_reason":"Closed"}` + "\n",
 		},
 		{
 			name: "already closed",
@@ -207,7 +207,15 @@ func TestCloseBeadJSONL(t *testing.T) {
 			name: "CRLF line ends",
 			in:   "{\"id\":\"gt-a\",\"status\":\"open\"}\r\n{\"id\":\"gt-b\"}\r\n",
 			id:   "gt-a",
-			want: "{\"id\":\"gt-a\",\"status\":\"closed\",\"closed_at\":\"2025-10-02T10:30:00Z\"}\r\n{\"id\":\"gt-b\"}\r\n",
+			want: "{\"id\":\"gt-a\",\"status\":\"closed\",\"updated_at\":\"2025-10-02T10:30:00Z\",\"closed_at\":\"2025-10-02T10:30:00Z\",\"close_reason\":\"Closed\"}\r\n{\"id\":\"gt-b\"}\r\n",
+		},
+		{
+			name: "replaces updated_at, keeps a close_reason, and closes the newer copy of a duplicated ID",
+			in: `{"id":"gt-a","status":"open","updated_at":"2025-10-01T10:00:00Z"}` + "\n" +
+				`{"id":"gt-a","status":"open","updated_at":"2025-10-01T11:00:00Z","close_reason":"done","x":{"id":"gt-a"}}` + "\n",
+			id: "gt-a",
+			want: `{"id":"gt-a","status":"open","updated_at":"2025-10-01T10:00:00Z"}` + "\n" +
+				`{"id":"gt-a","status":"closed","updated_at":"2025-10-02T10:30:00Z","close_reason":"done","x":{"id":"gt-a"},"closed_at":"2025-10-02T10:30:00Z"}` + "\n",
 		},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -27,84 +28,161 @@ type jsonlIssue struct {
 	IssueType          string            `json:"issue_type"`
 	Labels             []string          `json:"labels"`
 	Dependencies       []jsonlDependency `json:"dependencies"`
+	Ephemeral          bool              `json:"ephemeral"`
+	UpdatedAt          string            `json:"updated_at"`
 }
 
 type jsonlDependency struct {
 	IssueID     string `json:"issue_id"`
 	DependsOnID string `json:"depends_on_id"`
 	Type        string `json:"type"`
+	// Metadata of a waits-for dependency names its gate; bd writes it as a
+	// JSON object or as a string holding one.
+	Metadata json.RawMessage `json:"metadata"`
 }
 
-// bd statuses that close a bead: closed, and tombstone, bd's mark for a
-// deleted issue, which must never be dispatched.
-var closedJSONLStatuses = []string{"closed", "tombstone"}
+// bd's status of a deleted issue: no bead, and a dependency on it is
+// satisfied.
+const tombstoneStatus = "tombstone"
 
-// bd dependency types that make one issue wait for another.
-var blockingDependencyTypes = []string{"blocks", "parent-child"}
+// bd's dependency types, by what they do to readiness.
+const (
+	depBlocks            = "blocks"
+	depConditionalBlocks = "conditional-blocks"
+	depParentChild       = "parent-child"
+	depWaitsFor          = "waits-for"
+	// externalPrefix marks a dependency on an issue of another repository
+	// (external:<project>:<id>): bd does not follow it either.
+	externalPrefix = "external:"
+)
 
 // ParseJSONL reads the beads of an issues.jsonl written by the beads (bd)
-// tool, one JSON object a line. Issues whose issue_type is not a bead type
-// (bd's messages, molecules, gates, ...) are not work items and are skipped.
-// As ParseManifests, it returns the beads of lines with errors too.
+// tool, one JSON object a line. A line with an error is reported and its
+// bead left out; every other line makes a bead. Deleted issues
+// (tombstones) make none. Checks across lines (duplicate IDs, dependencies)
+// are Load's.
 func ParseJSONL(file string, data []byte) ([]Bead, []Error) {
 	p := parseJSONL(file, data)
-	return beadsOf(p.beads), p.errs
+	var good []Bead
+	for _, b := range p.beads {
+		if !p.brokenLines[b.Line] {
+			good = append(good, b.Bead)
+		}
+	}
+	return good, p.errs
 }
 
 func parseJSONL(file string, data []byte) parsedFile {
 	errs := &fileErrors{file: file}
-	var beads []beadItem
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
+	p := parsedFile{brokenLines: map[int]bool{}, tombstones: map[string]bool{}}
+	line := 0
+	for len(data) > 0 {
+		line++
+		text := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			text, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(bytes.TrimSpace(text)) == 0 {
 			continue
 		}
-		if b, ok := parseIssue(errs, file, i+1, line); ok {
-			beads = append(beads, b)
+		before := errs.count
+		b, ok := parseIssue(errs, &p, file, line, text)
+		if ok {
+			p.beads = append(p.beads, b)
+		}
+		if errs.count > before {
+			p.brokenLines[line] = true
 		}
 	}
-	return parsedFile{beads: beads, errs: errs.list}
+	p.errs = errs.list
+	return p
 }
 
 // parseIssue reads one line. It returns false for lines that hold no bead.
-func parseIssue(errs *fileErrors, file string, line int, text []byte) (beadItem, bool) {
+func parseIssue(errs *fileErrors, p *parsedFile, file string, line int, text []byte) (beadItem, bool) {
 	var issue jsonlIssue
 	if err := json.Unmarshal(text, &issue); err != nil {
 		errs.add(line, "%s", jsonProblem(err))
+		if issue.ID != "" {
+			// A value of the wrong type: the rest was read, the ID too.
+			p.brokenIDs = append(p.brokenIDs, brokenID{issue.ID, line})
+		}
 		return beadItem{}, false
 	}
-	if issue.IssueType != "" && !slices.Contains(beadTypes, issue.IssueType) {
+	if issue.Status == tombstoneStatus {
+		if issue.ID != "" {
+			p.tombstones[issue.ID] = true
+		}
 		return beadItem{}, false
 	}
 	spec := gastownv1.BeadSpec{
+		ID:          issue.ID,
 		Title:       issue.Title,
 		Description: issue.Description,
 		Acceptance:  issue.AcceptanceCriteria,
 		Type:        gastownv1.BeadType(issue.IssueType),
 		Priority:    issue.Priority,
-		Status:      gastownv1.BeadOpen,
+		Status:      gastownv1.BeadFileStatus(issue.Status),
 		Labels:      issue.Labels,
+		Ephemeral:   issue.Ephemeral,
 		SourcePath:  file,
 	}
 	if spec.Type == "" {
 		spec.Type = defaultBeadType
 	}
-	if slices.Contains(closedJSONLStatuses, issue.Status) {
-		spec.Status = gastownv1.BeadClosed
+	if spec.Status == "" {
+		spec.Status = defaultBeadStatus
 	}
+	item := beadItem{Bead: Bead{ID: issue.ID, File: file, Line: line}, depField: "dependencies", updatedAt: issue.UpdatedAt}
 	for _, dep := range issue.Dependencies {
-		if slices.Contains(blockingDependencyTypes, dep.Type) && !slices.Contains(spec.DependsOn, dep.DependsOnID) {
-			spec.DependsOn = append(spec.DependsOn, dep.DependsOnID)
+		id := dep.DependsOnID
+		switch dep.Type {
+		case depBlocks, depConditionalBlocks:
+			if !slices.Contains(spec.DependsOn, id) {
+				spec.DependsOn = append(spec.DependsOn, id)
+				item.depLines = append(item.depLines, line)
+			}
+		case depParentChild:
+			if !slices.Contains(spec.Parents, id) {
+				spec.Parents = append(spec.Parents, id)
+				item.refs = append(item.refs, ref{id: id, field: "parent-child dependency", line: line})
+			}
+		case depWaitsFor:
+			if !slices.Contains(spec.WaitsFor, id) {
+				spec.WaitsFor = append(spec.WaitsFor, id)
+				item.refs = append(item.refs, ref{id: id, field: "waits-for dependency", line: line})
+				if waitsForAny(dep.Metadata) {
+					spec.WaitsForAny = append(spec.WaitsForAny, id)
+				}
+			}
 		}
+		// Other types (related, relates-to, discovered-from, tracks, ...)
+		// never block, in bd as here.
 	}
 	checkIssue(errs, line, issue, &spec)
 	if issue.ID == "" {
 		return beadItem{}, false
 	}
-	item := beadItem{Bead: Bead{ID: issue.ID, Spec: spec, File: file, Line: line}, depField: "dependencies"}
-	for range spec.DependsOn {
-		item.depLines = append(item.depLines, line)
-	}
+	item.Spec = spec
 	return item, true
+}
+
+// waitsForAny says whether a waits-for dependency's metadata names the
+// any-children gate.
+func waitsForAny(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		raw = json.RawMessage(s)
+	}
+	var meta struct {
+		Gate string `json:"gate"`
+	}
+	return json.Unmarshal(raw, &meta) == nil && meta.Gate == "any-children"
 }
 
 // checkIssue checks what the API server would reject and applies its
@@ -125,6 +203,12 @@ func checkIssue(errs *fileErrors, line int, issue jsonlIssue, spec *gastownv1.Be
 		spec.Priority = &p
 	} else if p := *spec.Priority; p < minPriority || p > maxPriority {
 		errs.add(line, "priority: %d is out of range: use 0 (highest) to 4", p)
+	}
+	if !slices.Contains(beadTypes, string(spec.Type)) {
+		errs.add(line, "issue_type: %q is not one of %s", clip(string(spec.Type)), strings.Join(beadTypes, ", "))
+	}
+	if !slices.Contains(beadStatuses, string(spec.Status)) {
+		errs.add(line, "status: %q is not one of %s, %s", clip(string(spec.Status)), strings.Join(beadStatuses, ", "), tombstoneStatus)
 	}
 }
 

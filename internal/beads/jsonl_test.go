@@ -13,28 +13,32 @@ const jsonlFile = ".beads/issues.jsonl"
 
 func TestParseJSONLMapsFields(t *testing.T) {
 	// As bd writes it: many fields the operator does not read.
-	const issues = `{"id":"gt-a1b","title":"Add a /health endpoint","description":"Return 200.","design":"","acceptance_criteria":"go test passes","notes":"","status":"in_progress","priority":1,"issue_type":"feature","assignee":"max","created_at":"2025-10-01T10:00:00Z","updated_at":"2025-10-02T10:00:00Z","labels":["http","api"],"dependencies":[{"issue_id":"gt-a1b","depends_on_id":"gt-c2d","type":"blocks","created_at":"2025-10-01T10:00:00Z","created_by":"max"},{"issue_id":"gt-a1b","depends_on_id":"gt-epic","type":"parent-child"},{"issue_id":"gt-a1b","depends_on_id":"gt-x","type":"related"},{"issue_id":"gt-a1b","depends_on_id":"gt-y","type":"discovered-from"},{"issue_id":"gt-a1b","depends_on_id":"gt-c2d","type":"parent-child"}],"external_ref":"gh-12"}
+	const issues = `{"id":"gt-a1b","title":"Add a /health endpoint","description":"Return 200.","design":"","acceptance_criteria":"go test passes","notes":"","status":"in_progress","priority":1,"issue_type":"feature","assignee":"max","created_at":"2025-10-01T10:00:00Z","updated_at":"2025-10-02T10:00:00Z","labels":["http","api"],"dependencies":[{"issue_id":"gt-a1b","depends_on_id":"gt-c2d","type":"blocks","created_at":"2025-10-01T10:00:00Z","created_by":"max"},{"issue_id":"gt-a1b","depends_on_id":"gt-epic","type":"parent-child"},{"issue_id":"gt-a1b","depends_on_id":"gt-x","type":"related"},{"issue_id":"gt-a1b","depends_on_id":"gt-y","type":"discovered-from"},{"issue_id":"gt-a1b","depends_on_id":"gt-c2d","type":"conditional-blocks"},{"issue_id":"gt-a1b","depends_on_id":"gt-mol","type":"waits-for","metadata":"{\"gate\":\"any-children\"}"},{"issue_id":"gt-a1b","depends_on_id":"gt-t","type":"tracks"}],"external_ref":"gh-12"}
 
 {"id":"gt-c2d","title":"Add a store","status":"closed","closed_at":"2025-10-03T10:00:00Z"}
 {"id":"gt-del","title":"Deleted","status":"tombstone","issue_type":"task","priority":4}
-{"id":"gt-msg","title":"Mail for the mayor","status":"open","issue_type":"message"}
+{"id":"gt-msg.1","title":"Mail for the mayor","status":"hooked","issue_type":"message","ephemeral":true}
 `
 	beads, errs := ParseJSONL(jsonlFile, []byte(issues))
 	if len(errs) > 0 {
 		t.Fatalf("unexpected errors: %v", errs)
 	}
-	one, two, four := int32(1), int32(2), int32(4)
+	one, two := int32(1), int32(2)
 	want := []Bead{
 		{
 			ID: "gt-a1b",
 			Spec: gastownv1.BeadSpec{
+				ID:          "gt-a1b",
 				Title:       "Add a /health endpoint",
 				Description: "Return 200.",
 				Acceptance:  "go test passes",
 				Type:        "feature",
 				Priority:    &one,
-				Status:      gastownv1.BeadOpen,
-				DependsOn:   []string{"gt-c2d", "gt-epic"},
+				Status:      gastownv1.BeadInProgress,
+				DependsOn:   []string{"gt-c2d"},
+				Parents:     []string{"gt-epic"},
+				WaitsFor:    []string{"gt-mol"},
+				WaitsForAny: []string{"gt-mol"},
 				Labels:      []string{"http", "api"},
 				SourcePath:  jsonlFile,
 			},
@@ -43,15 +47,16 @@ func TestParseJSONLMapsFields(t *testing.T) {
 		},
 		{
 			ID:   "gt-c2d",
-			Spec: gastownv1.BeadSpec{Title: "Add a store", Type: "task", Priority: &two, Status: gastownv1.BeadClosed, SourcePath: jsonlFile},
+			Spec: gastownv1.BeadSpec{ID: "gt-c2d", Title: "Add a store", Type: "task", Priority: &two, Status: gastownv1.BeadClosed, SourcePath: jsonlFile},
 			File: jsonlFile,
 			Line: 3,
 		},
 		{
-			ID:   "gt-del",
-			Spec: gastownv1.BeadSpec{Title: "Deleted", Type: "task", Priority: &four, Status: gastownv1.BeadClosed, SourcePath: jsonlFile},
+			ID: "gt-msg.1",
+			Spec: gastownv1.BeadSpec{ID: "gt-msg.1", Title: "Mail for the mayor", Type: "message", Priority: &two,
+				Status: gastownv1.BeadHooked, Ephemeral: true, SourcePath: jsonlFile},
 			File: jsonlFile,
-			Line: 4,
+			Line: 5,
 		},
 	}
 	if diff := cmp.Diff(want, beads); diff != "" {
@@ -121,14 +126,23 @@ func TestParseJSONLReportsEachRule(t *testing.T) {
 			want:  []string{".beads/issues.jsonl:1: title is 300 characters long; the limit is 256"},
 		},
 		{
-			name:  "bd child ID",
-			jsonl: ok + "\n" + `{"id":"gt-ok.1","title":"A child"}`,
-			want:  []string{`.beads/issues.jsonl:2: bead ID "gt-ok.1" contains a dot, as bd child IDs do; an ID names Kubernetes objects and must be a DNS-1123 label: lower case letters, digits and '-'`},
+			name:  "bd child IDs and underscores are IDs",
+			jsonl: ok + "\n" + `{"id":"gt-ok.1","title":"A child"}` + "\n" + `{"id":"scout_mcp-6ea.1.2","title":"A grandchild"}`,
 		},
 		{
-			name:  "ID not a DNS label",
-			jsonl: `{"id":"GT-A","title":"A"}`,
-			want:  []string{`.beads/issues.jsonl:1: bead ID "GT-A" is not a DNS-1123 label: use lower case letters, digits and '-', and start and end with a letter or digit`},
+			name:  "ID that is not a label value",
+			jsonl: `{"id":"gt a","title":"A"}`,
+			want:  []string{`.beads/issues.jsonl:1: bead ID "gt a" is not valid: use letters, digits, '-', '_' and '.', and start and end with a letter or digit`},
+		},
+		{
+			name:  "unknown status",
+			jsonl: `{"id":"gt-a","title":"A","status":"doing"}`,
+			want:  []string{`.beads/issues.jsonl:1: status: "doing" is not one of open, in_progress, hooked, blocked, deferred, pinned, closed, tombstone`},
+		},
+		{
+			name:  "unknown type",
+			jsonl: `{"id":"gt-a","title":"A","issue_type":"story"}`,
+			want:  []string{`.beads/issues.jsonl:1: issue_type: "story" is not one of bug, feature, task, chore, epic, merge-request, gate, molecule, message, agent, role, rig, event, decision, convoy`},
 		},
 	}
 	for _, tt := range tests {

@@ -31,15 +31,20 @@ func Load(fsys fs.FS, dir string, opts Options) (*Set, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
+	if opts.MaxJSONLSize <= 0 {
+		opts.MaxJSONLSize = DefaultMaxJSONLSize
+	}
 	var files []string
 	var err error
 	parse := parseManifests
+	maxSize := opts.MaxFileSize
 	switch opts.Format {
 	case "", gastownv1.FormatManifests:
 		files, err = manifestFiles(fsys, dir)
 	case gastownv1.FormatBeadsJSONL:
 		files, err = jsonlFiles(fsys, dir)
 		parse = parseJSONL
+		maxSize = opts.MaxJSONLSize
 	default:
 		err = fmt.Errorf("unknown bead format %q: use %s or %s", opts.Format, gastownv1.FormatManifests, gastownv1.FormatBeadsJSONL)
 	}
@@ -47,9 +52,14 @@ func Load(fsys fs.FS, dir string, opts Options) (*Set, error) {
 		return nil, err
 	}
 
+	if opts.Format == gastownv1.FormatBeadsJSONL {
+		// One file: its lines stand alone.
+		p := readAndParse(fsys, files[0], maxSize, parse)
+		return newJSONLSet(files, p, opts.Prefix), nil
+	}
 	var all parsedFile
 	for _, file := range files {
-		p := readAndParse(fsys, file, opts.MaxFileSize, parse)
+		p := readAndParse(fsys, file, maxSize, parse)
 		all.beads = append(all.beads, p.beads...)
 		all.convoys = append(all.convoys, p.convoys...)
 		all.errs = append(all.errs, p.errs...)
@@ -176,5 +186,6 @@ func newSet(files []string, all parsedFile, prefix string) *Set {
 		Errors:      errs,
 		Files:       files,
 		BrokenFiles: broken,
+		BrokenBeads: map[string]int{},
 	}
 }

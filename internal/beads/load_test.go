@@ -298,20 +298,62 @@ func TestLoadRootDir(t *testing.T) {
 func TestLoadJSONL(t *testing.T) {
 	const issues = `{"id":"gt-a","title":"A","status":"open","priority":1,"issue_type":"feature","created_at":"2025-01-01T00:00:00Z"}
 {"id":"gt-b","title":"B","status":"in_progress","dependencies":[{"issue_id":"gt-b","depends_on_id":"gt-a","type":"blocks"}]}
-{"id":"gt-c","title":"C","dependencies":[{"issue_id":"gt-c","depends_on_id":"gt-gone","type":"blocks"}]}
+{"id":"gt-c","title":"C","dependencies":[{"issue_id":"gt-c","depends_on_id":"gt-gone","type":"blocks"},{"depends_on_id":"gt-del","type":"blocks"},{"depends_on_id":"external:beads:bd-1","type":"blocks"}]}
+{"id":"gt-d","title":"D","priority":"high"}
+{"id":"gt-e",
+{"id":"gt-del","title":"Deleted","status":"tombstone"}
+{"id":"gt-f","title":"F old","updated_at":"2025-02-01T00:00:00Z"}
+{"id":"gt-f","title":"F new","updated_at":"2025-03-01T00:00:00-08:00"}
+{"id":"gt-g","title":"G new","updated_at":"2025-03-01T00:00:00Z"}
+{"id":"gt-g","title":"G old","updated_at":"2025-02-01T00:00:00Z"}
+{"id":"gt-h.1","title":"H","dependencies":[{"depends_on_id":"gt-h.1","type":"blocks"}]}
 `
-	set, err := Load(files(map[string]string{".beads/issues.jsonl": issues}), ".beads", Options{Format: gastownv1.FormatBeadsJSONL})
+	set, err := Load(files(map[string]string{".beads/issues.jsonl": issues}), ".beads", Options{Format: gastownv1.FormatBeadsJSONL, Prefix: "gt-"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`.beads/issues.jsonl:3: dependencies: unknown bead "gt-gone"`}
-	if diff := cmp.Diff(want, errorStrings(set.Errors)); diff != "" {
+	wantErrs := []string{
+		`.beads/issues.jsonl:4: priority: expected an integer, got a string`,
+		`.beads/issues.jsonl:5: invalid JSON at column 13: unexpected end of JSON input`,
+	}
+	if diff := cmp.Diff(wantErrs, errorStrings(set.Errors)); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"gt-a", "gt-b", "gt-c"}, beadIDs(set.Beads)); diff != "" {
-		t.Errorf("beads (-want +got):\n%s", diff)
+	wantWarnings := []string{
+		`.beads/issues.jsonl:3: bead "gt-c" has a blocking dependency on "gt-gone", which is not in the file; it blocks nothing`,
+		`.beads/issues.jsonl:3: bead "gt-c" has a blocking dependency on "external:beads:bd-1" in another repository; it is not followed and blocks nothing`,
+		`.beads/issues.jsonl:8: duplicate bead ID "gt-f" (also on line 7): the copy on line 8 is used, its updated_at "2025-03-01T00:00:00-08:00" being newer than "2025-02-01T00:00:00Z" on line 7`,
+		`.beads/issues.jsonl:10: duplicate bead ID "gt-g" (also on line 9): the copy on line 9 is used, its updated_at "2025-03-01T00:00:00Z" being newer than "2025-02-01T00:00:00Z" on line 10`,
+		`.beads/issues.jsonl:11: bead "gt-h.1" has a blocking dependency on itself; it is ignored`,
 	}
-	if good, _ := set.Good(); len(good) != 0 {
-		t.Errorf("good beads of a broken issues.jsonl: %v", beadIDs(good))
+	if diff := cmp.Diff(wantWarnings, errorStrings(set.Warnings)); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	good, _ := set.Good()
+	if diff := cmp.Diff([]string{"gt-a", "gt-b", "gt-c", "gt-f", "gt-g", "gt-h.1"}, beadIDs(good)); diff != "" {
+		t.Errorf("good beads (-want +got):\n%s", diff)
+	}
+	for _, b := range good {
+		if b.ID == "gt-f" && b.Spec.Title != "F new" || b.ID == "gt-g" && b.Spec.Title != "G new" {
+			t.Errorf("%s: the older copy %q was kept", b.ID, b.Spec.Title)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"gt-d": 4}, set.BrokenBeads); diff != "" || len(set.BrokenFiles) != 0 {
+		t.Errorf("broken beads %v, broken files %v: want gt-d alone, and no broken file", set.BrokenBeads, set.BrokenFiles)
+	}
+}
+
+func TestLoadJSONLHasNoMiBLimit(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() <= 3<<20; i++ {
+		fmt.Fprintf(&b, `{"id":"gt-%d","title":"Task %d","description":"%s"}`+"\n", i, i, strings.Repeat("x", 500))
+	}
+	set, err := Load(files(map[string]string{".beads/issues.jsonl": b.String()}), ".beads", Options{Format: gastownv1.FormatBeadsJSONL})
+	if err != nil || len(set.Errors) > 0 {
+		t.Fatalf("a 3 MiB issues.jsonl: %v %v", err, set.Errors)
+	}
+	set, _ = Load(files(map[string]string{".beads/issues.jsonl": b.String()}), ".beads", Options{Format: gastownv1.FormatBeadsJSONL, MaxJSONLSize: 1 << 20})
+	if len(set.Errors) != 1 || !strings.Contains(set.Errors[0].Message, "the limit is 1048576") || !set.BrokenFiles[".beads/issues.jsonl"] {
+		t.Errorf("over MaxJSONLSize: %v", set.Errors)
 	}
 }

@@ -51,6 +51,16 @@ type beadItem struct {
 	depLines []int
 	// depField names the dependencies where the file writes them.
 	depField string
+	// refs are the other beads it names: its parent and what it waits for.
+	refs []ref
+	// updatedAt is bd's updated_at, to pick the newer copy of an ID.
+	updatedAt string
+}
+
+// ref is a bead named by another, and where.
+type ref struct {
+	id, field string
+	line      int
 }
 
 // convoyItem is a convoy with the lines of its tracked beads.
@@ -64,6 +74,18 @@ type parsedFile struct {
 	beads   []beadItem
 	convoys []convoyItem
 	errs    []Error
+	// Of an issues.jsonl: warnings, the lines with errors (left out, the
+	// rest of the file is applied) and the IDs of deleted issues.
+	warnings    []Error
+	brokenLines map[int]bool
+	brokenIDs   []brokenID
+	tombstones  map[string]bool
+}
+
+// brokenID is the ID read from a broken line.
+type brokenID struct {
+	id   string
+	line int
 }
 
 // ParseManifests reads the Bead and Convoy documents of one YAML file. It
@@ -209,6 +231,7 @@ func (p *manifestParser) bead(file string, root *yaml.Node) {
 		return // nothing can refer to a bead without an ID
 	}
 	m.Spec.SourcePath = file
+	m.Spec.ID = m.Metadata.Name
 	item := beadItem{Bead: Bead{
 		ID:          m.Metadata.Name,
 		Spec:        m.Spec,
@@ -219,6 +242,12 @@ func (p *manifestParser) bead(file string, root *yaml.Node) {
 	}, depField: "spec.dependsOn"}
 	for i := range m.Spec.DependsOn {
 		item.depLines = append(item.depLines, d.positions[fmt.Sprintf("spec.dependsOn[%d]", i)].line())
+	}
+	for i, id := range m.Spec.Parents {
+		item.refs = append(item.refs, ref{id: id, field: "spec.parents", line: d.positions[fmt.Sprintf("spec.parents[%d]", i)].line()})
+	}
+	for i, id := range m.Spec.WaitsFor {
+		item.refs = append(item.refs, ref{id: id, field: "spec.waitsFor", line: d.positions[fmt.Sprintf("spec.waitsFor[%d]", i)].line()})
 	}
 	p.beads = append(p.beads, item)
 }

@@ -130,18 +130,27 @@ func TestParseManifestsReportsEachRule(t *testing.T) {
 		},
 		{
 			name: "ID not a DNS label",
-			yaml: strings.Replace(beadHead, "name: gt-a", "name: GT_a", 1),
-			want: []string{`.gastown/a.yaml:4: bead ID "GT_a" is not a DNS-1123 label: use lower case letters, digits and '-', and start and end with a letter or digit`},
+			yaml: strings.Replace(beadHead, "name: gt-a", "name: _gt/a", 1),
+			want: []string{`.gastown/a.yaml:4: bead ID "_gt/a" is not valid: use letters, digits, '-', '_' and '.', and start and end with a letter or digit`},
 		},
 		{
-			name: "ID with a dot",
-			yaml: strings.Replace(beadHead, "name: gt-a", "name: gt-a.1", 1),
-			want: []string{`.gastown/a.yaml:4: bead ID "gt-a.1" contains a dot, as bd child IDs do; an ID names Kubernetes objects and must be a DNS-1123 label: lower case letters, digits and '-'`},
+			name: "bd IDs: child IDs, underscores and upper case",
+			yaml: strings.Replace(beadHead, "name: gt-a", "name: Scout_mcp-a.1.2", 1),
 		},
 		{
-			name: "ID longer than 50 characters",
-			yaml: strings.Replace(beadHead, "name: gt-a", "name: gt-"+strings.Repeat("a", 48), 1),
-			want: []string{`.gastown/a.yaml:4: bead ID "gt-` + strings.Repeat("a", 48) + `" is 51 characters long; the limit is 50`},
+			name: "ID that cannot be part of a branch name",
+			yaml: strings.Replace(beadHead, "name: gt-a", "name: gt-a..1", 1),
+			want: []string{`.gastown/a.yaml:4: bead ID "gt-a..1" cannot be part of a git branch name: no ".." and no final ".lock"`},
+		},
+		{
+			name: "operator fields: spec.id",
+			yaml: beadHead + "  id: gt-b\n",
+			want: []string{`.gastown/a.yaml:7: spec.id is set by the operator, not in bead files`},
+		},
+		{
+			name: "ID longer than 63 characters",
+			yaml: strings.Replace(beadHead, "name: gt-a", "name: gt-"+strings.Repeat("a", 61), 1),
+			want: []string{`.gastown/a.yaml:4: bead ID "gt-` + strings.Repeat("a", 61) + `" is 64 characters long; the limit is 63`},
 		},
 		{
 			name: "convoy ID may be longer than a bead ID",
@@ -173,7 +182,7 @@ func TestParseManifestsReportsEachRule(t *testing.T) {
 		{
 			name: "long values are shortened in messages",
 			yaml: beadHead + "  type: " + strings.Repeat("x", 100) + "\n",
-			want: []string{`.gastown/a.yaml:7: spec.type: "` + strings.Repeat("x", 64) + `..." is not one of bug, feature, task, chore, epic`},
+			want: []string{`.gastown/a.yaml:7: spec.type: "` + strings.Repeat("x", 64) + `..." is not one of bug, feature, task, chore, epic, merge-request, gate, molecule, message, agent, role, rig, event, decision, convoy`},
 		},
 		{
 			name: "unknown spec field",
@@ -228,7 +237,7 @@ func TestParseManifestsReportsEachRule(t *testing.T) {
 		{
 			name: "unknown type",
 			yaml: beadHead + "  type: story\n",
-			want: []string{`.gastown/a.yaml:7: spec.type: "story" is not one of bug, feature, task, chore, epic`},
+			want: []string{`.gastown/a.yaml:7: spec.type: "story" is not one of bug, feature, task, chore, epic, merge-request, gate, molecule, message, agent, role, rig, event, decision, convoy`},
 		},
 		{
 			name: "priority not an integer",
@@ -252,8 +261,8 @@ func TestParseManifestsReportsEachRule(t *testing.T) {
 		},
 		{
 			name: "unknown status",
-			yaml: beadHead + "  status: in_progress\n",
-			want: []string{`.gastown/a.yaml:7: spec.status: "in_progress" is not one of open, closed`},
+			yaml: beadHead + "  status: started\n",
+			want: []string{`.gastown/a.yaml:7: spec.status: "started" is not one of open, in_progress, hooked, blocked, deferred, pinned, closed`},
 		},
 		{
 			name: "dependsOn not a list",
@@ -424,6 +433,7 @@ func TestParseManifestsAppliesDefaults(t *testing.T) {
 	want := []Bead{{
 		ID: "gt-a",
 		Spec: gastownv1.BeadSpec{
+			ID:         "gt-a",
 			Title:      "A",
 			Type:       "task",
 			Priority:   &two,
@@ -525,6 +535,7 @@ spec:
 			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("2Gi")},
 		},
 		SourcePath: testFile,
+		ID:         "gt-health",
 	}
 	if len(beads) != 1 {
 		t.Fatalf("got %d beads, want 1", len(beads))

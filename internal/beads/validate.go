@@ -2,6 +2,8 @@ package beads
 
 import (
 	"fmt"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"slices"
 	"strings"
 )
@@ -32,6 +34,7 @@ func crossValidate(beads []beadItem, convoys []convoyItem, prefix string) crossR
 		}
 	}
 	beadIDs := checkDuplicates(&r, "bead", beads, func(b beadItem) (string, string, int) { return b.ID, b.File, b.Line })
+	checkObjectNames(&r, beads, beadIDs)
 	checkDuplicates(&r, "convoy", convoys, func(c convoyItem) (string, string, int) { return c.ID, c.File, c.Line })
 	checkDependencies(&r, beads, beadIDs)
 	checkCycles(&r, beads, beadIDs)
@@ -64,6 +67,26 @@ func checkDuplicates[T any](r *crossResult, noun string, items []T, key func(T) 
 	return first
 }
 
+// checkObjectNames reports distinct bead IDs that map to one object name,
+// which the hash in the name makes all but impossible, at the later bead.
+func checkObjectNames(r *crossResult, beads []beadItem, first map[string]int) {
+	names := map[string]int{}
+	for i, b := range beads {
+		if first[b.ID] != i {
+			continue // a duplicate, reported already
+		}
+		name := gastownv1.BeadObjectName(b.ID)
+		j, taken := names[name]
+		if !taken {
+			names[name] = i
+			continue
+		}
+		other := beads[j]
+		r.add(b.File, b.Line, "bead ID %q maps to the object name %q of bead %q (%s:%d): rename one of them", clip(b.ID), name, clip(other.ID), other.File, other.Line)
+		r.broken[b.File], r.broken[other.File] = true, true
+	}
+}
+
 func checkDependencies(r *crossResult, beads []beadItem, ids map[string]int) {
 	for _, b := range beads {
 		for i, dep := range b.Spec.DependsOn {
@@ -73,6 +96,14 @@ func checkDependencies(r *crossResult, beads []beadItem, ids map[string]int) {
 				r.add(b.File, b.depLines[i], "%s: bead %q depends on itself", b.depField, clip(dep))
 			case !known:
 				r.add(b.File, b.depLines[i], "%s: unknown bead %q", b.depField, clip(dep))
+			}
+		}
+		for _, ref := range b.refs {
+			switch _, known := ids[ref.id]; {
+			case ref.id == b.ID:
+				r.add(b.File, ref.line, "%s: bead %q names itself", ref.field, clip(ref.id))
+			case !known:
+				r.add(b.File, ref.line, "%s: unknown bead %q", ref.field, clip(ref.id))
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -40,6 +41,7 @@ type BeadReconciler struct {
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores,verbs=get;list;watch
 
 // Reconcile evaluates the bead's phase.
 func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -66,15 +68,18 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if err := r.List(ctx, polecats, client.InNamespace(bead.Namespace), client.MatchingFields{polecatBeadIndex: bead.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
-	closed, err := r.closedDependencies(ctx, bead)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	limits, rigFound, err := r.rigLimits(ctx, bead.Spec.RigRef)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	st := dispatch.Evaluate(bead, polecats.Items, closed, limits, time.Now())
+	if limits.WorkTypes, err = r.workTypes(ctx, bead); err != nil {
+		return ctrl.Result{}, err
+	}
+	src := &clusterBeads{ctx: ctx, c: r.Client, ns: bead.Namespace}
+	st := dispatch.Evaluate(bead, polecats.Items, dispatch.NewGraph(src), limits, time.Now())
+	if src.err != nil {
+		return ctrl.Result{}, src.err
+	}
 	if !rigFound && st.Phase == gastownv1.BeadPhaseReady {
 		st.Phase, st.Reason, st.Message = gastownv1.BeadPhaseOpen, gastownv1.RigNotFoundReason,
 			fmt.Sprintf("rig %q not found: no rig dispatches this bead", bead.Spec.RigRef)
@@ -121,20 +126,63 @@ func setBeadConditions(bead *gastownv1.Bead, st dispatch.State) {
 	}
 }
 
-func (r *BeadReconciler) closedDependencies(ctx context.Context, bead *gastownv1.Bead) (map[string]bool, error) {
-	closed := map[string]bool{}
-	for _, id := range bead.Spec.DependsOn {
-		dep := &gastownv1.Bead{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: id}, dep)
-		if apierrors.IsNotFound(err) {
-			continue
+// clusterBeads is the readiness computation's view of the beads of one
+// namespace, read from the cache by bead ID: the Bead object of an ID is
+// the one named BeadObjectName(id) whose spec.id (or name) is the ID.
+type clusterBeads struct {
+	ctx context.Context
+	c   client.Client
+	ns  string
+	err error
+}
+
+// Bead implements dispatch.Source.
+func (s *clusterBeads) Bead(id string) (*gastownv1.BeadSpec, bool) {
+	b := &gastownv1.Bead{}
+	err := s.c.Get(s.ctx, types.NamespacedName{Namespace: s.ns, Name: gastownv1.BeadObjectName(id)}, b)
+	if err != nil {
+		if !apierrors.IsNotFound(err) && s.err == nil {
+			s.err = err
 		}
-		if err != nil {
-			return nil, err
-		}
-		closed[id] = dep.Spec.Status == gastownv1.BeadClosed
+		return nil, false
 	}
-	return closed, nil
+	if b.BeadID() != id || b.DeletionTimestamp != nil {
+		return nil, false
+	}
+	spec := b.Spec
+	spec.ID = id
+	return &spec, true
+}
+
+// Children implements dispatch.Source.
+func (s *clusterBeads) Children(id string) []*gastownv1.BeadSpec {
+	list := &gastownv1.BeadList{}
+	if err := s.c.List(s.ctx, list, client.InNamespace(s.ns), client.MatchingFields{beadParentIndex: id}); err != nil {
+		if s.err == nil {
+			s.err = err
+		}
+		return nil
+	}
+	out := make([]*gastownv1.BeadSpec, 0, len(list.Items))
+	for i := range list.Items {
+		spec := list.Items[i].Spec
+		spec.ID = list.Items[i].BeadID()
+		out = append(out, &spec)
+	}
+	return out
+}
+
+// workTypes are the types the bead's BeadStore dispatches.
+func (r *BeadReconciler) workTypes(ctx context.Context, bead *gastownv1.Bead) ([]gastownv1.BeadType, error) {
+	owner := metav1.GetControllerOf(bead)
+	if owner == nil || owner.Kind != gastownv1.BeadStoreKind {
+		return nil, nil
+	}
+	store := &gastownv1.BeadStore{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: owner.Name}, store); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return store.DispatchedTypes(), nil
 }
 
 // rigLimits returns the retry limits of the bead's rig, and whether the
@@ -152,12 +200,32 @@ func (r *BeadReconciler) rigLimits(ctx context.Context, name string) (dispatch.R
 	return limits, true, nil
 }
 
+// Field indexes of the readiness computation: the beads of a parent, and
+// the beads that wait for a spawner's children.
+const (
+	beadParentIndex   = ".spec.parents"
+	beadWaitsForIndex = ".spec.waitsFor"
+)
+
 // SetupWithManager registers the reconciler with its watches.
 func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &gastownv1.Bead{}, beadParentIndex, func(o client.Object) []string {
+		return o.(*gastownv1.Bead).Spec.Parents
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &gastownv1.Bead{}, beadWaitsForIndex, func(o client.Object) []string {
+		return o.(*gastownv1.Bead).Spec.WaitsFor
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Bead{}).
 		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(beadOfPolecat)).
 		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.dependents)).
+		Watches(&gastownv1.BeadStore{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfStore),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&gastownv1.Rig{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfRig),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
 		WithOptions(opts).
@@ -177,7 +245,23 @@ func (r *BeadReconciler) beadsOfRig(ctx context.Context, o client.Object) []reco
 	return requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, "", beadRigIndex, o.GetName())
 }
 
-// dependents are the beads that depend on o: its closure unblocks them.
+// dependents are the beads whose readiness o takes part in: those that
+// depend on it (its closure unblocks them), its children (they are blocked
+// while it is) and, as a child, the beads that wait for its parents'
+// children.
 func (r *BeadReconciler) dependents(ctx context.Context, o client.Object) []reconcile.Request {
-	return requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, o.GetNamespace(), beadDependsIndex, o.GetName())
+	b := o.(*gastownv1.Bead)
+	id := b.BeadID()
+	reqs := requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, o.GetNamespace(), beadDependsIndex, id)
+	reqs = append(reqs, requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, o.GetNamespace(), beadParentIndex, id)...)
+	for _, p := range b.Spec.Parents {
+		reqs = append(reqs, requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, o.GetNamespace(), beadWaitsForIndex, p)...)
+	}
+	return reqs
+}
+
+// beadsOfStore are the beads of a BeadStore whose spec changed: its
+// workTypes decide their phase.
+func (r *BeadReconciler) beadsOfStore(ctx context.Context, o client.Object) []reconcile.Request {
+	return requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, o.GetNamespace(), beadRigIndex, o.(*gastownv1.BeadStore).Spec.RigRef)
 }

@@ -221,7 +221,8 @@ func (r *BeadStoreReconciler) fetchArtifact(ctx context.Context, obj *gastownv1.
 
 // parse reads the bead files under the store's path.
 func (r *BeadStoreReconciler) parse(obj *gastownv1.BeadStore, dir string) (*beads.Set, error) {
-	set, err := beads.Load(os.DirFS(dir), obj.BeadsPath(), beads.Options{Format: obj.Spec.Format, Prefix: obj.Spec.Prefix})
+	// An issues.jsonl may be as large as the artifact unpacks to.
+	set, err := beads.Load(os.DirFS(dir), obj.BeadsPath(), beads.Options{Format: obj.Spec.Format, Prefix: obj.Spec.Prefix, MaxJSONLSize: maxUntarSize})
 	if err != nil {
 		conditions.MarkFalse(obj, gastownv1.BeadsValidCondition, meta.InvalidPathReason, "%s", err)
 		return nil, err
@@ -234,13 +235,32 @@ func (r *BeadStoreReconciler) parse(obj *gastownv1.BeadStore, dir string) (*bead
 		}
 		obj.Status.Errors = append(obj.Status.Errors, e.Error())
 	}
+	obj.Status.WarningCount = int32(len(set.Warnings))
+	obj.Status.Warnings = nil
+	for i, e := range set.Warnings {
+		if i == gastownv1.MaxReportedErrors {
+			break
+		}
+		obj.Status.Warnings = append(obj.Status.Warnings, e.Error())
+	}
 	if len(set.Errors) > 0 {
 		conditions.MarkFalse(obj, gastownv1.BeadsValidCondition, gastownv1.InvalidBeadsReason,
-			"%d errors in %d files, first: %s", len(set.Errors), len(set.BrokenFiles), set.Errors[0])
+			"%d errors in %d files, first: %s", len(set.Errors), filesWithErrors(set.Errors), set.Errors[0])
+	} else if len(set.Warnings) > 0 {
+		conditions.MarkTrue(obj, gastownv1.BeadsValidCondition, meta.SucceededReason, "%d files valid, %d warnings, first: %s",
+			len(set.Files), len(set.Warnings), set.Warnings[0])
 	} else {
 		conditions.MarkTrue(obj, gastownv1.BeadsValidCondition, meta.SucceededReason, "%d files valid", len(set.Files))
 	}
 	return set, nil
+}
+
+func filesWithErrors(errs []beads.Error) int {
+	files := map[string]bool{}
+	for _, e := range errs {
+		files[e.File] = true
+	}
+	return len(files)
 }
 
 // SetupWithManager registers the reconciler with its watches and indexes.

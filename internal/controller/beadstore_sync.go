@@ -50,7 +50,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	}
 	desired := map[string]client.Object{}
 	for _, b := range goodBeads {
-		desired[b.ID] = desiredBead(store, rig, b.ID, b.Spec, "")
+		desired[gastownv1.BeadObjectName(b.ID)] = desiredBead(store, rig, b.ID, b.Spec, "")
 	}
 	var existing []client.Object
 	for i := range existingBeads.Items {
@@ -59,10 +59,15 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 			continue
 		}
 		existing = append(existing, b)
-		if _, ok := desired[b.Name]; !ok {
-			if msg, broken := fileError[b.Spec.SourcePath]; broken {
-				desired[b.Name] = desiredBead(store, rig, b.Name, b.Spec, msg)
-			}
+		if _, ok := desired[b.Name]; ok {
+			continue
+		}
+		// Kept as it was: its file is broken, or its own line in an
+		// issues.jsonl.
+		if msg, broken := fileError[b.Spec.SourcePath]; broken {
+			desired[b.Name] = keptBead(store, rig, b, msg)
+		} else if line, broken := set.BrokenBeads[b.BeadID()]; broken {
+			desired[b.Name] = keptBead(store, rig, b, lineError(set, b.Spec.SourcePath, line))
 		}
 	}
 	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
@@ -182,16 +187,37 @@ func (r *BeadStoreReconciler) apply(ctx context.Context, obj client.Object) erro
 	return r.Patch(ctx, &unstructured.Unstructured{Object: u}, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership)
 }
 
+// desiredBead is the Bead object of bead id: named by
+// gastownv1.BeadObjectName, the ID in spec.id and in the bead label.
 func desiredBead(store *gastownv1.BeadStore, rig, id string, spec gastownv1.BeadSpec, sourceError string) *gastownv1.Bead {
 	spec.RigRef = rig
+	spec.ID = id
 	b := &gastownv1.Bead{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gastownv1.GroupVersion.String(), Kind: gastownv1.BeadKind},
-		ObjectMeta: childMeta(store, rig, id),
+		ObjectMeta: childMeta(store, rig, gastownv1.BeadObjectName(id)),
 		Spec:       spec,
 	}
 	b.Labels[gastownv1.BeadLabel] = id
 	stamp(b, spec, sourceError)
 	return b
+}
+
+// keptBead is an existing bead whose source is broken: its spec stays.
+func keptBead(store *gastownv1.BeadStore, rig string, b *gastownv1.Bead, sourceError string) *gastownv1.Bead {
+	out := desiredBead(store, rig, b.BeadID(), b.Spec, sourceError)
+	out.Name = b.Name
+	return out
+}
+
+// lineError is the first error on a line of file, for a bead whose line
+// is broken.
+func lineError(set *beads.Set, file string, line int) string {
+	for _, e := range set.Errors {
+		if e.File == file && e.Line == line {
+			return truncate(e.Error(), 512)
+		}
+	}
+	return fmt.Sprintf("%s:%d: invalid", file, line)
 }
 
 func desiredConvoy(store *gastownv1.BeadStore, rig, id string, spec gastownv1.ConvoySpec, file, sourceError string) *gastownv1.Convoy {

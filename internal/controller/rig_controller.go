@@ -226,7 +226,15 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 	if err != nil {
 		return dispatch.Plan{}, err
 	}
-	plan := dispatch.Decide(r.limits(rig), beads.Items, polecats, convoys.Items, time.Now())
+	limits := r.limits(rig)
+	stores := &gastownv1.BeadStoreList{}
+	if err := r.List(ctx, stores, client.InNamespace(ns), client.MatchingFields{beadStoreRigIndex: rig.Name}); err != nil {
+		return dispatch.Plan{}, err
+	}
+	if len(stores.Items) > 0 {
+		limits.WorkTypes = stores.Items[0].DispatchedTypes()
+	}
+	plan := dispatch.Decide(limits, beads.Items, polecats, convoys.Items, time.Now())
 
 	byName := map[string]*gastownv1.Bead{}
 	for i := range beads.Items {
@@ -284,7 +292,7 @@ func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, b
 			Namespace: bead.Namespace,
 			Labels: map[string]string{
 				gastownv1.RigLabel:       rig.Name,
-				gastownv1.BeadLabel:      bead.Name,
+				gastownv1.BeadLabel:      bead.BeadID(),
 				gastownv1.PolecatLabel:   d.Polecat,
 				gastownv1.ManagedByLabel: gastownv1.ManagedByValue,
 			},
@@ -295,7 +303,9 @@ func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, b
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(bead, gastownv1.GroupVersion.WithKind(gastownv1.BeadKind))},
 		},
 		Spec: gastownv1.PolecatSpec{
-			Rig:           rig.Name,
+			Rig: rig.Name,
+			// The Bead object's name; the bead ID is its spec.id and the
+			// polecat's bead label.
 			BeadID:        bead.Name,
 			DesiredState:  gastownv1.DesiredWorking,
 			ExecutionMode: rig.Spec.Settings.ExecutionMode,

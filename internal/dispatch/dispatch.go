@@ -29,6 +29,9 @@ type Rig struct {
 	RetryBackoff time.Duration
 	MaxBackoff   time.Duration
 	Suspended    bool
+	// WorkTypes are the bead types dispatched: the BeadStore's
+	// spec.workTypes, gastownv1.DefaultWorkTypes when empty.
+	WorkTypes []gastownv1.BeadType
 }
 
 // Decision is a polecat to create for a bead.
@@ -56,10 +59,15 @@ type Plan struct {
 // Decide returns the polecats to create now.
 func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convoys []gastownv1.Convoy, now time.Time) Plan {
 	byBead := polecatsByBead(polecats)
-	closed := closedBeads(beads)
+	graph := NewGraph(SourceOfBeads(beads))
 
 	var plan Plan
 	convoyRunning := map[string]int{}
+	// Convoys track bead IDs; polecats name the bead object.
+	idOfName := make(map[string]string, len(beads))
+	for i := range beads {
+		idOfName[beads[i].Name] = beads[i].BeadID()
+	}
 	beadConvoys := map[string][]*gastownv1.Convoy{}
 	for i := range convoys {
 		c := &convoys[i]
@@ -71,7 +79,11 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convo
 		pc := &polecats[i]
 		if IsLive(pc) {
 			plan.Running++
-			for _, c := range beadConvoys[pc.Spec.BeadID] {
+			id, ok := idOfName[pc.Spec.BeadID]
+			if !ok {
+				id = pc.Spec.BeadID
+			}
+			for _, c := range beadConvoys[id] {
 				convoyRunning[c.Name]++
 			}
 		}
@@ -80,7 +92,7 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convo
 	var ready []*gastownv1.Bead
 	for i := range beads {
 		b := &beads[i]
-		st := Evaluate(b, byBead[b.Name], closed, rig, now)
+		st := Evaluate(b, byBead[b.Name], graph, rig, now)
 		if st.Phase != gastownv1.BeadPhaseReady {
 			continue
 		}
@@ -103,12 +115,12 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convo
 		if slots <= 0 {
 			break
 		}
-		if !convoysAllow(beadConvoys[b.Name], convoyRunning) {
+		if !convoysAllow(beadConvoys[b.BeadID()], convoyRunning) {
 			continue
 		}
 		plan.Create = append(plan.Create, nextDecision(b, byBead[b.Name]))
 		slots--
-		for _, c := range beadConvoys[b.Name] {
+		for _, c := range beadConvoys[b.BeadID()] {
 			convoyRunning[c.Name]++
 		}
 	}
@@ -208,14 +220,6 @@ func polecatsByBead(polecats []gastownv1.Polecat) map[string][]gastownv1.Polecat
 	return out
 }
 
-func closedBeads(beads []gastownv1.Bead) map[string]bool {
-	out := map[string]bool{}
-	for _, b := range beads {
-		out[b.Name] = b.Spec.Status == gastownv1.BeadClosed
-	}
-	return out
-}
-
 // State is a bead's evaluated phase with the reason and message for its
 // Ready condition.
 type State struct {
@@ -230,9 +234,9 @@ type State struct {
 	RetryAt time.Time
 }
 
-// Evaluate returns the phase of bead b given its polecats and which beads
-// of the rig are closed.
-func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, closed map[string]bool, rig Rig, now time.Time) State {
+// Evaluate returns the phase of bead b given its polecats and the rig's
+// beads, through g (nil: no other bead is known).
+func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, g *Graph, rig Rig, now time.Time) State {
 	attempts := currentAttempts(b, polecats)
 	st := State{Attempts: len(attempts), Latest: latest(polecats)}
 	pr := b.Status.PullRequest
@@ -281,8 +285,17 @@ func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, closed map[string
 			}
 		}
 	}
-	if open := openDependencies(b, closed); len(open) > 0 {
-		return st.with(gastownv1.BeadPhaseBlocked, gastownv1.BlockedReason, "waiting for "+strings.Join(open, ", ")+" to close")
+	spec := b.Spec
+	spec.ID = b.BeadID()
+	var src Source
+	if g != nil {
+		src = g.src
+		if blockers := g.Blockers(&spec); len(blockers) > 0 {
+			return st.with(gastownv1.BeadPhaseBlocked, gastownv1.BlockedReason, blockedMessage(blockers))
+		}
+	}
+	if reason, msg := Hold(&spec, rig.WorkTypes, src); reason != "" {
+		return st.with(gastownv1.BeadPhaseOpen, reason, msg)
 	}
 	if b.Spec.RigRef == "" {
 		return st.with(gastownv1.BeadPhaseOpen, gastownv1.RigNotFoundReason, "spec.rigRef is empty: no rig dispatches this bead")
@@ -302,14 +315,14 @@ func (s State) with(p gastownv1.BeadPhase, reason, msg string) State {
 	return s
 }
 
-func openDependencies(b *gastownv1.Bead, closed map[string]bool) []string {
-	var open []string
-	for _, d := range b.Spec.DependsOn {
-		if !closed[d] {
-			open = append(open, d)
+// blockedMessage says what a bead waits for.
+func blockedMessage(blockers []string) string {
+	for _, b := range blockers {
+		if strings.Contains(b, " ") {
+			return "blocked by " + strings.Join(blockers, ", ")
 		}
 	}
-	return open
+	return "waiting for " + strings.Join(blockers, ", ") + " to close"
 }
 
 func backoff(rig Rig, attempts int) time.Duration {

@@ -112,7 +112,8 @@ func TestDecide(t *testing.T) {
 			beads: []gastownv1.Bead{a}, polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhasePending)}, ready: 0},
 		{name: "dependencies not closed block", beads: []gastownv1.Bead{bead("gt-api", deps("gt-db")), bead("gt-db")}, want: []string{"gt-db"}, ready: 1},
 		{name: "closed dependencies unblock", beads: []gastownv1.Bead{bead("gt-api", deps("gt-db")), bead("gt-db", closedBead())}, want: []string{"gt-api"}, ready: 1},
-		{name: "a dependency that does not exist blocks", beads: []gastownv1.Bead{bead("gt-api", deps("gt-gone"))}, ready: 0},
+		{name: "a dependency that does not exist blocks nothing, as in bd", beads: []gastownv1.Bead{bead("gt-api", deps("gt-gone"))},
+			want: []string{"gt-api"}, ready: 1},
 		{name: "closed beads are never dispatched", beads: []gastownv1.Bead{bead("gt-done", closedBead())}, ready: 0},
 		{name: "convoy parallelism limits its beads",
 			beads: []gastownv1.Bead{a, b, c}, convoys: []gastownv1.Convoy{convoy("sprint", 1, "gt-a", "gt-b")},
@@ -206,13 +207,13 @@ func TestEvaluatePhases(t *testing.T) {
 		name     string
 		bead     gastownv1.Bead
 		polecats []gastownv1.Polecat
-		closed   map[string]bool
+		others   []gastownv1.Bead
 		phase    gastownv1.BeadPhase
 		reason   string
 		message  string
 	}{
 		{name: "ready", bead: a, phase: gastownv1.BeadPhaseReady},
-		{name: "blocked names the open dependencies", bead: bead("gt-b", deps("gt-x", "gt-y")), closed: map[string]bool{"gt-y": true},
+		{name: "blocked names the open dependencies", bead: bead("gt-b", deps("gt-x", "gt-y", "gt-missing")), others: []gastownv1.Bead{bead("gt-x"), bead("gt-y", closedBead())},
 			phase: gastownv1.BeadPhaseBlocked, message: "waiting for gt-x to close"},
 		{name: "working", bead: a, polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseWorking)},
 			phase: gastownv1.BeadPhaseWorking, message: "polecat gt-a is working"},
@@ -232,7 +233,8 @@ func TestEvaluatePhases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := Evaluate(&tt.bead, tt.polecats, tt.closed, defaultRig, t0)
+			g := NewGraph(SourceOfBeads(append([]gastownv1.Bead{tt.bead}, tt.others...)))
+			st := Evaluate(&tt.bead, tt.polecats, g, defaultRig, t0)
 			if st.Phase != tt.phase {
 				t.Errorf("phase %s (%s), want %s", st.Phase, st.Message, tt.phase)
 			}

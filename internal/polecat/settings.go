@@ -211,6 +211,11 @@ func Resolve(pc *gastownv1.Polecat, bead *gastownv1.Bead, rig *gastownv1.Rig, d 
 	}
 	if bead != nil {
 		s.BeadFile = bead.Spec.SourcePath
+		// The bead's own ID (bd's gt-abc.1), not its object's name: it
+		// names the branch, the commit, the prompt and the line closed.
+		if pc.Spec.BeadID != "" {
+			s.BeadID = bead.BeadID()
+		}
 	}
 	s.Resources = *firstResources(pc.Spec.Resources, l.pcK.Resources, l.beadResources, l.rigK.Resources, d.Resources)
 
@@ -392,7 +397,11 @@ func (l *layers) workBranch() (string, error) {
 			return "", fmt.Errorf("%s: %w", field, err)
 		}
 		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, branchData{BeadID: firstString(l.pc.Spec.BeadID, l.pc.Name)}); err != nil {
+		id := firstString(l.pc.Spec.BeadID, l.pc.Name)
+		if l.bead != nil && l.pc.Spec.BeadID != "" {
+			id = l.bead.BeadID()
+		}
+		if err := tmpl.Execute(&buf, branchData{BeadID: id}); err != nil {
 			return "", fmt.Errorf("%s: %w", field, err)
 		}
 		branch = strings.TrimSpace(buf.String())

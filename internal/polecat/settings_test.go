@@ -85,6 +85,12 @@ func TestResolvePrecedence(t *testing.T) {
 				bead.Spec.Agent = &gastownv1.AgentSpec{Type: gastownv1.AgentAider}
 			}},
 
+		// The bead's ID, as bd writes it, where a person sees it.
+		{name: "a bd child ID names the branch", get: workOf, want: "gt/gt-abc.1",
+			edit: func(_ *gastownv1.Polecat, bead *gastownv1.Bead, _ *gastownv1.Rig) { bead.Spec.ID = "gt-abc.1" }},
+		{name: "a bd ID is the bead ID of the prompt, commit and close", get: beadIDOf, want: "scout_mcp-6ea scout_mcp-6ea",
+			edit: func(_ *gastownv1.Polecat, bead *gastownv1.Bead, _ *gastownv1.Rig) { bead.Spec.ID = "scout_mcp-6ea" }},
+
 		// Git.
 		{name: "git URL from the rig's spec", get: gitURLOf, want: "https://github.com/org/demo.git"},
 		{name: "git URL from the rig's status", get: gitURLOf, want: "https://github.com/org/derived.git",
@@ -328,3 +334,4 @@ func imageOf(s Settings) any  { return s.AgentConfig.Image }
 func gitURLOf(s Settings) any { return s.GitURL }
 func baseOf(s Settings) any   { return s.BaseBranch }
 func workOf(s Settings) any   { return s.WorkBranch }
+func beadIDOf(s Settings) any { return s.BeadID + " " + s.Task.BeadID }
