@@ -62,10 +62,12 @@ var beadList = namespacedList[gastownv1.Bead, *gastownv1.Bead]{
 		list := &gastownv1.BeadList{}
 		return list, &list.Items
 	},
-	rig:     func(b *gastownv1.Bead) string { return b.Spec.RigRef },
-	columns: []string{"NAME", "PHASE", "PRIORITY", "POLECAT", "PR", "TITLE"},
+	rig: func(b *gastownv1.Bead) string { return b.Spec.RigRef },
+	// The bead's ID as its file writes it (bd's gt-abc.1), not the
+	// object's name derived from it.
+	columns: []string{"ID", "PHASE", "PRIORITY", "POLECAT", "PR", "TITLE"},
 	row: func(b *gastownv1.Bead) []string {
-		return []string{b.Name, string(b.Status.Phase), fmt.Sprint(b.Spec.PriorityValue()), b.Status.Polecat,
+		return []string{b.BeadID(), string(b.Status.Phase), fmt.Sprint(b.Spec.PriorityValue()), b.Status.Polecat,
 			prLink(b.Status.PullRequest), b.Spec.Title}
 	},
 }

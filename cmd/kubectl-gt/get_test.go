@@ -59,7 +59,7 @@ Polecats:  1 running (limit 4)
 		{
 			name: "bead list of a rig",
 			args: []string{"bead", "list", "--rig", "acme"},
-			wantOut: `NAME      PHASE      PRIORITY   POLECAT   PR                                   TITLE
+			wantOut: `ID        PHASE      PRIORITY   POLECAT   PR                                   TITLE
 gt-api    Working    1          gt-api    -                                    Add the API
 gt-db     InReview   0          gt-db     https://github.com/acme/app/pull/7   Add the database
 gt-docs   Ready      2          -         -                                    Write the docs
@@ -69,7 +69,7 @@ gt-init   Closed     3          -         -                                    I
 		{
 			name: "bead list of a phase in all namespaces",
 			args: []string{"bead", "list", "-A", "--phase", "inreview"},
-			wantOut: `NAMESPACE   NAME    PHASE      PRIORITY   POLECAT   PR                                   TITLE
+			wantOut: `NAMESPACE   ID      PHASE      PRIORITY   POLECAT   PR                                   TITLE
 acme        gt-db   InReview   0          gt-db     https://github.com/acme/app/pull/7   Add the database
 `,
 		},

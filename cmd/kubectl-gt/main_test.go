@@ -20,7 +20,7 @@ testdata/broken/sprint/loop.yaml:7: dependency cycle: gt-a -> gt-b -> gt-a
 testdata/broken/syntax.yaml:7: invalid YAML: did not find expected ',' or ']'
 testdata/broken/typos.yaml:5: unknown field "metadata.namespace": metadata allows only name, labels and annotations
 testdata/broken/typos.yaml:8: unknown field "spec.prority"
-testdata/broken/typos.yaml:9: spec.type: "story" is not one of bug, feature, task, chore, epic
+testdata/broken/typos.yaml:9: spec.type: "story" is not one of bug, feature, task, chore, epic, merge-request, gate, molecule, message, agent, role, rig, event, decision, convoy
 testdata/broken/typos.yaml:10: spec.priority: expected an integer, got "high"
 validated 7 beads and 1 convoy in 6 files: 10 errors in 5 files
 `
@@ -51,11 +51,19 @@ func TestValidate(t *testing.T) {
 			wantOut:  brokenOutput,
 		},
 		{
-			name:     "beads-jsonl",
+			name:     "beads-jsonl: warnings alone exit 0",
 			args:     []string{"validate", "testdata/jsonl", "--format", "beads-jsonl", "--prefix", "gt-"},
+			wantCode: exitOK,
+			wantOut: `testdata/jsonl/issues.jsonl:7: warning: bead "gt-e5" has a blocking dependency on "gt-gone", which is not in the file; it blocks nothing
+validated 8 beads and 0 convoys in 1 file: no errors, 1 warning
+`,
+		},
+		{
+			name:     "beads-jsonl: a broken line is an error of its own",
+			args:     []string{"validate", "testdata/jsonl-broken", "--format", "beads-jsonl"},
 			wantCode: exitFailed,
-			wantOut: `testdata/jsonl/issues.jsonl:3: bead ID "gt-b2.1" contains a dot, as bd child IDs do; an ID names Kubernetes objects and must be a DNS-1123 label: lower case letters, digits and '-'
-validated 3 beads and 0 convoys in 1 file: 1 error in 1 file
+			wantOut: `testdata/jsonl-broken/issues.jsonl:2: invalid JSON at column 31: unexpected end of JSON input
+validated 2 beads and 0 convoys in 1 file: 1 error in 1 file
 `,
 		},
 		{

@@ -20,8 +20,43 @@ func init() {
 }
 
 type validateOptions struct {
+	files beadFileOptions
+}
+
+// beadFileOptions are the flags of the commands that read bead files.
+type beadFileOptions struct {
 	format string
 	prefix string
+}
+
+func (o *beadFileOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.format, "format", string(gastownv1.FormatManifests),
+		"format of the bead files: manifests (Bead and Convoy YAML under DIR) or beads-jsonl (DIR/issues.jsonl)")
+	cmd.Flags().StringVar(&o.prefix, "prefix", "",
+		"prefix every bead ID must start with, such as gt- (the BeadStore's spec.prefix)")
+}
+
+// load checks the flags and DIR and reads the bead files as the operator
+// does. Any error it returns is a usage error.
+func (o *beadFileOptions) load(dir string) (*beads.Set, source, error) {
+	format := gastownv1.BeadFormat(o.format)
+	if format != gastownv1.FormatManifests && format != gastownv1.FormatBeadsJSONL {
+		return nil, source{}, usageError{fmt.Errorf("--format %q: use %s or %s", o.format, gastownv1.FormatManifests, gastownv1.FormatBeadsJSONL)}
+	}
+	if o.prefix != "" && !prefixRE.MatchString(o.prefix) {
+		return nil, source{}, usageError{fmt.Errorf("--prefix %q: use lower case letters and a final '-', such as gt-", o.prefix)}
+	}
+	if err := checkInput(dir, format); err != nil {
+		return nil, source{}, usageError{err}
+	}
+	src := sourceOf(dir)
+	// No size limit of its own on issues.jsonl: the operator's is the
+	// artifact's.
+	set, err := beads.Load(src.fsys, src.dir, beads.Options{Format: format, Prefix: o.prefix})
+	if err != nil {
+		return nil, source{}, usageError{err}
+	}
+	return set, src, nil
 }
 
 // prefixRE is the pattern of BeadStore.spec.prefix.
@@ -34,10 +69,13 @@ func newValidateCommand(root *rootOptions) *cobra.Command {
 		Short: "Check bead files as the operator will read them",
 		Long: `Validate reads the bead files in DIR (the folder a BeadStore's spec.path points
 at, such as .gastown) with the parser the operator uses, and prints every
-problem as FILE:LINE: message, then a summary.
+error as FILE:LINE: message, then every warning as FILE:LINE: warning:
+message, then a summary. Warnings (in an issues.jsonl: a duplicated ID, a
+dependency on an issue not in the file) stop no bead.
 
-Exit codes: 0 when every file is valid, 1 when a file has errors, 2 when the
-command cannot run (wrong flags or arguments, DIR missing or unreadable).`,
+Exit codes: 0 when there are no errors (warnings alone are fine), 1 when a
+file has errors, 2 when the command cannot run (wrong flags or arguments,
+DIR missing or unreadable).`,
 		Example: `  # Check the bead files of the repository you are in
   kubectl gt validate .gastown
 
@@ -48,31 +86,20 @@ command cannot run (wrong flags or arguments, DIR missing or unreadable).`,
 			return opts.run(root.out, args[0])
 		},
 	}
-	cmd.Flags().StringVar(&opts.format, "format", string(gastownv1.FormatManifests),
-		"format of the bead files: manifests (Bead and Convoy YAML under DIR) or beads-jsonl (DIR/issues.jsonl)")
-	cmd.Flags().StringVar(&opts.prefix, "prefix", "",
-		"prefix every bead ID must start with, such as gt- (the BeadStore's spec.prefix)")
+	opts.files.addFlags(cmd)
 	return cmd
 }
 
 func (o *validateOptions) run(out io.Writer, dir string) error {
-	format := gastownv1.BeadFormat(o.format)
-	if format != gastownv1.FormatManifests && format != gastownv1.FormatBeadsJSONL {
-		return usageError{fmt.Errorf("--format %q: use %s or %s", o.format, gastownv1.FormatManifests, gastownv1.FormatBeadsJSONL)}
-	}
-	if o.prefix != "" && !prefixRE.MatchString(o.prefix) {
-		return usageError{fmt.Errorf("--prefix %q: use lower case letters and a final '-', such as gt-", o.prefix)}
-	}
-	if err := checkInput(dir, format); err != nil {
-		return usageError{err}
-	}
-	src := sourceOf(dir)
-	set, err := beads.Load(src.fsys, src.dir, beads.Options{Format: format, Prefix: o.prefix})
+	set, src, err := o.files.load(dir)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	for _, e := range set.Errors {
 		fmt.Fprintf(out, "%s:%d: %s\n", src.display(e.File), e.Line, e.Message)
+	}
+	for _, e := range set.Warnings {
+		fmt.Fprintf(out, "%s:%d: warning: %s\n", src.display(e.File), e.Line, e.Message)
 	}
 	fmt.Fprintln(out, summary(set))
 	if len(set.Errors) > 0 {
@@ -130,14 +157,18 @@ func checkInput(dir string, format gastownv1.BeadFormat) error {
 // "validated 3 beads and 1 convoy in 2 files: 2 errors in 1 file".
 func summary(set *beads.Set) string {
 	read := fmt.Sprintf("validated %s and %s in %s", count(len(set.Beads), "bead"), count(len(set.Convoys), "convoy"), count(len(set.Files), "file"))
+	warnings := ""
+	if n := len(set.Warnings); n > 0 {
+		warnings = ", " + count(n, "warning")
+	}
 	if len(set.Errors) == 0 {
-		return read + ": no errors"
+		return read + ": no errors" + warnings
 	}
 	filesWithErrors := map[string]bool{}
 	for _, e := range set.Errors {
 		filesWithErrors[e.File] = true
 	}
-	return fmt.Sprintf("%s: %s in %s", read, count(len(set.Errors), "error"), count(len(filesWithErrors), "file"))
+	return fmt.Sprintf("%s: %s in %s%s", read, count(len(set.Errors), "error"), count(len(filesWithErrors), "file"), warnings)
 }
 
 func count(n int, noun string) string {
