@@ -250,9 +250,13 @@ type PolecatResult struct {
 	// +optional
 	CostUSD string `json:"costUSD,omitempty"`
 
-	// InputTokens and OutputTokens the agent reported.
+	// InputTokens the agent reported: all the input the model read, the
+	// uncached input plus the prompt cache's reads and writes (claude-code
+	// and opencode report these apart).
 	// +optional
 	InputTokens int64 `json:"inputTokens,omitempty"`
+	// OutputTokens the agent reported: all the model wrote, thinking
+	// included.
 	// +optional
 	OutputTokens int64 `json:"outputTokens,omitempty"`
 

@@ -229,21 +229,24 @@ func claudeCredentialsHint(key *meta.SecretKeyReference, creds string) string {
 	}
 }
 
-// openCode runs `opencode run` with the prompt as its message. A model
-// endpoint other than Anthropic's or OpenAI's needs a provider in an
-// opencode.json, given through agentConfig.configMapRef.
+// openCode runs `opencode run` headless. The prompt goes to its standard
+// input, which opencode reads as the message when it is not a terminal: a
+// message argument would reach the model quoted, with its quotes escaped.
+// --format json prints an event a line (steps with their tokens and cost,
+// tool calls, texts, errors), for ParseOutput and for the container log's
+// progress. A model endpoint other than Anthropic's or OpenAI's needs a
+// provider in an opencode.json, given through agentConfig.configMapRef.
 func openCode(s Settings) Agent {
 	cfg := s.AgentConfig
 	args := commandOr(cfg.Command, "opencode")
-	args = append(args, "run")
+	args = append(args, "run", "--format", "json")
 	if model := providerModel(cfg.Provider, cfg.Model); model != "" {
 		args = append(args, "--model", model)
 	}
 	args = append(args, cfg.Args...)
-	args = append(args, TaskArg)
 	return Agent{
 		Container: "opencode",
-		Command:   AgentCommand{Args: args},
+		Command:   AgentCommand{Args: args, StdinTask: true},
 		Env:       providerEnv(s),
 	}
 }
@@ -314,7 +317,8 @@ func providerEnv(s Settings) []corev1.EnvVar {
 			key = apiKeySecret(mp.APIKeySecretRef)
 		}
 		if mp.Endpoint != "" {
-			env = append(env, corev1.EnvVar{Name: endpointEnv(cfg.Provider), Value: mp.Endpoint})
+			name, value := endpointEnv(s.Agent, cfg.Provider, mp.Endpoint)
+			env = append(env, corev1.EnvVar{Name: name, Value: value})
 		}
 	}
 	if key != nil {
@@ -331,15 +335,39 @@ func keyEnv(provider string) string {
 	return openAIKeyEnv
 }
 
-func endpointEnv(provider string) string {
-	switch provider {
-	case "anthropic":
-		return "ANTHROPIC_BASE_URL"
-	case "ollama":
-		return "OLLAMA_API_BASE"
+// endpointEnv is the variable an agent's provider reads its base URL from,
+// and the value it wants there. An Anthropic endpoint is the API's root,
+// without /v1, as claude takes it in ANTHROPIC_BASE_URL; an OpenAI-
+// compatible one is the base URL the OpenAI SDKs take (usually ending in
+// /v1), given as it is.
+func endpointEnv(agent gastownv1.AgentType, provider, endpoint string) (name, value string) {
+	opencode := agent == gastownv1.AgentOpenCode
+	switch {
+	case provider == "anthropic" && opencode:
+		// opencode's anthropic provider (@ai-sdk/anthropic) reads the
+		// same variable but appends only /messages to it.
+		return "ANTHROPIC_BASE_URL", withV1(endpoint)
+	case provider == "anthropic":
+		return "ANTHROPIC_BASE_URL", endpoint
+	case provider == "ollama":
+		return "OLLAMA_API_BASE", endpoint
+	case opencode:
+		// opencode's openai provider (@ai-sdk/openai) reads
+		// OPENAI_BASE_URL; OPENAI_API_BASE is LiteLLM's name, for aider.
+		return "OPENAI_BASE_URL", endpoint
 	default:
-		return "OPENAI_API_BASE"
+		return "OPENAI_API_BASE", endpoint
 	}
+}
+
+// withV1 is an Anthropic API root with the version path the Messages
+// endpoint lives under, unless it is there already.
+func withV1(endpoint string) string {
+	endpoint = strings.TrimRight(endpoint, "/")
+	if strings.HasSuffix(endpoint, "/v1") {
+		return endpoint
+	}
+	return endpoint + "/v1"
 }
 
 // providerModel is opencode's provider/model form.

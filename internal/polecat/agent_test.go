@@ -61,18 +61,41 @@ func TestBuildAgent(t *testing.T) {
 		},
 		{
 			name:      "opencode with provider and model",
-			settings:  Settings{Agent: gastownv1.AgentOpenCode, APIKeySecret: apiKey, AgentConfig: gastownv1.AgentConfig{Provider: "anthropic", Model: "claude-sonnet-4-5"}},
+			settings:  Settings{Agent: gastownv1.AgentOpenCode, APIKeySecret: apiKey, AgentConfig: gastownv1.AgentConfig{Provider: "anthropic", Model: "claude-sonnet-4-5", Args: []string{"--agent", "build"}}},
 			container: "opencode",
-			args:      []string{"opencode", "run", "--model", "anthropic/claude-sonnet-4-5", TaskArg},
+			args:      []string{"opencode", "run", "--format", "json", "--model", "anthropic/claude-sonnet-4-5", "--agent", "build"},
+			stdinTask: true,
 			env:       []corev1.EnvVar{secretEnv("ANTHROPIC_API_KEY", apiKey, false)},
 		},
 		{
-			name:      "opencode with a qualified model and an OpenAI-compatible endpoint",
-			settings:  Settings{Agent: gastownv1.AgentOpenCode, AgentConfig: gastownv1.AgentConfig{Provider: "openai", Model: "local/qwen", ModelProvider: &gastownv1.ModelProvider{Endpoint: "http://llm:4000", APIKeySecretRef: providerKey}}},
+			// claude's endpoint, the API's root: opencode's provider wants
+			// the /v1 in it.
+			name:      "opencode through an Anthropic-compatible endpoint",
+			settings:  Settings{Agent: gastownv1.AgentOpenCode, AgentConfig: gastownv1.AgentConfig{Provider: "anthropic", Model: "claude-sonnet-4-5", ModelProvider: &gastownv1.ModelProvider{Endpoint: "https://llm.example.com/anthropic/", APIKeySecretRef: providerKey}}},
 			container: "opencode",
-			args:      []string{"opencode", "run", "--model", "local/qwen", TaskArg},
+			args:      []string{"opencode", "run", "--format", "json", "--model", "anthropic/claude-sonnet-4-5"},
+			stdinTask: true,
 			env: []corev1.EnvVar{
-				{Name: "OPENAI_API_BASE", Value: "http://llm:4000"},
+				{Name: "ANTHROPIC_BASE_URL", Value: "https://llm.example.com/anthropic/v1"},
+				secretEnv("ANTHROPIC_API_KEY", providerKey, false),
+			},
+		},
+		{
+			name:      "opencode through an Anthropic endpoint given with its /v1",
+			settings:  Settings{Agent: gastownv1.AgentOpenCode, AgentConfig: gastownv1.AgentConfig{Provider: "anthropic", ModelProvider: &gastownv1.ModelProvider{Endpoint: "http://emu:8080/v1/"}}},
+			container: "opencode",
+			args:      []string{"opencode", "run", "--format", "json"},
+			stdinTask: true,
+			env:       []corev1.EnvVar{{Name: "ANTHROPIC_BASE_URL", Value: "http://emu:8080/v1"}},
+		},
+		{
+			name:      "opencode with a qualified model and an OpenAI-compatible endpoint",
+			settings:  Settings{Agent: gastownv1.AgentOpenCode, AgentConfig: gastownv1.AgentConfig{Provider: "openai", Model: "local/qwen", ModelProvider: &gastownv1.ModelProvider{Endpoint: "http://llm:4000/v1", APIKeySecretRef: providerKey}}},
+			container: "opencode",
+			args:      []string{"opencode", "run", "--format", "json", "--model", "local/qwen"},
+			stdinTask: true,
+			env: []corev1.EnvVar{
+				{Name: "OPENAI_BASE_URL", Value: "http://llm:4000/v1"},
 				secretEnv("OPENAI_API_KEY", providerKey, false),
 			},
 		},

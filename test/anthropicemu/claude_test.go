@@ -75,15 +75,18 @@ type claudeResult struct {
 	} `json:"modelUsage"`
 }
 
-// lastResult is the result line of stream-json output, or the document of
-// json output.
+// lastResult is the result line of stream-json output, the document of
+// json output, or the last element of the array of json --verbose output.
 func lastResult(t *testing.T, out []byte) claudeResult {
 	t.Helper()
 	var r claudeResult
 	if err := json.Unmarshal(out, &r); err == nil && r.Type == "result" {
 		return r
 	}
-	events := jsonLines(t, out)
+	var events []map[string]any
+	if err := json.Unmarshal(out, &events); err != nil {
+		events = jsonLines(t, out)
+	}
 	for i := len(events) - 1; i >= 0; i-- {
 		if events[i]["type"] == "result" {
 			b, _ := json.Marshal(events[i])
@@ -138,7 +141,7 @@ func expectFiguresMatch(g Gomega, emu *anthropicemu.Server, stdout []byte, res c
 	g.Expect(res.ModelUsage[model].CacheCreationInputTokens).To(Equal(whole.CacheCreationInputTokens))
 
 	f := polecat.ParseOutput(gastownv1.AgentClaudeCode, stdout)
-	g.Expect(f.InputTokens).To(Equal(int64(want.InputTokens)))
+	g.Expect(f.InputTokens).To(Equal(allInput(want)), "all the input: uncached, written to the cache and read from it")
 	g.Expect(f.OutputTokens).To(Equal(int64(want.OutputTokens)))
 	g.Expect(f.Turns).To(Equal(int32(res.NumTurns)))
 	cost, err := strconv.ParseFloat(f.CostUSD, 64)
@@ -233,6 +236,25 @@ func TestClaudeJSONOutputAndDirectives(t *testing.T) {
 	expectFiguresMatch(g, emu, r.stdout, res)
 }
 
+// --output-format json --verbose prints one array of every event, the
+// result last; ParseOutput finds the result in it.
+func TestClaudeVerboseJSONOutput(t *testing.T) {
+	g := NewWithT(t)
+	emu := startEmulator(t, anthropicemu.Options{PromptCaching: true})
+	dir := t.TempDir()
+
+	r := runClaude(t, emu, dir, polecat.BuildPrompt(workTask("gt-v1", "Be verbose", "anthropic-emu: turns 2")),
+		[]string{"-p", "--output-format", "json", "--verbose", "--dangerously-skip-permissions"})
+	g.Expect(r.exitCode).To(Equal(0), "stderr: %s", r.stderr)
+	g.Expect(strings.TrimSpace(string(r.stdout))).To(And(HavePrefix("[{"), HaveSuffix("}]")))
+	g.Expect(strings.Count(strings.TrimSpace(string(r.stdout)), "\n")).To(BeZero(), "one line")
+
+	res := lastResult(t, r.stdout)
+	g.Expect(res.Subtype).To(Equal("success"))
+	g.Expect(res.NumTurns).To(Equal(3))
+	expectFiguresMatch(g, emu, r.stdout, res)
+}
+
 // A revision appends the review comments to the bead file, as the scripted
 // agent does.
 func TestClaudeRevision(t *testing.T) {
@@ -309,6 +331,7 @@ func TestClaudeReportsPersistentFailure(t *testing.T) {
 
 	f := polecat.ParseOutput(gastownv1.AgentClaudeCode, r.stdout)
 	g.Expect(f.IsError).To(BeTrue())
+	g.Expect(f.ErrorKind).To(Equal("api_error 500"), "what failed, not the subtype")
 	g.Expect(f.Summary).To(Equal(res.Result))
 }
 
@@ -331,6 +354,7 @@ func TestClaudeFailDirective(t *testing.T) {
 		g.Expect(req.ErrorType).To(Equal("invalid_request_error"))
 	}
 	g.Expect(filepath.Join(dir, "changes")).NotTo(BeADirectory())
+	g.Expect(polecat.ParseOutput(gastownv1.AgentClaudeCode, r.stdout).ErrorKind).To(Equal("api_error 400"))
 }
 
 // --max-turns stops a conversation that needs more turns.
@@ -365,6 +389,9 @@ func TestClaudeWrongKey(t *testing.T) {
 	res := lastResult(t, r.stdout)
 	g.Expect(res.IsError).To(BeTrue())
 	g.Expect(res.APIErrorStatus).To(HaveValue(Equal(401)))
+	f := polecat.ParseOutput(gastownv1.AgentClaudeCode, r.stdout)
+	g.Expect(f.IsError).To(BeTrue())
+	g.Expect(f.ErrorKind).To(Equal("api_error 401"))
 }
 
 // A stalled model holds claude's request open with nothing sent; when

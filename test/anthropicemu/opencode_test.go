@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
 
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/test/anthropicemu"
 )
@@ -134,6 +136,15 @@ func TestOpencodeDoesABead(t *testing.T) {
 		g.Expect(steps[i].Cache.Read).To(Equal(req.Usage.CacheReadInputTokens), "step %d cache read", i)
 	}
 	g.Expect(steps[1].Cache.Read).To(BeNumerically(">", 0), "the second turn reads the cache")
+
+	want := emu.Usage(anthropicemu.KindMain)
+	g.Expect(polecat.ParseOutput(gastownv1.AgentOpenCode, r.stdout)).To(Equal(polecat.Figures{
+		// No cost: the emulator's provider has no prices.
+		InputTokens:  allInput(want),
+		OutputTokens: int64(want.OutputTokens),
+		Turns:        int32(len(main)),
+		Summary:      strings.TrimSpace(text),
+	}))
 }
 
 // An API error the conversation cannot get past ends opencode with exit
@@ -158,4 +169,9 @@ func TestOpencodeReportsAPIError(t *testing.T) {
 	g.Expect(errs[0]["data"]).To(And(
 		HaveKeyWithValue("statusCode", BeNumerically("==", 400)),
 		HaveKeyWithValue("message", ContainSubstring("the task asks the emulator to fail"))))
+
+	f := polecat.ParseOutput(gastownv1.AgentOpenCode, r.stdout)
+	g.Expect(f.IsError).To(BeTrue())
+	g.Expect(f.ErrorKind).To(Equal("APIError 400"))
+	g.Expect(f.Summary).To(Equal(errs[0]["data"].(map[string]any)["message"]))
 }
