@@ -280,6 +280,16 @@ func TestRunOutcomes(t *testing.T) {
 			wantExit:    ptr(int32(0)),
 			wantMessage: "the agent reported an error (error_max_turns)",
 		},
+		{
+			// As claude does when the API refuses its key.
+			name: "agent exits with an error result",
+			script: "echo change >> main.go\n" +
+				`echo '{"type":"result","subtype":"success","is_error":true,"terminal_reason":"api_error","api_error_status":401,"result":"Invalid API key"}'` + "\nexit 1",
+			wantCode:    polecat.ExitAgentFailed,
+			wantOutcome: gastownv1.OutcomeAgentFailed,
+			wantExit:    ptr(int32(1)),
+			wantMessage: "the agent exited with code 1 and reported an error (api_error 401)",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

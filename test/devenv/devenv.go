@@ -42,6 +42,8 @@ const (
 
 // Defaults of Options.
 const (
+	// DefaultOpenCodeModel is opencode's model when Options.Model is empty.
+	DefaultOpenCodeModel  = "claude-sonnet-4-5"
 	DefaultName           = "demo"
 	DefaultOwner          = "gastown"
 	DefaultSourceInterval = 10 * time.Second

@@ -147,6 +147,14 @@ func (e *Env) setAgent(spec *gastownv1.RigSpec) {
 		Model:         e.opts.Model,
 		ModelProvider: &gastownv1.ModelProvider{Endpoint: e.AnthropicURL},
 	}
+	if e.opts.Agent == AgentOpenCode {
+		// opencode speaks to Anthropic through its anthropic provider, and
+		// needs a model of its built-in list.
+		cfg.Provider = "anthropic"
+		if cfg.Model == "" {
+			cfg.Model = DefaultOpenCodeModel
+		}
+	}
 	if !e.opts.Pods {
 		cfg.Command = e.opts.AgentCommand
 		if os.Geteuid() == 0 {

@@ -115,6 +115,8 @@ func agentError(ctx context.Context, err error, run agentRun) error {
 			"raise the polecat's resources.limits.memory", run.signal)
 	case run.signal != "":
 		return failed("the agent was killed by %s", run.signal)
+	case errors.As(err, &exitErr) && run.figures.IsError && run.figures.ErrorKind != "":
+		return failed("the agent exited with code %d and reported an error (%s)", exitErr.ExitCode(), run.figures.ErrorKind)
 	case errors.As(err, &exitErr):
 		return failed("the agent exited with code %d", exitErr.ExitCode())
 	case errors.Is(err, exec.ErrNotFound):
