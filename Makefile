@@ -80,11 +80,27 @@ bench: ## Run the benchmarks (figures, not pass/fail: ns/bead, MB/s, requests/po
 DEMO_ARGS ?=
 
 .PHONY: demo
-demo: ## Run the whole loop on this machine (make demo DEMO_ARGS=--keep to explore it with kubectl; --agent=claude-code for the real agent).
-	@echo "demo: the first run builds etcd, kube-apiserver, kubectl and Flux's source-controller from the Go"
-	@echo "demo: module proxy (about 8 minutes on 2 cores, ~9 GB of disk); later runs start in seconds."
+demo: ## Run the whole loop here with the real claude CLI (DEMO_ARGS: --pods as root for pods on a node, --agent=scripted, --keep).
+ifneq ($(findstring --pods,$(DEMO_ARGS)),)
+	@if [ "$$(id -u)" -ne 0 ]; then echo "demo: --pods runs containerd and a kubelet, which need root: run as root (sudo make demo DEMO_ARGS=--pods), or drop --pods for local polecats" >&2; exit 1; fi
+endif
+	@echo "demo: the first run builds etcd, kube-apiserver and kubectl (about 8 minutes on 2 cores), then Flux's"
+	@echo "demo: source-controller and the flux CLI (about 4 minutes), from the Go module proxy, into ~/.cache/gastown-operator"
+	@echo "demo: (~9 GB of disk); the demo then installs the claude CLI from npm (~370 MB) unless --agent=scripted."
+ifneq ($(findstring --pods,$(DEMO_ARGS)),)
+	@echo "demo: --pods: the first run also builds the kubelet, kube-scheduler and kube-controller-manager (about 2 minutes),"
+	@echo "demo: installs containerd, runc, the CNI plugins and the images' tools (busybox, bash, git, ripgrep) with apt-get,"
+	@echo "demo: and builds the runner's and the agent's images locally. Later runs start in seconds."
+else
+	@echo "demo: later runs start in seconds."
+endif
 	hack/testbin.sh envtest >/dev/null
 	hack/testbin.sh flux >/dev/null
+ifneq ($(findstring --pods,$(DEMO_ARGS)),)
+	hack/testbin.sh node >/dev/null
+	hack/node-deps.sh
+	images/local-deps.sh
+endif
 	go run ./test/demo $(DEMO_ARGS)
 
 include images/images.mk

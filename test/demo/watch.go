@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -19,22 +22,36 @@ type watcher struct {
 	env    *devenv.Env
 	p      *printer
 	review bool
+	// pods: polecats run as pods, whose phases are shown too.
+	pods bool
+	// revision is the one Flux fetched last.
+	revision string
 
-	beads    map[string]gastownv1.Bead
-	polecats map[string]gastownv1.Polecat
-	convoys  map[string]gastownv1.Convoy
-	reviewed map[int]bool
-	fetched  map[string]bool // merge commits Flux was asked to fetch
+	beads        map[string]gastownv1.Bead
+	polecats     map[string]gastownv1.Polecat
+	convoys      map[string]gastownv1.Convoy
+	reviewed     map[int]bool
+	fetched      map[string]bool // merge commits Flux was asked to fetch
+	podRunsByUID map[types.UID]*podRun
+	podOrder     []types.UID // in the order they were first seen
 }
 
-// run polls until every bead is closed and every convoy landed.
-func (w *watcher) run(ctx context.Context) error {
+// run polls until every bead is closed and every convoy landed, or
+// timeout has passed, or ctx is done (Ctrl-C).
+func (w *watcher) run(ctx context.Context, timeout time.Duration) error {
 	w.beads, w.polecats, w.convoys = map[string]gastownv1.Bead{}, map[string]gastownv1.Polecat{}, map[string]gastownv1.Convoy{}
 	w.reviewed, w.fetched = map[int]bool{}, map[string]bool{}
+	w.podRunsByUID = map[types.UID]*podRun{}
+	// The timeout is not ctx's deadline: a request cut short by a deadline
+	// fails with a message about client-go's rate limiter.
+	expired := time.After(timeout)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		done, err := w.observe(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("the loop did not finish: %w", ctx.Err())
+		}
 		if err != nil {
 			return err
 		}
@@ -44,9 +61,25 @@ func (w *watcher) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the loop did not finish: %w", ctx.Err())
+		case <-expired:
+			return fmt.Errorf("the loop did not finish within %s (--timeout): %s", timeout, w.pending())
 		case <-tick.C:
 		}
 	}
+}
+
+// pending says which beads are not closed yet, and their phases.
+func (w *watcher) pending() string {
+	var open []string
+	for _, r := range w.rows() {
+		if r.phase != string(gastownv1.BeadPhaseClosed) {
+			open = append(open, r.bead+" "+r.phase)
+		}
+	}
+	if len(open) == 0 {
+		return "every bead is closed, a convoy has not landed"
+	}
+	return "beads not closed: " + strings.Join(open, ", ")
 }
 
 func (w *watcher) observe(ctx context.Context) (bool, error) {
@@ -57,19 +90,37 @@ func (w *watcher) observe(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	// Phases first, then what polecats did, then pull requests: the order
-	// in which they happen.
+	// Phases first, then the pods and what polecats did, then pull
+	// requests: the order in which they happen.
 	for _, b := range beads.Items {
 		w.beadPhase(b)
+	}
+	if w.pods {
+		if err := w.observePods(ctx); err != nil {
+			return false, err
+		}
 	}
 	for _, pc := range polecats.Items {
 		w.polecat(pc)
 	}
-	for _, b := range beads.Items {
-		if err := w.pullRequest(ctx, b); err != nil {
+	// Pull requests in the order they were opened; the merges one poll
+	// saw are fetched with one `flux reconcile`, as a person would after
+	// seeing them.
+	byPR := append([]gastownv1.Bead{}, beads.Items...)
+	sort.SliceStable(byPR, func(i, j int) bool { return prNumber(byPR[i]) < prNumber(byPR[j]) })
+	merged := false
+	for _, b := range byPR {
+		m, err := w.pullRequest(b)
+		if err != nil {
 			return false, err
 		}
+		merged = merged || m
 		w.beads[b.Name] = b
+	}
+	if merged {
+		if err := w.fetch(ctx); err != nil {
+			return false, err
+		}
 	}
 	landed := 0
 	for _, c := range convoys.Items {
@@ -87,8 +138,12 @@ func (w *watcher) observe(ctx context.Context) (bool, error) {
 	}
 	closed := 0
 	for _, b := range beads.Items {
-		if b.Status.Phase == gastownv1.BeadPhaseClosed {
+		switch b.Status.Phase {
+		case gastownv1.BeadPhaseClosed:
 			closed++
+		case gastownv1.BeadPhaseFailed, gastownv1.BeadPhaseRejected:
+			// For good: the rig retried it, or a reviewer rejected it.
+			return false, w.failed(b)
 		}
 	}
 	return len(beads.Items) > 0 && closed == len(beads.Items) && landed == len(convoys.Items), nil
@@ -100,9 +155,16 @@ func (w *watcher) polecat(pc gastownv1.Polecat) {
 	if pc.Status.Phase == old.Status.Phase && seen {
 		return
 	}
+	started := func() {
+		w.p.event("polecat %s started on bead %s (%s agent)", pc.Name, pc.Spec.BeadID, pc.Status.Agent)
+	}
+	if pc.Status.Phase == gastownv1.PolecatPhaseSucceeded && old.Status.Phase != gastownv1.PolecatPhaseWorking {
+		// It ran while the demo waited for flux: say that it started, too.
+		started()
+	}
 	switch pc.Status.Phase {
 	case gastownv1.PolecatPhaseWorking:
-		w.p.event("polecat %s started on bead %s (%s agent)", pc.Name, pc.Spec.BeadID, pc.Status.Agent)
+		started()
 	case gastownv1.PolecatPhaseSucceeded:
 		w.p.event("polecat %s pushed %s (%s)", pc.Name, pc.Status.Branch, short(pc.Status.CommitSHA))
 	case gastownv1.PolecatPhaseFailed:
@@ -130,11 +192,13 @@ func (w *watcher) beadPhase(b gastownv1.Bead) {
 	}
 }
 
-func (w *watcher) pullRequest(ctx context.Context, b gastownv1.Bead) error {
+// pullRequest shows what happened to a bead's pull request, plays the
+// reviewer, and says whether it was merged since the last poll.
+func (w *watcher) pullRequest(b gastownv1.Bead) (bool, error) {
 	old := w.beads[b.Name]
 	pr := b.Status.PullRequest
 	if pr == nil {
-		return nil
+		return false, nil
 	}
 	oldPR := old.Status.PullRequest
 	if pr.Number > 0 && (oldPR == nil || oldPR.Number != pr.Number) {
@@ -142,17 +206,40 @@ func (w *watcher) pullRequest(ctx context.Context, b gastownv1.Bead) error {
 	}
 	if pr.State == gastownv1.PullRequestOpen && pr.Number > 0 && w.review && !w.reviewed[pr.Number] && pr.HeadSHA != "" {
 		if err := w.approve(b, pr); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if pr.State == gastownv1.PullRequestMerged && !w.fetched[pr.MergeCommit] {
 		w.fetched[pr.MergeCommit] = true
 		w.p.event("PR #%d merged as %s", pr.Number, short(pr.MergeCommit))
-		if err := reconcileSource(ctx, w.env, w.p); err != nil {
-			return err
-		}
+		return true, nil
 	}
-	return nil
+	return false, nil
+}
+
+// prNumber orders beads by pull request, those without one last.
+func prNumber(b gastownv1.Bead) int {
+	if pr := b.Status.PullRequest; pr != nil && pr.Number > 0 {
+		return pr.Number
+	}
+	return math.MaxInt
+}
+
+// fetch has Flux fetch the merges, unless the revision it fetched last
+// already has them: merges only move the branch on, so that is when the
+// branch is still at that revision (the refinery merged the next pull
+// request while flux reconciled the last one).
+func (w *watcher) fetch(ctx context.Context) error {
+	head, err := w.env.HeadRevision()
+	if err != nil {
+		return err
+	}
+	if head == w.revision {
+		w.p.event("Flux has fetched %s already", short(head[strings.LastIndexByte(head, ':')+1:]))
+		return nil
+	}
+	w.revision, err = reconcileSource(ctx, w.env, w.p)
+	return err
 }
 
 // approve posts a green check and an approval, as CI and a reviewer would.
@@ -192,4 +279,66 @@ func short(sha string) string {
 		return sha[:10]
 	}
 	return sha
+}
+
+// failed says why bead b failed for good, and where to look.
+func (w *watcher) failed(b gastownv1.Bead) error {
+	msg := ""
+	if r := b.Status.Result; r != nil && r.Message != "" {
+		msg = ": " + r.Message
+	}
+	look := ""
+	if b.Status.Polecat != "" {
+		look = fmt.Sprintf("\n  its last polecat's log: kubectl gt polecat logs %s -n %s", b.Status.Polecat, devenv.WorkersNamespace)
+		if pc, ok := w.polecats[b.Status.Polecat]; ok && pc.Status.LocalLog != "" {
+			look += " (" + pc.Status.LocalLog + ")"
+		}
+	}
+	attempts := ""
+	if d := b.Status.Dispatch; d != nil && d.Attempts > 0 {
+		attempts = fmt.Sprintf(" after %d attempts", d.Attempts)
+	}
+	return fmt.Errorf("bead %s %s%s%s%s", b.Name, b.Status.Phase, attempts, msg, look)
+}
+
+// usageRow is what one polecat's agent reported.
+type usageRow struct {
+	polecat, agent, cost string
+	in, out              int64
+	turns                int32
+}
+
+// usage lists the polecats whose agent reported cost or tokens, by name.
+func (w *watcher) usage() []usageRow {
+	var out []usageRow
+	for _, pc := range w.polecats {
+		r := pc.Status.Result
+		if r == nil || (r.InputTokens == 0 && r.OutputTokens == 0 && (r.CostUSD == "" || r.CostUSD == "0")) {
+			continue // the scripted agent
+		}
+		out = append(out, usageRow{polecat: pc.Name, agent: string(pc.Status.Agent), cost: r.CostUSD,
+			in: r.InputTokens, out: r.OutputTokens, turns: r.Turns})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].polecat < out[j].polecat })
+	return out
+}
+
+// sample is a polecat to show the log commands with, and its pod's agent
+// container: the first by name.
+func (w *watcher) sample() (polecat, container string) {
+	var names []string
+	for name := range w.polecats {
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return "", ""
+	}
+	sort.Strings(names)
+	polecat = names[0]
+	for _, uid := range w.podOrder {
+		if r := w.podRunsByUID[uid]; r.name == "polecat-"+polecat {
+			container = r.agentContainer
+		}
+	}
+	return polecat, container
 }
