@@ -6,6 +6,8 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
 
 // scopeOptions say which namespace a namespaced command reads and, for
@@ -51,7 +53,13 @@ func (s *scopeOptions) get(ctx context.Context, root *rootOptions, kind, name st
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	if _, ok := obj.(*gastownv1.Bead); ok {
+		// A bead is named by its ID as bd writes it (gt-abc.1); its object
+		// by the name derived from it.
+		key.Name = gastownv1.BeadObjectName(name)
+	}
+	if err := c.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, notFound(kind, name, ns)
 		}

@@ -141,7 +141,7 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 		return err
 	}
 	bead := &gastownv1.Bead{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: beadName}, bead); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: gastownv1.BeadObjectName(beadName)}, bead); err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("bead %q not found in namespace %s, the workers namespace of rig %s: list the rig's beads with 'kubectl gt bead list --rig %s'",
 				beadName, ns, rig.Name, rig.Name)
@@ -168,7 +168,7 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 	}
 
 	pc := o.newPolecat(rig, ns)
-	pc.Labels[gastownv1.BeadLabel] = bead.Name
+	pc.Labels[gastownv1.BeadLabel] = bead.BeadID()
 	// The annotations of a dispatched polecat: the run counts as an attempt
 	// of the bead's current spec, so that its branch goes to the Refinery
 	// and the dispatcher names its next run after it.
