@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,9 +17,6 @@ import (
 // TestDemoRunsTheLoopToACleanExit runs what `make demo` runs: the real
 // claude CLI against the Anthropic emulator, polecats as local processes.
 func TestDemoRunsTheLoopToACleanExit(t *testing.T) {
-	if inOwnProcess(t) {
-		return
-	}
 	out := runDemo(t, devenv.Options{})
 	checkLoop(t, out)
 	for _, want := range []string{
@@ -44,9 +40,6 @@ func TestDemoWithPods(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatalf("the demo with --pods runs a kubelet, which needs root: run this test as root " +
 			"(CI does; sudo -E go test ./test/demo/), or run only the local demo with -run TestDemoRunsTheLoopToACleanExit")
-	}
-	if inOwnProcess(t) {
-		return
 	}
 	out := runDemo(t, devenv.Options{Pods: true})
 	checkLoop(t, out)
@@ -76,39 +69,6 @@ func TestDemoWithPods(t *testing.T) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out)
 		}
 	}
-}
-
-// ownProcessEnv names, in a child process of the test binary, the test it
-// runs.
-const ownProcessEnv = "GASTOWN_DEMO_TEST"
-
-// inOwnProcess runs test t again in a child process of the test binary,
-// with its output in t's log, and says so; in that child it returns false
-// and t runs. Each demo needs a process of its own, as `go run ./test/demo`
-// has: a second environment's operator in the same process fails to
-// register its controllers (controller-runtime requires unique controller
-// names per process, and devenv does not set the operator's
-// SkipNameValidation).
-func inOwnProcess(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(ownProcessEnv) == t.Name() {
-		return false
-	}
-	args := []string{"-test.run=^" + t.Name() + "$", "-test.count=1", "-test.v"}
-	if deadline, ok := t.Deadline(); ok {
-		args = append(args, "-test.timeout="+time.Until(deadline).Round(time.Second).String())
-	}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), ownProcessEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s in its own process:\n%s", t.Name(), out)
-	if err != nil {
-		t.Fatalf("%s in its own process: %v (its output is above)", t.Name(), err)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("%s did not run in its own process (its output is above)", t.Name())
-	}
-	return true
 }
 
 // runDemo runs the demo with opts (and a test's log) and, before it stops

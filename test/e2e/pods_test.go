@@ -64,6 +64,7 @@ func TestPolecatsAsPods(t *testing.T) {
 	// The loop goes first: the Witness cases run beside each other after it.
 	t.Run("the whole loop through pods", func(t *testing.T) { wholeLoopThroughPods(t, env) })
 	t.Run("the seed README's Polecat applied by hand", func(t *testing.T) { seedPolecat(t, env) })
+	t.Run("opencode in its own image", func(t *testing.T) { openCodePolecat(t, env) })
 	t.Run("witness", func(t *testing.T) {
 		t.Run("image not present", func(t *testing.T) { t.Parallel(); witnessImageNotPresent(t, env) })
 		t.Run("missing secret", func(t *testing.T) { t.Parallel(); witnessMissingSecret(t, env) })
@@ -178,6 +179,47 @@ func firstUserText(req *anthropicemu.MessagesRequest) string {
 		}
 	}
 	return ""
+}
+
+// openCodePolecat runs the real opencode CLI in its image, against the
+// emulator through the same endpoint claude uses.
+func openCodePolecat(t *testing.T, env *devenv.Env) {
+	g := NewWithT(t)
+	pc := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: "oc-readme", Namespace: devenv.WorkersNamespace},
+		Spec: gastownv1.PolecatSpec{
+			Rig:             env.Name,
+			BeadID:          "oc-readme",
+			DesiredState:    gastownv1.DesiredWorking,
+			ExecutionMode:   gastownv1.ExecutionModeKubernetes,
+			TaskDescription: "# Describe the project (bead oc-readme)\n\nWrite a short description of the project.\n",
+			Agent:           gastownv1.AgentOpenCode,
+			AgentConfig: &gastownv1.AgentConfig{
+				Provider:      "anthropic",
+				Model:         "claude-sonnet-4-5",
+				ModelProvider: &gastownv1.ModelProvider{Endpoint: env.AnthropicURL},
+			},
+			Kubernetes: &gastownv1.PolecatKubernetes{
+				GitRepository:   env.CloneURL,
+				GitBranch:       "main",
+				APIKeySecretRef: &meta.SecretKeyReference{Name: devenv.AnthropicKeySecret, Key: devenv.AnthropicKeyKey},
+			},
+		},
+	}
+	create(t, env, pc)
+	done := waitPolecatFinished(t, env, pc.Name)
+	g.Expect(done.Status.Phase).To(Equal(gastownv1.PolecatPhaseSucceeded), "%+v", done.Status)
+	res := done.Status.Result
+	g.Expect(res.Outcome).To(Equal(gastownv1.OutcomePushed))
+	usage := conversationUsage(env.Anthropic, "oc-readme")
+	g.Expect(usage.OutputTokens).To(BeNumerically(">", 0))
+	g.Expect(res.OutputTokens).To(BeEquivalentTo(usage.OutputTokens))
+	content, err := env.GitHub.ReadFile(env.Owner, env.Repo, "polecat/oc-readme", "changes/oc-readme.md")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(content).To(ContainSubstring("Describe the project"))
+	logs, err := env.Kubectl(context.Background(), "logs", "polecat-oc-readme", "-c", "opencode", "-n", devenv.WorkersNamespace)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(logs).To(ContainSubstring(`"type":"step_finish"`), "opencode's JSON events in the container log")
 }
 
 // seedPolecat applies the seed README's Polecat example, with its secrets
