@@ -50,6 +50,9 @@ func printBeadStatus(w io.Writer, bead *gastownv1.Bead) error {
 	st := &bead.Status
 	b := newBlock(w)
 	b.field("Name", bead.Name)
+	if id := bead.BeadID(); id != bead.Name {
+		b.field("ID", id) // bd's gt-abc.1, of which the name is derived
+	}
 	b.field("Namespace", bead.Namespace)
 	b.field("Rig", bead.Spec.RigRef)
 	b.field("Title", bead.Spec.Title)
@@ -68,6 +71,8 @@ func printBeadStatus(w io.Writer, bead *gastownv1.Bead) error {
 	}
 	b.field("In git", inGit)
 	b.optional("Depends on", strings.Join(bead.Spec.DependsOn, ", "))
+	b.optional("Parents", strings.Join(bead.Spec.Parents, ", "))
+	b.optional("Waits for", strings.Join(bead.Spec.WaitsFor, ", "))
 	if a := bead.Spec.Agent; a != nil {
 		agent := string(a.Type)
 		if a.Model != "" {

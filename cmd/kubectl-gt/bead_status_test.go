@@ -19,8 +19,9 @@ func TestBeadStatusMerged(t *testing.T) {
 	exit := int32(0)
 	merged := metav1.NewTime(time.Now().Add(-time.Hour))
 	bead := &gastownv1.Bead{
-		ObjectMeta: metav1.ObjectMeta{Name: "gt-health", Namespace: "gastown-workers"},
+		ObjectMeta: metav1.ObjectMeta{Name: "gt-health-1-0a1b2c3d", Namespace: "gastown-workers"},
 		Spec: gastownv1.BeadSpec{
+			ID: "gt-health.1", Parents: []string{"gt-health"},
 			RigRef: "my-project", Title: "Add a /health endpoint", Type: "feature",
 			Description: "Return 200 and {\"status\":\"ok\"}.\nAdd a test.\n", Acceptance: "go test ./... passes",
 			DependsOn: []string{"gt-db", "gt-api"}, Agent: &gastownv1.AgentSpec{Type: gastownv1.AgentClaudeCode,
@@ -45,7 +46,8 @@ func TestBeadStatusMerged(t *testing.T) {
 	if err := printBeadStatus(&out, bead); err != nil {
 		t.Fatal(err)
 	}
-	want := `Name:         gt-health
+	want := `Name:         gt-health-1-0a1b2c3d
+ID:           gt-health.1
 Namespace:    gastown-workers
 Rig:          my-project
 Title:        Add a /health endpoint
@@ -53,6 +55,7 @@ Type:         feature
 Priority:     2
 In git:       open
 Depends on:   gt-db, gt-api
+Parents:      gt-health
 Agent:        claude-code (model claude-sonnet-4-5)
 Phase:        Merged: pull request #12 merged as 222222222222; waiting for the source to show the bead closed
 Dispatch:     attempt 2 for this spec, 2 runs in all, last at TIME
