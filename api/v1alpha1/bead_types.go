@@ -210,9 +210,12 @@ func (in *BeadSpec) PriorityValue() int32 {
 }
 
 // Hash identifies the content of the spec: a bead is dispatched at most once
-// per hash.
+// per hash. The ID is left out: it is the object's identity, not its
+// content, and beads synced before spec.id existed keep their hash.
 func (in *BeadSpec) Hash() string {
-	b, _ := json.Marshal(in) // a plain struct: cannot fail
+	spec := *in
+	spec.ID = ""
+	b, _ := json.Marshal(&spec) // a plain struct: cannot fail
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
