@@ -56,12 +56,24 @@ func CacheDir() string {
 	if d := os.Getenv("GASTOWN_TESTBIN"); d != "" {
 		return d
 	}
+	return UserCacheDir("testbin")
+}
+
+// UserCacheDir is the directory sub of this project's cache, where
+// hack/testbin.sh and hack/agent-clis.sh keep theirs:
+// $XDG_CACHE_HOME/gastown-operator/sub, by default under ~/.cache. It is
+// outside Go's build cache, so that `go clean -cache` does not lose it. With
+// no home directory it is under the temporary directory instead.
+func UserCacheDir(sub string) string {
 	base := os.Getenv("XDG_CACHE_HOME")
 	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
+		if home, err := os.UserHomeDir(); err == nil {
+			base = filepath.Join(home, ".cache")
+		} else {
+			base = os.TempDir()
+		}
 	}
-	return filepath.Join(base, "gastown-operator", "testbin")
+	return filepath.Join(base, "gastown-operator", sub)
 }
 
 // newest returns the last match of a glob in the cache, by name.

@@ -25,15 +25,7 @@ func (e *Env) binDir() string {
 	if e.opts.BinDir != "" {
 		return e.opts.BinDir
 	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			base = filepath.Join(home, ".cache")
-		} else {
-			base = os.TempDir()
-		}
-	}
-	return filepath.Join(base, "gastown-operator", "bin")
+	return testenv.UserCacheDir("bin")
 }
 
 // buildBinaries builds the runner and, for the scripted agent, the agent.

@@ -9,15 +9,6 @@ import (
 	"syscall"
 )
 
-// childProcAttr puts a child in its own process group, and has the kernel
-// kill it when this process dies, so that a test that panics or times out
-// leaves no source-controller behind. (Strictly, when the OS thread that
-// started it ends; Go keeps its threads for the life of the process unless
-// a goroutine locked to one exits.)
-func childProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
-
 // killStrayRunners kills the process groups of the local polecat runners
 // this process started that are still running: the operator does not stop
 // them when its manager stops. Only children of this process whose

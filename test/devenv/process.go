@@ -5,68 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/boshu2/gastown-operator/test/internal/childproc"
 )
 
-// stopGrace is how long a child process has to exit after SIGTERM.
-const stopGrace = 10 * time.Second
+// process is source-controller's child process, with the stop that
+// Env.Stop calls.
+type process struct{ *childproc.Process }
 
-// process is a child process whose output goes to a log file.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	// done is closed when the process has exited; waitErr says how.
-	done    chan struct{}
-	waitErr error
-	stopped bool
-}
+func (p *process) stop() error { return p.Stop() }
 
+// startProcess starts path in the environment env with its output
+// appended to logPath.
 func startProcess(name, path string, args, env []string, logPath string) (*process, error) {
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	p, err := childproc.Start(name, path, args, env, logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("starting %s: %w", path, err)
-	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		log.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// stop sends SIGTERM, then SIGKILL after stopGrace, and waits. It reports a
-// process that had already died on its own, which the env did not expect.
-func (p *process) stop() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s had exited before Stop (%v); see %s", p.name, p.waitErr, p.log)
-	default:
-	}
-	p.stopped = true
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(stopGrace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-	return nil
+	return &process{p}, nil
 }
 
 // errExited is returned by waitHealthy when the process ended first.
@@ -112,43 +70,18 @@ func getOK(ctx context.Context, url string) error {
 }
 
 // freeAddrs returns n distinct loopback addresses whose ports were free a
-// moment ago. The listeners stay open until all are chosen, so that the
-// kernel never hands one out twice. Another process may take a port before
-// it is used; that shows as a bind error in the log of the part that lost.
+// moment ago (see childproc.FreeAddrs).
 func freeAddrs(n int) ([]string, error) {
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	addrs := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free loopback port: %w", err)
-		}
-		listeners = append(listeners, l)
-		addrs = append(addrs, l.Addr().String())
+	tcp, err := childproc.FreeAddrs(n)
+	if err != nil {
+		return nil, err
+	}
+	addrs := make([]string, len(tcp))
+	for i, a := range tcp {
+		addrs[i] = a.String()
 	}
 	return addrs, nil
 }
 
 // LogTail returns the last n lines of a log file, for error messages.
-func LogTail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	defer f.Close()
-	const maxRead = 64 << 10
-	if info, err := f.Stat(); err == nil && info.Size() > maxRead {
-		_, _ = f.Seek(-maxRead, io.SeekEnd)
-	}
-	b, _ := io.ReadAll(f)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func LogTail(path string, n int) string { return childproc.LogTail(path, n) }

@@ -68,9 +68,10 @@ func (e *Env) startSourceController(ctx context.Context) error {
 	// Ready once its probes answer and its artifact server, which starts
 	// after them, serves the storage directory.
 	for _, url := range []string{"http://" + e.endpoints.SourceHealth + "/readyz", "http://" + e.endpoints.SourceStorage + "/"} {
-		if err := waitHealthy(ctx, url, e.source.done, sourceStartTimeout); err != nil {
+		if err := waitHealthy(ctx, url, e.source.Done(), sourceStartTimeout); err != nil {
 			if errors.Is(err, errExited) {
-				err = fmt.Errorf("%w (%v)", err, e.source.waitErr)
+				_, exitErr := e.source.Exited()
+				err = fmt.Errorf("%w (%v)", err, exitErr)
 			}
 			return fmt.Errorf("%s: %w; the end of %s:\n%s",
 				bin, err, e.SourceControllerLog, LogTail(e.SourceControllerLog, 20))

@@ -91,12 +91,7 @@ func DefaultCacheDir() string {
 	if d := os.Getenv("GASTOWN_IMAGES"); d != "" {
 		return d
 	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "gastown-operator", "images")
+	return testenv.UserCacheDir("images")
 }
 
 // Build makes the runner's and the manager's images, and those of

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/boshu2/gastown-operator/test/internal/childproc"
 )
 
 // containerdConfig is containerd's configuration (version 2, containerd
@@ -136,7 +138,7 @@ func (n *Node) startContainerd(ctx context.Context) error {
 	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o600); err != nil {
 		return err
 	}
-	p, err := startProcess("containerd", n.bins.containerd, []string{"--config", cfgPath}, n.ContainerdLog)
+	p, err := childproc.Start("containerd", n.bins.containerd, []string{"--config", cfgPath}, nil, n.ContainerdLog)
 	if err != nil {
 		return err
 	}
@@ -150,7 +152,7 @@ func (n *Node) startContainerd(ctx context.Context) error {
 		case "ok":
 			return true, nil
 		case "error":
-			return false, p.errorf("its CRI plugin failed to load")
+			return false, p.Errorf("its CRI plugin failed to load")
 		default:
 			return false, fmt.Errorf("CRI plugin status %q", status)
 		}

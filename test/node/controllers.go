@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/boshu2/gastown-operator/test/internal/childproc"
 )
 
 // disabledControllers are kube-controller-manager's controllers that cannot
@@ -32,7 +34,7 @@ var disabledControllers = []string{"serviceaccount-token-controller", "certifica
 
 // startScheduler starts kube-scheduler, serving its health on port.
 func (n *Node) startScheduler(port int) error {
-	p, err := startProcess("kube-scheduler", n.bins.scheduler, n.componentArgs("kube-scheduler", port), n.SchedulerLog)
+	p, err := childproc.Start("kube-scheduler", n.bins.scheduler, n.componentArgs("kube-scheduler", port), nil, n.SchedulerLog)
 	if err != nil {
 		return err
 	}
@@ -54,7 +56,7 @@ func (n *Node) startControllerManager(port int) error {
 		"--controllers", controllers,
 		"--use-service-account-credentials=false",
 	)
-	p, err := startProcess("kube-controller-manager", n.bins.controllerManager, args, n.ControllerManagerLog)
+	p, err := childproc.Start("kube-controller-manager", n.bins.controllerManager, args, nil, n.ControllerManagerLog)
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func (n *Node) componentArgs(name string, port int) []string {
 }
 
 // waitHealthy waits until the component answers "ok" on /healthz.
-func waitHealthy(ctx context.Context, p *process, port int, timeout time.Duration) error {
+func waitHealthy(ctx context.Context, p *childproc.Process, port int, timeout time.Duration) error {
 	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
 	// The component's certificate is self-signed, made at its start; there
 	// is nothing to verify it against, and nothing secret is exchanged.
@@ -111,7 +113,7 @@ func waitHealthy(ctx context.Context, p *process, port int, timeout time.Duratio
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s did not become healthy: %w\nthe end of %s:\n%s", p.name, err, p.log, logTail(p.log, 30))
+		return fmt.Errorf("%s did not become healthy: %w\nthe end of %s:\n%s", p.Name, err, p.Log, childproc.LogTail(p.Log, 30))
 	}
 	return nil
 }

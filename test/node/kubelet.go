@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/boshu2/gastown-operator/test/internal/childproc"
 )
 
 // kubeletConfig is the kubelet's configuration. Each setting that is not a
@@ -105,7 +107,7 @@ func (n *Node) startKubelet(healthzPort int) error {
 		"--hostname-override", n.Name,
 		"--v", "2",
 	}
-	p, err := startProcess("kubelet", n.bins.kubelet, args, n.KubeletLog)
+	p, err := childproc.Start("kubelet", n.bins.kubelet, args, nil, n.KubeletLog)
 	if err != nil {
 		return err
 	}
@@ -134,7 +136,7 @@ func (n *Node) waitReady(ctx context.Context, timeout time.Duration) error {
 		return false, n.removeNotReadyTaint(ctx)
 	}
 	if err := poll(ctx, n.kubelet, timeout, ready); err != nil {
-		return fmt.Errorf("node %s did not become Ready: %w\nthe end of %s:\n%s", n.Name, err, n.KubeletLog, logTail(n.KubeletLog, 40))
+		return fmt.Errorf("node %s did not become Ready: %w\nthe end of %s:\n%s", n.Name, err, n.KubeletLog, childproc.LogTail(n.KubeletLog, 40))
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/boshu2/gastown-operator/test/internal/childproc"
 )
 
 // Name is the name of every node's Node object. The kube-apiserver dials a
@@ -93,7 +95,7 @@ type Node struct {
 	bins   binaries
 	client kubernetes.Interface
 
-	containerd, kubelet, scheduler, controllerManager *process
+	containerd, kubelet, scheduler, controllerManager *childproc.Process
 	schedulerPort, controllerManagerPort              int
 
 	// joinedHost is set once the node is in the machine's shared record
@@ -185,11 +187,11 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := makeCgroupRoot(n.CgroupRoot); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(4)
+	ports, err := childproc.FreeAddrs(4)
 	if err != nil {
 		return nil, err
 	}
-	n.KubeletPort = ports[0]
+	n.KubeletPort = ports[0].Port
 	step := time.Now()
 	if err := n.startContainerd(ctx); err != nil {
 		return nil, err
@@ -198,12 +200,12 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	// The controllers need nothing from the node: they warm up while the
 	// images are imported and the kubelet registers.
 	if opts.Scheduler {
-		if err := n.startScheduler(ports[2]); err != nil {
+		if err := n.startScheduler(ports[2].Port); err != nil {
 			return nil, err
 		}
 	}
 	if opts.ControllerManager {
-		if err := n.startControllerManager(ports[3]); err != nil {
+		if err := n.startControllerManager(ports[3].Port); err != nil {
 			return nil, err
 		}
 	}
@@ -213,7 +215,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.logf("node: imported %d images in %s", 1+len(opts.Images), since(step))
 	step = time.Now()
-	if err := n.startKubelet(ports[1]); err != nil {
+	if err := n.startKubelet(ports[1].Port); err != nil {
 		return nil, err
 	}
 	if err := n.waitReady(ctx, opts.ReadyTimeout); err != nil {
@@ -347,13 +349,13 @@ func (n *Node) Stop() error {
 			errs = append(errs, err)
 		}
 	}
-	add(n.scheduler.stop())
-	add(n.controllerManager.stop())
-	add(n.kubelet.stop())
-	if n.containerd.running() {
+	add(n.scheduler.Stop())
+	add(n.controllerManager.Stop())
+	add(n.kubelet.Stop())
+	if n.containerd.Running() {
 		add(n.deleteTasks(ctx))
 	}
-	add(n.containerd.stop())
+	add(n.containerd.Stop())
 	add(killProcessesUsing(ctx, n.Dir))
 	add(removeCgroups(ctx, n.CgroupRoot))
 	add(unmountAll(ctx, n.Dir))
@@ -420,9 +422,9 @@ func (n *Node) deleteNodeObject(ctx context.Context) {
 // "containerd", "kubelet", "kube-scheduler", "kube-controller-manager".
 func (n *Node) PIDs() map[string]int {
 	pids := map[string]int{}
-	for _, p := range []*process{n.containerd, n.kubelet, n.scheduler, n.controllerManager} {
-		if pid := p.pid(); pid != 0 {
-			pids[p.name] = pid
+	for _, p := range []*childproc.Process{n.containerd, n.kubelet, n.scheduler, n.controllerManager} {
+		if pid := p.Pid(); pid != 0 {
+			pids[p.Name] = pid
 		}
 	}
 	return pids

@@ -1,0 +1,62 @@
+package childproc
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStopAndExit(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "sh.log")
+	p, err := Start("sh", "/bin/sh", []string{"-c", `echo "$GREETING"; exec sleep 60`}, []string{"GREETING=hello"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Running() || p.Pid() == 0 {
+		t.Fatalf("not running after Start")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for LogTail(log, 5) != "hello" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := LogTail(log, 5); got != "hello" {
+		t.Fatalf("log = %q, want the env's greeting", got)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if p.Running() || p.Pid() != 0 {
+		t.Fatalf("running after Stop")
+	}
+
+	q, err := Start("false", "/bin/sh", []string{"-c", "exit 3"}, nil, filepath.Join(t.TempDir(), "false.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-q.Done()
+	if done, err := q.Exited(); !done || err == nil {
+		t.Fatalf("Exited() = %v, %v; want true and exit status 3", done, err)
+	}
+	if err := q.Stop(); err == nil || !strings.Contains(err.Error(), "had exited before Stop") {
+		t.Fatalf("Stop after exit = %v", err)
+	}
+	var nilProc *Process
+	if err := nilProc.Stop(); err != nil || nilProc.Running() {
+		t.Fatalf("nil Process: Stop = %v, Running = %v", err, nilProc.Running())
+	}
+}
+
+func TestFreeAddrs(t *testing.T) {
+	addrs, err := FreeAddrs(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, a := range addrs {
+		if !a.IP.IsLoopback() || a.Port == 0 || seen[a.Port] {
+			t.Fatalf("FreeAddrs(3) = %v", addrs)
+		}
+		seen[a.Port] = true
+	}
+}
