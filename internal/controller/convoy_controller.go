@@ -54,7 +54,7 @@ func (r *ConvoyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	var completed, pending, failed, started []string
 	for _, id := range convoy.Spec.TrackedBeads {
 		bead := &gastownv1.Bead{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: convoy.Namespace, Name: id}, bead)
+		err := r.Get(ctx, types.NamespacedName{Namespace: convoy.Namespace, Name: gastownv1.BeadObjectName(id)}, bead)
 		switch {
 		case apierrors.IsNotFound(err):
 			pending = append(pending, id)

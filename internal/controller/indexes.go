@@ -69,7 +69,15 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		{&gastownv1.Bead{}, beadRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Bead).Spec.RigRef} }},
 		{&gastownv1.Bead{}, beadDependsIndex, func(o client.Object) []string { return o.(*gastownv1.Bead).Spec.DependsOn }},
 		{&gastownv1.Convoy{}, convoyRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Convoy).Spec.RigRef} }},
-		{&gastownv1.Convoy{}, convoyBeadIndex, func(o client.Object) []string { return o.(*gastownv1.Convoy).Spec.TrackedBeads }},
+		// By the tracked beads' object names, which a bead's event carries.
+		{&gastownv1.Convoy{}, convoyBeadIndex, func(o client.Object) []string {
+			ids := o.(*gastownv1.Convoy).Spec.TrackedBeads
+			names := make([]string, len(ids))
+			for i, id := range ids {
+				names[i] = gastownv1.BeadObjectName(id)
+			}
+			return names
+		}},
 		{&gastownv1.Polecat{}, polecatRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Polecat).Spec.Rig} }},
 		{&gastownv1.Polecat{}, polecatBeadIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Polecat).Spec.BeadID} }},
 		{&gastownv1.Refinery{}, refineryRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Refinery).Spec.RigRef} }},

@@ -236,7 +236,7 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 		if st == nil {
 			continue
 		}
-		entries = append(entries, gastownv1.RefineryQueueEntry{Bead: bead.Name, PullRequest: st.pr.Number, Gate: st.gate.Message})
+		entries = append(entries, gastownv1.RefineryQueueEntry{Bead: bead.BeadID(), PullRequest: st.pr.Number, Gate: st.gate.Message})
 		if st.gate.Action == refinery.ActionMerge {
 			mergeable = append(mergeable, st)
 		}
@@ -248,7 +248,7 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	// One merge per pass: the rest are behind the new base afterwards and
 	// get their branches updated and checked again.
 	next := mergeable[0]
-	ref.Status.CurrentMerge = next.bead.Name
+	ref.Status.CurrentMerge = next.bead.BeadID()
 	if err := r.mergePullRequest(ctx, provider, ref, next); err != nil {
 		return mergeStep{}, err
 	}
@@ -313,7 +313,7 @@ func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Re
 		if b.Status.Branch == "" {
 			continue
 		}
-		entries = append(entries, gastownv1.RefineryQueueEntry{Bead: b.Name, Gate: "waiting to merge"})
+		entries = append(entries, gastownv1.RefineryQueueEntry{Bead: b.BeadID(), Gate: "waiting to merge"})
 		if next == nil {
 			next = b
 		}
@@ -322,7 +322,7 @@ func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Re
 	if next == nil {
 		return mergeStep{}, nil
 	}
-	ref.Status.CurrentMerge = next.Name
+	ref.Status.CurrentMerge = next.BeadID()
 	auth, err := r.gitAuth(ctx, ref, rig)
 	if err != nil {
 		return mergeStep{}, &setupError{gastownv1.SecretNotFoundReason, err}

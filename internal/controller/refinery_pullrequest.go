@@ -194,7 +194,7 @@ func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider ref
 }
 
 func (r *RefineryReconciler) beadInfo(ctx context.Context, bead *gastownv1.Bead) refinery.BeadInfo {
-	info := refinery.BeadInfo{ID: bead.Name, Rig: bead.Spec.RigRef, Title: bead.Spec.Title,
+	info := refinery.BeadInfo{ID: bead.BeadID(), Rig: bead.Spec.RigRef, Title: bead.Spec.Title,
 		Description: bead.Spec.Description, Acceptance: bead.Spec.Acceptance, Polecat: bead.Status.Polecat}
 	if res := bead.Status.Result; res != nil {
 		info.Summary, info.CostUSD, info.InputTokens, info.OutputTokens = res.Summary, res.CostUSD, res.InputTokens, res.OutputTokens
@@ -220,7 +220,7 @@ func (r *RefineryReconciler) mergePullRequest(ctx context.Context, provider refi
 		return nil // changed under us: gate it again next pass
 	}
 	title := fmt.Sprintf("%s (#%d)", refinery.PullRequestTitle(r.beadInfo(ctx, st.bead)), fresh.Number)
-	message := fmt.Sprintf("Bead: %s\nPolecat: %s\n", st.bead.Name, st.bead.Status.Polecat)
+	message := fmt.Sprintf("Bead: %s\nPolecat: %s\n", st.bead.BeadID(), st.bead.Status.Polecat)
 	sha, err := provider.Merge(ctx, fresh.Number, fresh.HeadSHA, string(ref.Spec.MergeMethod), title, message)
 	switch {
 	case errors.Is(err, refinery.ErrMergeQueueRequired):
@@ -298,7 +298,7 @@ func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, b
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: bead.Namespace,
 			Labels: map[string]string{
-				gastownv1.RigLabel: rig.Name, gastownv1.BeadLabel: bead.Name,
+				gastownv1.RigLabel: rig.Name, gastownv1.BeadLabel: bead.BeadID(),
 				gastownv1.PolecatLabel: name, gastownv1.ManagedByLabel: gastownv1.ManagedByValue,
 			},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(bead, gastownv1.GroupVersion.WithKind(gastownv1.BeadKind))},
