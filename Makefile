@@ -37,6 +37,14 @@ manifests: ## Generate CRDs and RBAC, and copy the CRDs into the chart.
 	mkdir -p $(CHART_CRDS) && rm -f $(CHART_CRDS)/*.yaml && cp config/crd/bases/*.yaml $(CHART_CRDS)/
 	cp config/rbac/role.yaml charts/gastown-operator/files/manager-role.yaml
 
+.PHONY: version
+version: ## Write internal/version/VERSION into the chart's version and appVersion and the README's helm install --version.
+	@v=$$(cat internal/version/VERSION); \
+	sed -i -E "s/^version: .*/version: $$v/; s/^appVersion: .*/appVersion: \"$$v\"/" charts/gastown-operator/Chart.yaml; \
+	sed -i -E "s/^(  --version )[^ ]+( \\\\)$$/\1$$v\2/" README.md; \
+	grep -qx "version: $$v" charts/gastown-operator/Chart.yaml && grep -qx "appVersion: \"$$v\"" charts/gastown-operator/Chart.yaml \
+		|| { echo "version: charts/gastown-operator/Chart.yaml has no version:/appVersion: line to set" >&2; exit 1; }
+
 .PHONY: check-generated
 check-generated: ## Fail when regenerating changes any generated file.
 	hack/check-generated.sh
@@ -53,6 +61,10 @@ test-deps: ## Install what the tests run besides the binaries: containerd, runc,
 	images/local-deps.sh
 	hack/agent-clis.sh all
 
+.PHONY: lint-workflows
+lint-workflows: ## Lint .github/workflows with actionlint (built from the Go module proxy; with shellcheck when installed).
+	actionlint=$$(hack/testbin.sh actionlint) && "$$actionlint" -no-color .github/workflows/*.yml
+
 .PHONY: lint
 lint: ## gofmt and go vet.
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad" >&2; exit 1; fi
@@ -61,7 +73,7 @@ lint: ## gofmt and go vet.
 FUZZTIME ?= 5s
 
 .PHONY: test
-test: testbin test-deps check-generated lint ## Build and install what the tests need (as root: they run a kubelet), check generated files, vet, and run every test.
+test: testbin test-deps check-generated lint lint-workflows ## Build and install what the tests need (as root: they run a kubelet), check generated files, vet, lint the workflows, and run every test.
 	source <(hack/testbin.sh env) && source <(hack/agent-clis.sh env) && go test $(GOTEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz
 

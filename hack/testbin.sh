@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Builds the binaries the tests run against (etcd, kube-apiserver, kubectl, Flux
-# source-controller and its CRDs, the flux CLI, helm) from the Go module proxy,
-# into a cache directory, and prints the envtest assets directory
+# source-controller and its CRDs, the flux CLI, helm, actionlint) from the Go
+# module proxy, into a cache directory, and prints the envtest assets directory
 # (KUBEBUILDER_ASSETS).
 #
 # Nothing is downloaded from release sites: every binary is compiled from its Go
 # module. What is already built at the right version is skipped.
 #
-# Usage: hack/testbin.sh [envtest|flux|helm|all|env]   (default: all)
+# Usage: hack/testbin.sh [envtest|flux|helm|node|actionlint|all|env]   (default: all)
 #   envtest  etcd, kube-apiserver, kubectl and Flux's source CRDs
 #   flux     Flux: the source-controller binary and the flux CLI
 #   helm     helm
+#   actionlint  actionlint, which lints .github/workflows; prints its path
 #   all      all of the above
 #   env      build all, then print them as shell exports instead of the dir
 # Env:   GASTOWN_TESTBIN  cache directory (default: ~/.cache/gastown-operator/testbin)
@@ -22,6 +23,7 @@ FLUX_SOURCE_VERSION=1.9.6
 FLUX_ARTIFACT_VERSION=0.18.0 # the version source-controller asks for is not served here
 FLUX_CLI_VERSION=2.9.5 # the Flux release of source-controller 1.9
 HELM_VERSION=3.21.4
+ACTIONLINT_VERSION=1.7.12
 
 CACHE=${GASTOWN_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gastown-operator/testbin}
 ASSETS=$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION
@@ -30,6 +32,7 @@ FLUX_CRDS=$CACHE/flux-crds-$FLUX_SOURCE_VERSION
 FLUX_CLI_DIR=$CACHE/flux-cli-$FLUX_CLI_VERSION
 HELM_DIR=$CACHE/helm-$HELM_VERSION
 NODE_DIR=$CACHE/node-$K8S_VERSION
+ACTIONLINT_DIR=$CACHE/actionlint-$ACTIONLINT_VERSION
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 LDFLAGS_BASE='-s -w'
@@ -166,6 +169,11 @@ build_helm() {
   GOBIN=$out GOFLAGS= go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 }
 
+# actionlint reports its module version (from the build info) with -version.
+build_actionlint() {
+  GOBIN=$1 GOFLAGS= go install -trimpath -ldflags "$LDFLAGS_BASE" "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+}
+
 what=${1:-all}
 case $what in
   envtest|all|env)
@@ -177,8 +185,9 @@ case $what in
     build_once "$FLUX_CLI_DIR" flux build_flux_cli "the flux CLI" ;;&
   helm|all|env) build_once "$HELM_DIR" helm build_helm ;;&
   node|all|env) build_once "$NODE_DIR" kube-controller-manager build_node "kubelet, kube-scheduler, kube-controller-manager" ;;&
-  envtest|flux|helm|node|all|env) ;;
-  *) echo "usage: $0 [envtest|flux|helm|node|all|env]" >&2; exit 2 ;;
+  actionlint|all|env) build_once "$ACTIONLINT_DIR" actionlint build_actionlint ;;&
+  envtest|flux|helm|node|actionlint|all|env) ;;
+  *) echo "usage: $0 [envtest|flux|helm|node|actionlint|all|env]" >&2; exit 2 ;;
 esac
 
 if [[ $what == env ]]; then
@@ -188,6 +197,9 @@ if [[ $what == env ]]; then
   echo "export GASTOWN_FLUX=$FLUX_CLI_DIR/flux"
   echo "export GASTOWN_HELM=$HELM_DIR/helm"
   echo "export GASTOWN_NODE_BIN=$NODE_DIR"
+  echo "export GASTOWN_ACTIONLINT=$ACTIONLINT_DIR/actionlint"
+elif [[ $what == actionlint ]]; then
+  echo "$ACTIONLINT_DIR/actionlint"
 else
   echo "$ASSETS"
 fi
