@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -65,6 +66,7 @@ func TestPolecatsAsPods(t *testing.T) {
 	t.Run("the whole loop through pods", func(t *testing.T) { wholeLoopThroughPods(t, env) })
 	t.Run("the seed README's Polecat applied by hand", func(t *testing.T) { seedPolecat(t, env) })
 	t.Run("opencode in its own image", func(t *testing.T) { openCodePolecat(t, env) })
+	t.Run("claude with OAuth credentials", func(t *testing.T) { claudeOAuthPolecat(t, env) })
 	t.Run("witness", func(t *testing.T) {
 		t.Run("image not present", func(t *testing.T) { t.Parallel(); witnessImageNotPresent(t, env) })
 		t.Run("missing secret", func(t *testing.T) { t.Parallel(); witnessMissingSecret(t, env) })
@@ -220,6 +222,68 @@ func openCodePolecat(t *testing.T, env *devenv.Env) {
 	logs, err := env.Kubectl(context.Background(), "logs", "polecat-oc-readme", "-c", "opencode", "-n", devenv.WorkersNamespace)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(logs).To(ContainSubstring(`"type":"step_finish"`), "opencode's JSON events in the container log")
+}
+
+// claudeOAuthPolecat runs claude with the seed README's option B: OAuth
+// credentials (.credentials.json) and no API key. The pod's root file
+// system is read-only: the runner copies the credentials into the writable
+// HOME, where claude reads (and would refresh) them, and claude sends the
+// token as a Bearer token.
+func claudeOAuthPolecat(t *testing.T, env *devenv.Env) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := devenv.WorkersNamespace
+
+	// A rig without an API key, so that the credentials are all claude has.
+	rig := &gastownv1.Rig{
+		ObjectMeta: metav1.ObjectMeta{Name: "oauth"},
+		Spec: gastownv1.RigSpec{
+			GitURL:           env.CloneURL,
+			WorkersNamespace: ns,
+			Kubernetes:       gastownv1.RigKubernetes{PodTemplate: &gastownv1.PolecatPodTemplate{HostNetwork: true}},
+		},
+	}
+	g.Expect(env.Client.Create(ctx, rig)).To(Succeed())
+	key := &corev1.Secret{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: devenv.AnthropicKeySecret}, key)).To(Succeed())
+	creds := fmt.Sprintf(`{"claudeAiOauth":{"accessToken":%q,"refreshToken":"sk-ant-ort01-not-used","expiresAt":%d,"scopes":["user:inference","user:profile"],"subscriptionType":"max"}}`,
+		key.Data[devenv.AnthropicKeyKey], time.Now().Add(24*time.Hour).UnixMilli())
+	_, err := env.Kubectl(ctx, "create", "secret", "generic", "claude-oauth", "-n", ns, "--from-literal=.credentials.json="+creds)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	pc := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: "oauth-1", Namespace: ns},
+		Spec: gastownv1.PolecatSpec{
+			Rig:             rig.Name,
+			BeadID:          "oauth-1",
+			DesiredState:    gastownv1.DesiredWorking,
+			ExecutionMode:   gastownv1.ExecutionModeKubernetes,
+			TaskDescription: "# Write the changelog (bead oauth-1)\n\nStart a CHANGELOG.\n",
+			AgentConfig:     &gastownv1.AgentConfig{ModelProvider: &gastownv1.ModelProvider{Endpoint: env.AnthropicURL}},
+			Kubernetes: &gastownv1.PolecatKubernetes{
+				GitRepository:        env.CloneURL,
+				GitBranch:            "main",
+				ClaudeCredsSecretRef: &meta.LocalObjectReference{Name: "claude-oauth"},
+			},
+		},
+	}
+	create(t, env, pc)
+	done := waitPolecatFinished(t, env, pc.Name)
+	g.Expect(done.Status.Phase).To(Equal(gastownv1.PolecatPhaseSucceeded), "%+v", done.Status)
+
+	var bearer, apiKey int
+	for _, r := range env.Anthropic.Requests() {
+		if r.Kind == anthropicemu.KindMain && r.Body != nil && strings.Contains(firstUserText(r.Body), "(bead oauth-1)") {
+			if r.Header.Get("Authorization") != "" {
+				bearer++
+			}
+			if r.Header.Get("X-Api-Key") != "" {
+				apiKey++
+			}
+		}
+	}
+	g.Expect(bearer).To(BeNumerically(">", 0), "claude sent its OAuth token")
+	g.Expect(apiKey).To(BeZero(), "no API key reached claude")
 }
 
 // seedPolecat applies the seed README's Polecat example, with its secrets
