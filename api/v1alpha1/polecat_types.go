@@ -95,8 +95,14 @@ type PolecatSpec struct {
 }
 
 // PolecatKubernetes holds a polecat's git and pod settings.
+// The rule on gitRepository is here, not on the field, so that a refusal does not
+// echo the URL (and its credentials) as the invalid value.
+// +kubebuilder:validation:XValidation:rule="!has(self.gitRepository) || (!self.gitRepository.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@') && (self.gitRepository.matches('^(?i)(ssh|git[+]ssh|ssh[+]git)://') || !self.gitRepository.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*@')))",fieldPath=".gitRepository",message="spec.kubernetes.gitRepository must not hold credentials (user:password@ or token@ before the host): put them in the git secret (gitSecretRef); only ssh:// URLs may name a bare user (ssh://git@host/org/repo.git), and git@host:org/repo.git is fine"
 type PolecatKubernetes struct {
-	// GitRepository to clone and push to (SSH or HTTPS URL).
+	// GitRepository to clone and push to (SSH or HTTPS URL). It must not
+	// hold credentials, as the rig's spec.gitURL: they belong in the git
+	// secret (gitSecretRef).
+	// +kubebuilder:validation:MaxLength=2048
 	// +optional
 	GitRepository string `json:"gitRepository,omitempty"`
 

@@ -25,14 +25,22 @@ const (
 // RigSpec defines a project: where its work comes from (a Flux GitRepository),
 // where its polecats run, and with which agent and limits.
 // +kubebuilder:validation:XValidation:rule="has(self.sourceRef) || has(self.gitURL)",message="one of spec.sourceRef or spec.gitURL is required"
+// The rule on gitURL is here, not on the field, so that a refusal does not
+// echo the URL (and its credentials) as the invalid value.
+// +kubebuilder:validation:XValidation:rule="!has(self.gitURL) || (!self.gitURL.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@') && (self.gitURL.matches('^(?i)(ssh|git[+]ssh|ssh[+]git)://') || !self.gitURL.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*@')))",fieldPath=".gitURL",message="spec.gitURL must not hold credentials (user:password@ or token@ before the host): put them in the git secret (gitSecretRef); only ssh:// URLs may name a bare user (ssh://git@host/org/repo.git), and git@host:org/repo.git is fine"
 type RigSpec struct {
 	// SourceRef is the Flux GitRepository holding the rig's bead files.
 	// Without it the rig runs only polecats created by hand.
 	// +optional
 	SourceRef *SourceReference `json:"sourceRef,omitempty"`
 
-	// GitURL is the repository polecats clone and push to. When empty it is
-	// taken from the source's spec.url.
+	// GitURL is the repository polecats clone and push to (HTTPS or SSH).
+	// When empty it is taken from the source's spec.url. It must not hold
+	// credentials: https://user:token@host/... and https://token@host/...
+	// are refused (the credentials belong in the git secret); a bare user
+	// on an ssh:// URL (ssh://git@host/org/repo.git) and the scp-like
+	// git@host:org/repo.git are fine.
+	// +kubebuilder:validation:MaxLength=2048
 	// +optional
 	GitURL string `json:"gitURL,omitempty"`
 

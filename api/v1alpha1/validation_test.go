@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -332,4 +333,71 @@ func object(t *testing.T, doc, ns string) *unstructured.Unstructured {
 		u.SetNamespace(ns)
 	}
 	return u
+}
+
+// TestGitURLCredentialsAreRefused: a git URL with credentials in its user
+// information is refused at admission, in a rig's spec.gitURL and a
+// polecat's spec.kubernetes.gitRepository, with a message that says where
+// the credentials go and does not echo them. SSH URLs with a bare user
+// and scp-like addresses are accepted.
+func TestGitURLCredentialsAreRefused(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	const secret = "ghp_s3cretTokenValue0123456789abcdef"
+	refused := []string{
+		"https://alice:" + secret + "@github.com/org/repo.git",
+		"https://" + secret + "@github.com/org/repo.git",
+		"http://x-access-token:" + secret + "@git.example.com:8443/org/repo.git",
+		"ssh://git:" + secret + "@github.com/org/repo.git",
+		"git://user@git.example.com/org/repo.git",
+	}
+	accepted := []string{
+		"https://github.com/org/repo.git",
+		"http://127.0.0.1:8080/org/repo.git",
+		"git@github.com:org/repo.git",
+		"ssh://git@github.com/org/repo.git",
+		"ssh://git@127.0.0.1:2222/org/repo.git",
+		"SSH://git@github.com/org/repo.git",
+		"https://github.com/org/repo@v1.git",
+	}
+	rig := func(i int, url string) client.Object {
+		return &gastownv1.Rig{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-url-%d", ns, i)},
+			Spec:       gastownv1.RigSpec{GitURL: url},
+		}
+	}
+	polecat := func(i int, url string) client.Object {
+		return &gastownv1.Polecat{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pc-url-%d", i), Namespace: ns},
+			Spec:       gastownv1.PolecatSpec{Rig: "r", Kubernetes: &gastownv1.PolecatKubernetes{GitRepository: url}},
+		}
+	}
+	kinds := []struct {
+		field string
+		make  func(int, string) client.Object
+	}{{"spec.gitURL", rig}, {"spec.kubernetes.gitRepository", polecat}}
+	for _, k := range kinds {
+		for i, url := range refused {
+			t.Run("refused "+k.field+" "+url, func(t *testing.T) {
+				err := env.Client.Create(ctx, k.make(i, url))
+				if err == nil {
+					t.Fatalf("created; want a refusal")
+				}
+				want := k.field + " must not hold credentials (user:password@ or token@ before the host): put them in the git secret (gitSecretRef)"
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("refused with %q; want a message containing %q", err, want)
+				}
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the refusal echoes the credentials: %v", err)
+				}
+			})
+		}
+		for i, url := range accepted {
+			t.Run("accepted "+k.field+" "+url, func(t *testing.T) {
+				if err := env.Client.Create(ctx, k.make(100+i, url)); err != nil {
+					t.Errorf("refused: %v", err)
+				}
+			})
+		}
+	}
 }

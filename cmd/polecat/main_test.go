@@ -322,6 +322,58 @@ func TestRunOutcomes(t *testing.T) {
 	}
 }
 
+// TestRunScrubsSecrets: an agent that prints its API key, the git password
+// and a GitHub token leaves none of them in the result's summary or message,
+// nor in the container log.
+func TestRunScrubsSecrets(t *testing.T) {
+	const (
+		apiKey   = "my-anthropic-key-value-0042"
+		ghToken  = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+		password = "pw-123"
+	)
+	srv := gitopstest.HTTPServer(t, "alice", password, "main", repoFiles())
+	w := newWorkspace(t, srv.URL, map[string]string{"username": "alice", "password": password})
+	w.env = []string{"ANTHROPIC_API_KEY=" + apiKey}
+	script := `set -eu
+test "$ANTHROPIC_API_KEY" = ` + apiKey + `
+echo "my key is $ANTHROPIC_API_KEY"
+echo "and a token ` + ghToken + ` on stderr" >&2
+printf 'partial line without a newline: %s' "$ANTHROPIC_API_KEY" >&2
+echo change >> main.go
+echo '{"type":"result","subtype":"success","is_error":true,"terminal_reason":"bad_'"$ANTHROPIC_API_KEY"'","result":"Done with key '"$ANTHROPIC_API_KEY"', token ` + ghToken + `, git password ` + password + ` and https://alice:` + password + `@git.example.com/r.git"}'
+`
+	cfg := w.config(t, gastownv1.PurposeWork, script)
+	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
+	}
+	run := w.runner(t, "run", cfg)
+	if run.code != polecat.ExitAgentFailed || run.result == nil {
+		t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
+	}
+	if want := "the agent reported an error (bad_[REDACTED])"; run.result.Message != want {
+		t.Errorf("message = %q, want %q", run.result.Message, want)
+	}
+	if want := "Done with key [REDACTED], token [REDACTED], git password [REDACTED] and https://[REDACTED]@git.example.com/r.git"; run.result.Summary != want {
+		t.Errorf("summary = %q, want %q", run.result.Summary, want)
+	}
+	termination, err := os.ReadFile(w.logPath("run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{apiKey, ghToken, password} {
+		for where, text := range map[string]string{"termination message": string(termination), "log": run.output} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s shows %q:\n%s", where, secret, text)
+			}
+		}
+	}
+	for _, want := range []string{"my key is [REDACTED]", "and a token [REDACTED] on stderr", "partial line without a newline: [REDACTED]"} {
+		if !strings.Contains(run.output, want) {
+			t.Errorf("the log lacks %q:\n%s", want, run.output)
+		}
+	}
+}
+
 func TestCloneUnknownSSHHost(t *testing.T) {
 	srv, keys := gitopstest.SSHServer(t, "main", repoFiles())
 	// The seed's secret: only the key. Only github.com is known then.
@@ -565,6 +617,9 @@ type workspace struct {
 	dir    string
 	url    string
 	secret string
+	// env is added to the runner's environment, as the agent container's
+	// own env (its API key).
+	env []string
 }
 
 func newWorkspace(t *testing.T, url string, secret map[string]string) *workspace {
@@ -663,6 +718,7 @@ func (w *workspace) command(cfg polecat.RunnerConfig, command string, args ...st
 		"TMPDIR=" + os.TempDir(),
 		polecat.ConfigEnv + "=" + encoded,
 	}
+	cmd.Env = append(cmd.Env, w.env...)
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	return cmd, out

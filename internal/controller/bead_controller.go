@@ -89,7 +89,7 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if st.Latest != nil {
 		bead.Status.Polecat = st.Latest.Name
 		if res := st.Latest.Status.Result; res != nil {
-			bead.Status.Result = res
+			bead.Status.Result = redactedResult(res)
 			if res.Outcome == gastownv1.OutcomePushed {
 				bead.Status.Branch, bead.Status.Commit = res.Branch, res.Commit
 			}

@@ -28,6 +28,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/polecat"
+	"github.com/boshu2/gastown-operator/internal/redact"
 	"github.com/boshu2/gastown-operator/internal/witness"
 )
 
@@ -312,8 +313,22 @@ func podResult(pod *corev1.Pod) (*gastownv1.PolecatResult, time.Time) {
 	return last, finished
 }
 
+// redactedResult is res with its free text (message, summary) redacted:
+// the runner already removed the secrets it was given; token shapes and URL
+// credentials are removed here too, for a result from an older runner or a
+// container that is not the runner.
+func redactedResult(res *gastownv1.PolecatResult) *gastownv1.PolecatResult {
+	if res == nil {
+		return nil
+	}
+	out := res.DeepCopy()
+	out.Message, out.Summary = redact.Text(out.Message), redact.Text(out.Summary)
+	return out
+}
+
 // finish records how a run ended.
 func finish(pc *gastownv1.Polecat, res *gastownv1.PolecatResult, at time.Time) {
+	res = redactedResult(res)
 	pc.Status.Result = res
 	done := metav1.NewTime(at)
 	pc.Status.CompletedAt = &done

@@ -27,6 +27,8 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/dispatch"
+	"github.com/boshu2/gastown-operator/internal/polecat"
+	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
 // RigReconciler resolves a rig's source, creates its BeadStore, Witness and
@@ -123,7 +125,17 @@ func rigPhase(rig *gastownv1.Rig) string {
 
 // resolveSource records the git URL, base branch and revision of the rig's
 // source. A rig without a source uses its spec alone.
+//
+// A git URL with credentials in it (spec.gitURL, or the source's spec.url
+// that the rig would copy) is never recorded: the rig is Stalled with
+// reason InvalidSpec and a message naming the field, without the
+// credentials, until the URL changes.
 func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) error {
+	rig.Status.GitURL = ""
+	conditions.Delete(rig, meta.StalledCondition)
+	if redact.URLHasCredentials(rig.Spec.GitURL) {
+		return stallCredentialsInURL(rig, "spec.gitURL", rig.Spec.GitURL)
+	}
 	rig.Status.GitURL = rig.Spec.GitURL
 	rig.Status.BaseBranch = rig.Spec.Git.BaseBranch
 	defer func() {
@@ -152,6 +164,9 @@ func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) e
 		return err
 	}
 	if rig.Status.GitURL == "" {
+		if redact.URLHasCredentials(src.Spec.URL) {
+			return stallCredentialsInURL(rig, fmt.Sprintf("GitRepository %s/%s spec.url", ref.Namespace, ref.Name), src.Spec.URL)
+		}
 		rig.Status.GitURL = src.Spec.URL
 	}
 	if rig.Status.BaseBranch == "" && src.Spec.Reference != nil {
@@ -166,6 +181,17 @@ func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) e
 	rig.Status.SourceRevision = artifact.Revision
 	conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, meta.SucceededReason, "source revision %s", artifact.Revision)
 	return nil
+}
+
+// stallCredentialsInURL marks the rig Stalled for a git URL with
+// credentials in field, and ends the reconcile: only a change of the URL
+// (a watched generation change) can fix it.
+func stallCredentialsInURL(rig *gastownv1.Rig, field, url string) error {
+	err := polecat.CredentialsInURLError(field, url)
+	conditions.Delete(rig, meta.ReconcilingCondition)
+	conditions.MarkStalled(rig, gastownv1.InvalidSpecReason, "%s", err)
+	conditions.MarkFalse(rig, gastownv1.SourceReadyCondition, gastownv1.InvalidSpecReason, "%s", err)
+	return reconcile.TerminalError(err)
 }
 
 // rigChild is a per-rig object the rig creates when absent.

@@ -2,11 +2,13 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,5 +89,43 @@ func TestRigReportsAMissingWorkersNamespace(t *testing.T) {
 		got := get(g, "", r.Name, &gastownv1.Rig{})
 		g.Expect(conditions.IsReady(got)).To(BeTrue())
 		get(g, ns, r.Name, &gastownv1.Refinery{})
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// TestRigRefusesCredentialsInTheSourceURL: a GitRepository whose URL holds a
+// token is not copied into the rig's status; the rig is Stalled with
+// InvalidSpec and a message naming the field without the token, until the
+// URL is fixed.
+func TestRigRefusesCredentialsInTheSourceURL(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	const token = "ghp_sourceUrlToken0123456789abcdefXYZ"
+	repo := gitRepository(t, ns, "app")
+	update(t, ns, repo.Name, &sourcev1.GitRepository{}, func(r *sourcev1.GitRepository) {
+		r.Spec.URL = "https://x-access-token:" + token + "@git.example.com/org/app.git"
+	})
+	r := rig(t, ns, func(r *gastownv1.Rig) {
+		r.Spec.GitURL = ""
+		r.Spec.SourceRef = &gastownv1.SourceReference{Kind: "GitRepository", Name: "app", Namespace: ns}
+	})
+	g.Eventually(func(g Gomega) {
+		got := get(g, "", r.Name, &gastownv1.Rig{})
+		g.Expect(conditions.IsStalled(got)).To(BeTrue())
+		g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal(gastownv1.InvalidSpecReason))
+		msg := conditions.GetMessage(got, meta.StalledCondition)
+		g.Expect(msg).To(ContainSubstring("GitRepository " + ns + "/app spec.url holds credentials"))
+		g.Expect(msg).To(ContainSubstring("put them in the git secret"))
+		g.Expect(got.Status.GitURL).To(BeEmpty())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	got := get(g, "", r.Name, &gastownv1.Rig{})
+	g.Expect(fmt.Sprint(got.Status)).NotTo(ContainSubstring(token))
+
+	update(t, ns, repo.Name, &sourcev1.GitRepository{}, func(r *sourcev1.GitRepository) {
+		r.Spec.URL = "https://git.example.com/org/app.git"
+	})
+	g.Eventually(func(g Gomega) {
+		got := get(g, "", r.Name, &gastownv1.Rig{})
+		g.Expect(conditions.IsStalled(got)).To(BeFalse())
+		g.Expect(got.Status.GitURL).To(Equal("https://git.example.com/org/app.git"))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 }

@@ -295,7 +295,9 @@ func TestBadKnownHosts(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	tests := map[string]string{
-		"https://alice:pw-123@git.example.com/repo.git": "https://alice:xxxxx@git.example.com/repo.git",
+		"https://alice:pw-123@git.example.com/repo.git": "https://git.example.com/repo.git",
+		"https://ghp_token@github.com/org/repo.git":     "https://github.com/org/repo.git",
+		"ssh://git:pw-123@127.0.0.1:2222/org/repo.git":  "ssh://127.0.0.1:2222/org/repo.git",
 		"https://git.example.com/repo.git":              "https://git.example.com/repo.git",
 		"git@github.com:myorg/myrepo.git":               "git@github.com:myorg/myrepo.git",
 		"ssh://git@127.0.0.1:2222/org/repo.git":         "ssh://git@127.0.0.1:2222/org/repo.git",
@@ -316,7 +318,7 @@ func TestErrorHidesURLPassword(t *testing.T) {
 	if strings.Contains(err.Error(), "pw-123") {
 		t.Fatalf("error shows the password: %s", err)
 	}
-	if !strings.HasPrefix(err.Error(), "git clone https://alice:xxxxx@git.example.com/repo.git: ") {
+	if !strings.HasPrefix(err.Error(), "git clone https://git.example.com/repo.git: ") {
 		t.Errorf("error = %s", err)
 	}
 }

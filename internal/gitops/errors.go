@@ -3,7 +3,8 @@ package gitops
 import (
 	"errors"
 	"net/url"
-	"strings"
+
+	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
 // ErrNoChanges is returned by CommitAll when the worktree has nothing to commit.
@@ -24,27 +25,16 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := "git " + e.Op + " " + RedactURL(e.URL) + ": " + e.Err.Error()
 	// go-git quotes the request URL in some HTTP errors; a password in the
 	// URL must not reach a log or a result through them.
-	if pw := urlPassword(e.URL); pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "xxxxx")
-	}
-	return msg
+	return redact.Text("git "+e.Op+" "+RedactURL(e.URL)+": "+e.Err.Error(), urlPassword(e.URL))
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// RedactURL returns the URL with any password replaced, for messages.
-// SCP-like SSH addresses (git@host:path) carry no password and are returned
-// as they are.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
-}
+// RedactURL returns the URL without its credentials, for messages: it is
+// redact.URL.
+func RedactURL(raw string) string { return redact.URL(raw) }
 
 func urlPassword(raw string) string {
 	u, err := url.Parse(raw)

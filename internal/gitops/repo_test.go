@@ -158,7 +158,7 @@ func TestCloneErrors(t *testing.T) {
 			name:    "password in the URL is not shown",
 			url:     strings.Replace(srv.URL, "http://", "http://alice:pw-123@", 1),
 			branch:  "nope",
-			wantErr: []string{"alice:xxxxx@"},
+			wantErr: []string{"git clone branch nope of " + srv.URL + ": "},
 		},
 	}
 	for _, tt := range tests {

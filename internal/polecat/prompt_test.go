@@ -39,7 +39,7 @@ func TestBuildPrompt(t *testing.T) {
 				"# Add a /health endpoint (bead gt-health)",
 				"Return 200 and {\"status\":\"ok\"}. Add a test.",
 				"## Acceptance criteria\n\ngo test ./... passes",
-				"a clone of https://alice:xxxxx@github.com/org/demo.git on branch polecat/gt-health (from main)",
+				"a clone of https://github.com/org/demo.git on branch polecat/gt-health (from main)",
 			}, rules...),
 			notWant: []string{"pw-123", "Review comments", "Redo the change"},
 		},

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/redact"
 	"github.com/boshu2/gastown-operator/internal/version"
 )
 
@@ -366,18 +367,40 @@ func mergeAgentConfigs(layers ...*gastownv1.AgentConfig) gastownv1.AgentConfig {
 	return out
 }
 
+// gitURL is the repository the polecat clones: its own
+// spec.kubernetes.gitRepository, else the rig's status.gitURL, else the
+// rig's spec.gitURL. A URL with credentials in it is refused, whichever
+// field it comes from: it would reach the pod's environment and the
+// prompt. The message names the field, never the credentials.
 func (l *layers) gitURL() (string, error) {
-	url := firstString(l.pcK.GitRepository, l.rigStatus.GitURL)
-	if url == "" && l.rig != nil {
-		url = l.rig.Spec.GitURL
+	candidates := []struct{ field, url string }{
+		{"spec.kubernetes.gitRepository", l.pcK.GitRepository},
+		{fmt.Sprintf("rig %s status.gitURL", l.rigName), l.rigStatus.GitURL},
 	}
-	if url != "" {
-		return url, nil
+	if l.rig != nil {
+		candidates = append(candidates, struct{ field, url string }{fmt.Sprintf("rig %s spec.gitURL", l.rigName), l.rig.Spec.GitURL})
+	}
+	for _, c := range candidates {
+		if c.url == "" {
+			continue
+		}
+		if redact.URLHasCredentials(c.url) {
+			return "", CredentialsInURLError(c.field, c.url)
+		}
+		return c.url, nil
 	}
 	if l.rig == nil {
 		return "", fmt.Errorf("spec.kubernetes.gitRepository is empty and rig %s does not exist", l.rigName)
 	}
 	return "", fmt.Errorf("spec.kubernetes.gitRepository is empty and rig %s has no gitURL", l.rigName)
+}
+
+// CredentialsInURLError is the refusal of a git URL with credentials in its
+// user information, in field. It shows the URL without them.
+func CredentialsInURLError(field, url string) error {
+	return fmt.Errorf("%s holds credentials in the user information of its URL (%s with user:password@ or token@ before the host): "+
+		"credentials are not allowed in a git URL; remove them from the URL and put them in the git secret "+
+		"(gitSecretRef: username with password or token, for HTTPS)", field, redact.URL(url))
 }
 
 // branchData is what a rig's branch template sees.

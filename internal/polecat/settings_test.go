@@ -242,6 +242,28 @@ func TestResolveErrors(t *testing.T) {
 			wantErr: "spec.kubernetes.gitRepository is empty and rig demo has no gitURL",
 		},
 		{
+			name: "a token in the polecat's git URL",
+			edit: func(pc *gastownv1.Polecat, _ *gastownv1.Rig) {
+				pc.Spec.Kubernetes = &gastownv1.PolecatKubernetes{GitRepository: "https://ghp_polecatToken0123456789@github.com/org/demo.git"}
+			},
+			wantErr: "spec.kubernetes.gitRepository holds credentials in the user information of its URL (https://github.com/org/demo.git with",
+		},
+		{
+			name: "a password in the rig's status git URL",
+			edit: func(_ *gastownv1.Polecat, rig *gastownv1.Rig) {
+				rig.Status.GitURL = "https://alice:ghp_rigToken0123456789@github.com/org/demo.git"
+			},
+			wantErr: "rig demo status.gitURL holds credentials",
+		},
+		{
+			name: "a password in the rig's spec git URL",
+			edit: func(_ *gastownv1.Polecat, rig *gastownv1.Rig) {
+				rig.Status.GitURL = ""
+				rig.Spec.GitURL = "ssh://git:ghp_rigToken0123456789@github.com/org/demo.git"
+			},
+			wantErr: "rig demo spec.gitURL holds credentials",
+		},
+		{
 			name:    "branch template does not parse",
 			edit:    func(_ *gastownv1.Polecat, rig *gastownv1.Rig) { rig.Spec.Git.BranchTemplate = "gt/{{.BeadID" },
 			wantErr: `rig demo spec.git.branchTemplate "gt/{{.BeadID"`,
@@ -307,6 +329,9 @@ func TestResolveErrors(t *testing.T) {
 			_, err := Resolve(pc, bead, rig, Defaults{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "Token0123456789") {
+				t.Errorf("the error shows the credentials: %v", err)
 			}
 		})
 	}

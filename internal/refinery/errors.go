@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
 // Errors the Refinery controller acts on. Providers wrap them with the
@@ -70,16 +72,17 @@ type opError struct {
 func (e *opError) Error() string { return e.op + ": " + e.msg }
 func (e *opError) Unwrap() error { return e.err }
 
-// wrapOp wraps err with the operation's name and removes secret from its
-// message. An error whose own message held the secret is not kept in the
-// chain, so that nothing unwrapped from the result can print it either.
+// wrapOp wraps err with the operation's name and redacts its message
+// (redact.Text: secret, token shapes, URL credentials). An error whose own
+// message held something redacted is not kept in the chain, so that
+// nothing unwrapped from the result can print it either.
 func wrapOp(op string, err error, secret string) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	if secret != "" && strings.Contains(msg, secret) {
-		return &opError{op: op, msg: strings.ReplaceAll(msg, secret, "[redacted]")}
+	if clean := redact.Text(msg, secret); clean != msg {
+		return &opError{op: op, msg: clean}
 	}
 	return &opError{op: op, msg: msg, err: err}
 }

@@ -36,7 +36,7 @@ func TestWrapOp(t *testing.T) {
 		{
 			name:    "redacts the secret and drops the chain",
 			err:     errors.New(`Get "https://x:` + secret + `@ghe/api": refused`),
-			message: `merge pull request #1: Get "https://x:[redacted]@ghe/api": refused`,
+			message: `merge pull request #1: Get "https://[REDACTED]@ghe/api": refused`,
 		},
 	}
 	for _, tt := range tests {

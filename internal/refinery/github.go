@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
 const (
@@ -144,6 +146,9 @@ func (g *GitHub) CreatePullRequest(ctx context.Context, in NewPullRequest) (*Pul
 
 func (g *GitHub) create(ctx context.Context, in NewPullRequest) (*PullRequest, error) {
 	op := "create pull request for " + in.Head
+	// The text is built from the bead and the agent's summary: it never
+	// carries the provider's token or a token-shaped string.
+	in.Title, in.Body = redact.Text(in.Title, g.token), redact.Text(in.Body, g.token)
 	created, _, err := g.client.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
 		Title: &in.Title,
 		Head:  &in.Head,
@@ -369,6 +374,7 @@ func (g *GitHub) DeleteBranch(ctx context.Context, branch string) error {
 
 // Comment adds a comment to a pull request's conversation.
 func (g *GitHub) Comment(ctx context.Context, number int, body string) error {
+	body = redact.Text(body, g.token)
 	_, _, err := g.client.Issues.CreateComment(ctx, g.owner, g.repo, number, &github.IssueComment{Body: &body})
 	return g.wrap(fmt.Sprintf("comment on pull request #%d", number), err)
 }

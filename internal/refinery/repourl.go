@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
 // scpLike matches git's short SSH form, [user@]host:path.
@@ -21,7 +23,7 @@ func ParseRepoURL(gitURL string) (owner, repo string, err error) {
 	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
 	parts := strings.Split(path, "/")
 	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
-		return "", "", fmt.Errorf("git URL %q does not name an owner/repo", redactURL(gitURL))
+		return "", "", fmt.Errorf("git URL %q does not name an owner/repo", redact.URL(gitURL))
 	}
 	return parts[0], parts[1], nil
 }
@@ -31,33 +33,16 @@ func repoPath(gitURL string) (string, error) {
 		u, err := url.Parse(gitURL)
 		if err != nil {
 			// url.Parse's error quotes the URL, credentials and all.
-			return "", fmt.Errorf("invalid git URL %q", redactURL(gitURL))
+			return "", fmt.Errorf("invalid git URL %q", redact.URL(gitURL))
 		}
 		switch u.Scheme {
 		case "http", "https", "ssh", "git":
 			return u.Path, nil
 		}
-		return "", fmt.Errorf("git URL %q: unsupported scheme %q", redactURL(gitURL), u.Scheme)
+		return "", fmt.Errorf("git URL %q: unsupported scheme %q", redact.URL(gitURL), u.Scheme)
 	}
 	if m := scpLike.FindStringSubmatch(gitURL); m != nil {
 		return m[1], nil
 	}
-	return "", fmt.Errorf("invalid git URL %q", redactURL(gitURL))
-}
-
-// redactURL drops the user information of a URL, where a token may hide,
-// without needing the URL to parse.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	host := rest
-	if i := strings.Index(rest, "/"); i >= 0 {
-		host = rest[:i]
-	}
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		rest = "***@" + rest[i+1:]
-	}
-	return scheme + "://" + rest
+	return "", fmt.Errorf("invalid git URL %q", redact.URL(gitURL))
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
 // BeadInfo is what the pull request text says about a bead and its work.
@@ -12,6 +14,10 @@ type BeadInfo struct {
 	Polecat, Agent, Summary                 string
 	CostUSD                                 string
 	InputTokens, OutputTokens               int64
+	// Secrets are values the text must never show (the tokens the
+	// Refinery holds); they are replaced, as are token-shaped strings and
+	// URL credentials.
+	Secrets []string
 }
 
 // markerPattern finds the bead marker in a pull request body.
@@ -30,12 +36,19 @@ func BeadOfBody(body string) string {
 	return ""
 }
 
-// PullRequestTitle is the title of a bead's pull request.
-func PullRequestTitle(b BeadInfo) string { return fmt.Sprintf("%s: %s", b.ID, b.Title) }
+// PullRequestTitle is the title of a bead's pull request, redacted.
+func PullRequestTitle(b BeadInfo) string {
+	return redact.Text(fmt.Sprintf("%s: %s", b.ID, b.Title), b.Secrets...)
+}
 
 // PullRequestBody describes the bead, the polecat's summary and cost, and
-// carries the marker.
+// carries the marker. It is redacted (redact.Text with b.Secrets): the
+// summary is the agent's output, and the bead's text is anyone's commit.
 func PullRequestBody(b BeadInfo) string {
+	return redact.Text(pullRequestBody(b), b.Secrets...)
+}
+
+func pullRequestBody(b BeadInfo) string {
 	var s strings.Builder
 	if b.Description != "" {
 		s.WriteString(strings.TrimSpace(b.Description) + "\n\n")
@@ -67,8 +80,12 @@ func orZero(s string) string {
 }
 
 // RevisionTask is the task of a revision polecat: the review's body and
-// its line comments.
+// its line comments, with token shapes and URL credentials redacted.
 func RevisionTask(number int, review Review, comments []ReviewComment) string {
+	return redact.Text(revisionTask(number, review, comments))
+}
+
+func revisionTask(number int, review Review, comments []ReviewComment) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "Address the review of pull request #%d by %s, who requested changes.\n", number, review.User)
 	if body := strings.TrimSpace(review.Body); body != "" {

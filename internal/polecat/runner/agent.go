@@ -68,8 +68,14 @@ func (r *Runner) runAgent(ctx context.Context, prompt string) agentRun {
 	cmd.Dir = c.RepoDir
 	cmd.Env = agentEnv(os.Environ(), c, prompt)
 	tail := &tailBuffer{max: maxOutputTail}
-	cmd.Stdout = io.MultiWriter(r.Stdout, tail)
-	cmd.Stderr = r.Stderr
+	// The agent's output reaches the container log without the secrets
+	// it was given, should it print them.
+	stdout := &lineRedactor{w: r.Stdout, scrub: r.scrub}
+	stderr := &lineRedactor{w: r.Stderr, scrub: r.scrub}
+	defer stdout.Close()
+	defer stderr.Close()
+	cmd.Stdout = io.MultiWriter(stdout, tail)
+	cmd.Stderr = stderr
 	if c.Agent.StdinTask {
 		stdin, err := os.Open(c.TaskFile)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
@@ -28,6 +29,10 @@ type Runner struct {
 	// runner's own log lines. Both go to the container log.
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// secretValues are what no log line or result may show (see secrets).
+	secretsOnce  sync.Once
+	secretValues []string
 }
 
 // failure is a step's error with the outcome it gives.
@@ -50,7 +55,7 @@ func (r *Runner) failed(err error) gastownv1.PolecatResult {
 		outcome = f.outcome
 	}
 	r.logf("%s: %v", outcome, err)
-	return gastownv1.PolecatResult{Outcome: outcome, Branch: r.Config.Git.WorkBranch, Message: err.Error()}
+	return r.scrubResult(gastownv1.PolecatResult{Outcome: outcome, Branch: r.Config.Git.WorkBranch, Message: err.Error()})
 }
 
 // Clone is the git-init step: it clones the branch the run starts from and
@@ -111,17 +116,18 @@ func (r *Runner) clone(ctx context.Context) error {
 
 // Run is the agent container's step: it runs the agent in the clone, then
 // closes the bead, commits everything the agent changed and pushes the
-// work branch. The agent never commits or pushes itself.
+// work branch. The agent never commits or pushes itself. The result's
+// message and summary hold none of the secrets the runner was given.
 func (r *Runner) Run(ctx context.Context) gastownv1.PolecatResult {
 	res, err := r.run(ctx)
 	if err != nil {
 		failed := r.failed(err)
 		failed.AgentExitCode = res.AgentExitCode
 		failed.CostUSD, failed.InputTokens, failed.OutputTokens, failed.Turns = res.CostUSD, res.InputTokens, res.OutputTokens, res.Turns
-		failed.Summary = res.Summary
+		failed.Summary = r.scrub(res.Summary)
 		return failed
 	}
-	return res
+	return r.scrubResult(res)
 }
 
 func (r *Runner) run(ctx context.Context) (gastownv1.PolecatResult, error) {
@@ -334,6 +340,7 @@ func (r *Runner) push(ctx context.Context, repo *gitops.Repo) error {
 	return nil
 }
 
+// logf writes one of the runner's log lines, without secrets.
 func (r *Runner) logf(format string, args ...any) {
-	fmt.Fprintf(r.Stderr, "gastown-polecat: "+format+"\n", args...)
+	fmt.Fprint(r.Stderr, r.scrub(fmt.Sprintf("gastown-polecat: "+format+"\n", args...)))
 }
