@@ -36,6 +36,9 @@ import (
 //     apparmor_parser, which the default profile needs.
 //   - runc's Root and netns_mounts_under_state_dir: runc's state and pod
 //     network namespaces would otherwise live in /run.
+//   - registry mirrors: each of Options.Registries, a plain-HTTP registry
+//     on loopback, is its own mirror with an http:// endpoint, so that pods
+//     pull from it (containerd would otherwise speak HTTPS to it).
 var containerdConfig = template.Must(template.New("config.toml").Parse(`version = 2
 root = {{printf "%q" .Root}}
 state = {{printf "%q" .State}}
@@ -92,6 +95,11 @@ disabled_plugins = [
     bin_dir = {{printf "%q" .CNIBinDir}}
     conf_dir = {{printf "%q" .CNIConfDir}}
     max_conf_num = 1
+{{- range .Registries}}
+
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors.{{printf "%q" .}}]
+    endpoint = [{{printf "%q" (print "http://" .)}}]
+{{- end}}
 `))
 
 // loopbackCNI is the node's only network: the loopback interface.
@@ -120,7 +128,7 @@ func (n *Node) startContainerd(ctx context.Context) error {
 		return err
 	}
 	var cfg bytes.Buffer
-	err := containerdConfig.Execute(&cfg, map[string]string{
+	err := containerdConfig.Execute(&cfg, map[string]any{
 		"Root":         filepath.Join(dir, "root"),
 		"State":        filepath.Join(dir, "state"),
 		"Temp":         filepath.Join(dir, "tmp"),
@@ -130,6 +138,7 @@ func (n *Node) startContainerd(ctx context.Context) error {
 		"RuncRoot":     filepath.Join(dir, "runc"),
 		"CNIBinDir":    cniBinDir,
 		"CNIConfDir":   cniConf,
+		"Registries":   n.opts.Registries,
 	})
 	if err != nil {
 		return err

@@ -16,9 +16,11 @@
 // unmounts, removes the cgroups, restores the sysctls the kubelet changes and
 // removes the directory, so that a test leaves the machine as it found it.
 //
-// Nothing can be pulled: images are built with BuildImage and imported with
-// ImportImage, and pods must use a tag that is not "latest" with
-// imagePullPolicy IfNotPresent or Never. Only hostNetwork pods can start: the
+// Nothing can be pulled from the internet: images are built with BuildImage
+// and imported with ImportImage, and pods must use a tag that is not
+// "latest" with imagePullPolicy IfNotPresent or Never; or they are pushed to
+// a plain-HTTP registry on loopback (test/registry) named in
+// Options.Registries, which containerd pulls from with any pull policy. Only hostNetwork pods can start: the
 // node's CNI configuration is loopback only, because every server a test
 // runs listens on 127.0.0.1 and pods must reach nothing else.
 //

@@ -58,6 +58,11 @@ type Options struct {
 	// Images are image tarballs to import before the kubelet starts, so
 	// that the kubelet knows them before any pod asks.
 	Images []string
+	// Registries are plain-HTTP image registries on loopback, as host:port
+	// (e.g. test/registry's Host), that containerd pulls from over HTTP:
+	// images named host:port/repo:tag that were not imported are pulled
+	// from there.
+	Registries []string
 	// BinDir holds kubelet, kube-scheduler and kube-controller-manager;
 	// NodeBinDir() when empty.
 	BinDir string
