@@ -38,10 +38,10 @@ manifests: ## Generate CRDs and RBAC, and copy the CRDs into the chart.
 	cp config/rbac/role.yaml charts/gastown-operator/files/manager-role.yaml
 
 .PHONY: version
-version: ## Write internal/version/VERSION into the chart's version and appVersion and the README's helm install --version.
+version: ## Write internal/version/VERSION into the chart's version and appVersion and the helm install --version of the README and the user guide.
 	@v=$$(cat internal/version/VERSION); \
 	sed -i -E "s/^version: .*/version: $$v/; s/^appVersion: .*/appVersion: \"$$v\"/" charts/gastown-operator/Chart.yaml; \
-	sed -i -E "s/^(  --version )[^ ]+( \\\\)$$/\1$$v\2/" README.md; \
+	sed -i -E "s/^(  --version )[^ ]+( \\\\)$$/\1$$v\2/" README.md docs/USER_GUIDE.md; \
 	grep -qx "version: $$v" charts/gastown-operator/Chart.yaml && grep -qx "appVersion: \"$$v\"" charts/gastown-operator/Chart.yaml \
 		|| { echo "version: charts/gastown-operator/Chart.yaml has no version:/appVersion: line to set" >&2; exit 1; }
 

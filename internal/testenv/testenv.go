@@ -165,8 +165,23 @@ func missing(what, where string) error {
 		"(hack/testbin.sh compiles them from the Go module proxy, about 10 minutes the first time)", what, where)
 }
 
+// Options change the control plane Start would start.
+type Options struct {
+	// WithoutProjectCRDs installs only Flux's source CRDs, as a cluster
+	// with Flux has before the operator's chart brings its own.
+	WithoutProjectCRDs bool
+	// ServiceAccounts turns the ServiceAccount admission plugin back on
+	// (envtest turns it off), so that pods get their service account and
+	// its token volume as on a real cluster; for pods on a node whose
+	// kube-controller-manager makes the namespaces' default accounts.
+	ServiceAccounts bool
+}
+
 // Start starts etcd and kube-apiserver and installs the CRDs.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return StartWith(Options{}) }
+
+// StartWith starts etcd and kube-apiserver as Options say.
+func StartWith(o Options) (*Env, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
@@ -179,11 +194,18 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	crds := []string{fluxCRDs}
+	if !o.WithoutProjectCRDs {
+		crds = append(crds, filepath.Join(root, "config", "crd", "bases"))
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), fluxCRDs},
+		CRDDirectoryPaths:     crds,
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme.Scheme,
+	}
+	if o.ServiceAccounts {
+		env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
 	}
 	cfg, err := env.Start()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/operator"
 	"github.com/boshu2/gastown-operator/internal/testenv"
 	"github.com/boshu2/gastown-operator/test/anthropicemu"
 	"github.com/boshu2/gastown-operator/test/githubemu"
@@ -38,6 +39,10 @@ const (
 	// AnthropicKeySecret holds the API key of the claude-code agent.
 	AnthropicKeySecret = "anthropic-api-key"
 	AnthropicKeyKey    = "api-key"
+	// GitCredentialsSecret holds the rig's SSH key and the git server's host
+	// key when Options.GitSSH, under the keys the README's secrets section
+	// and the runner use.
+	GitCredentialsSecret = "git-credentials"
 )
 
 // Defaults of Options.
@@ -99,12 +104,33 @@ type Options struct {
 	// Model for the agent; the CLI's default when empty.
 	Model string
 
+	// APIKeySecret names the secret, in WorkersNamespace, holding the agent's
+	// key under AnthropicKeyKey; AnthropicKeySecret when empty.
+	APIKeySecret string
+	// GitSSH serves the repository over SSH too, to a key the env makes, and
+	// gives the rig that URL with GitCredentialsSecret, as the README's rig
+	// does. The GitRepository still fetches over HTTP.
+	GitSSH bool
+
 	// Pods runs polecats as pods on a real node (containerd and kubelet,
 	// with kube-scheduler and kube-controller-manager; test/node) with the
 	// project's images built locally (test/images), instead of as local
 	// processes. It needs root. The rig's pods use host networking, as the
 	// env's servers listen on loopback.
 	Pods bool
+
+	// Registries are OCI registries on loopback the node pulls from over
+	// plain HTTP (test/registry), besides the images it imports.
+	Registries []string
+
+	// InstallOperator, when set, installs the operator instead of running it
+	// in this process: it is called once the node, git server and
+	// source-controller run and before the env's objects are created, with
+	// a control plane that has only Flux's CRDs (the operator's install
+	// brings its own) and the ServiceAccount admission plugin on. Objects it
+	// makes that the env would make too (the namespaces, the secrets) are
+	// kept. test/install/incluster installs the chart with it.
+	InstallOperator func(ctx context.Context, e *Env) error
 
 	// SourceInterval of the GitRepository; DefaultSourceInterval when zero.
 	SourceInterval time.Duration
@@ -114,6 +140,15 @@ type Options struct {
 	Rig      func(*gastownv1.Rig)
 	Refinery func(*gastownv1.Refinery)
 	Witness  func(*gastownv1.Witness)
+
+	// Operator, when set, may change the in-process operator's options
+	// (for example to watch only some namespaces).
+	Operator func(*operator.Options)
+	// OperatorConfig, when set, returns the in-process operator's API
+	// server configuration, called once the env's objects exist; the env's
+	// admin Config when nil. RBAC tests return one that impersonates the
+	// chart's service account, after applying the chart's RBAC.
+	OperatorConfig func(context.Context, *Env) (*rest.Config, error)
 
 	// OperatorLog receives the operator's logs; a file operator.log in Dir
 	// when nil.
@@ -145,6 +180,11 @@ type Env struct {
 	Token       string
 	// CloneURL is the repository on the git server, without credentials.
 	CloneURL string
+	// With Options.GitSSH, SSHCloneURL is the repository over SSH, SSHKey
+	// the private key (OpenSSH PEM) it accepts and SSHKnownHosts the
+	// server's host key as a known_hosts line.
+	SSHCloneURL, SSHKnownHosts string
+	SSHKey                     []byte
 
 	// RunnerPath and AgentPath are the binaries the operator runs locally;
 	// AgentPath is empty unless the agent is AgentScripted or polecats run
@@ -155,6 +195,8 @@ type Env struct {
 	// the endpoint the agents call.
 	Anthropic    *anthropicemu.Server
 	AnthropicURL string
+	// AnthropicAPIKey is the key the agents send and the emulator requires.
+	AnthropicAPIKey string
 	// Node runs the polecat pods when Options.Pods; Images are the images
 	// imported into it.
 	Node   *node.Node
@@ -190,13 +232,24 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := e.start(ctx); err != nil {
-		// The error names log files in Dir: keep them to be read.
-		e.ownDir = false
-		e.logf("devenv: start failed, stopping what started: %v", err)
-		e.Stop()
+	started := false
+	defer func() {
+		// Also when a hook (InstallOperator) ends its test with t.Fatal,
+		// which returns through here without an error.
+		if !started {
+			// An error names log files in Dir: keep them to be read.
+			e.ownDir = false
+			if err == nil {
+				err = errors.New("a hook ended the start")
+			}
+			e.logf("devenv: start failed, stopping what started: %v", err)
+			e.Stop()
+		}
+	}()
+	if err = e.start(ctx); err != nil {
 		return nil, err
 	}
+	started = true
 	e.logf("devenv: ready in %s\n%s", e.Dir, e.endpoints)
 	return e, nil
 }
@@ -205,6 +258,7 @@ func newEnv(opts Options) (*Env, error) {
 	opts.Name = orDefault(opts.Name, DefaultName)
 	opts.Owner = orDefault(opts.Owner, DefaultOwner)
 	opts.Agent = orDefault(opts.Agent, AgentScripted)
+	opts.APIKeySecret = orDefault(opts.APIKeySecret, AnthropicKeySecret)
 	if opts.SourceInterval <= 0 {
 		opts.SourceInterval = DefaultSourceInterval
 	}
@@ -224,7 +278,11 @@ func newEnv(opts Options) (*Env, error) {
 	if opts.Pods && os.Geteuid() != 0 {
 		return nil, errors.New("devenv: polecats as pods need a kubelet, which needs root: run as root, or without Pods (local polecats)")
 	}
-	e := &Env{opts: opts, Name: opts.Name, Owner: opts.Owner, Repo: opts.Name, Token: opts.Token}
+	if opts.InstallOperator != nil && !opts.Pods {
+		return nil, errors.New("devenv: an installed operator runs as a pod: set Pods with InstallOperator")
+	}
+	e := &Env{opts: opts, Name: opts.Name, Owner: opts.Owner, Repo: opts.Name, Token: opts.Token,
+		AnthropicAPIKey: opts.AnthropicAPIKey}
 	e.Dir = opts.Dir
 	if e.Dir == "" {
 		dir, err := os.MkdirTemp("", "gastown-devenv-")
@@ -269,9 +327,14 @@ func (e *Env) start(ctx context.Context) error {
 	steps = append(steps,
 		step{"git server and GitHub emulator", e.startGit},
 		step{"source-controller", e.startSourceController},
-		step{"objects", e.createObjects},
-		step{"operator", e.startOperator},
 	)
+	if e.opts.InstallOperator != nil {
+		steps = append(steps,
+			step{"operator install", func(ctx context.Context) error { return e.opts.InstallOperator(ctx, e) }},
+			step{"objects", e.createObjects})
+	} else {
+		steps = append(steps, step{"objects", e.createObjects}, step{"operator", e.startOperator})
+	}
 	for _, s := range steps {
 		began := time.Now()
 		if err := s.run(ctx); err != nil {
@@ -284,7 +347,8 @@ func (e *Env) start(ctx context.Context) error {
 }
 
 func (e *Env) startControlPlane(context.Context) error {
-	cp, err := testenv.Start()
+	installed := e.opts.InstallOperator != nil
+	cp, err := testenv.StartWith(testenv.Options{WithoutProjectCRDs: installed, ServiceAccounts: installed})
 	if err != nil {
 		return err
 	}
@@ -312,6 +376,17 @@ func (e *Env) startGit(context.Context) error {
 	e.git, e.GitHub, e.CloneURL = git, git.API, git.CloneURL
 	e.endpoints.GitServer = git.Git.HTTPAddress()
 	e.endpoints.GitHubAPI = git.API.URL()
+	if e.opts.GitSSH {
+		key, authorized, err := newSSHKey()
+		if err != nil {
+			return err
+		}
+		srv, err := git.StartSSH(authorized)
+		if err != nil {
+			return err
+		}
+		e.SSHKey, e.SSHCloneURL, e.SSHKnownHosts = key, srv.CloneURL, srv.KnownHosts
+	}
 	return nil
 }
 
@@ -420,17 +495,24 @@ type Endpoints struct {
 
 // String lists the endpoints one per line, for printing.
 func (p Endpoints) String() string {
+	// url is addr's URL, empty when the part does not run here.
+	url := func(addr, path string) string {
+		if addr == "" {
+			return ""
+		}
+		return "http://" + addr + path
+	}
 	lines := [][2]string{
 		{"kube-apiserver", p.APIServer},
 		{"kubelet", p.Kubelet},
 		{"git server", p.GitServer},
 		{"GitHub API emulator", p.GitHubAPI},
 		{"Anthropic API emulator", p.AnthropicAPI},
-		{"source-controller storage", "http://" + p.SourceStorage},
-		{"source-controller health", "http://" + p.SourceHealth + "/readyz"},
-		{"source-controller metrics", "http://" + p.SourceMetrics + "/metrics"},
-		{"operator health", "http://" + p.OperatorHealth + "/readyz"},
-		{"operator metrics", "http://" + p.OperatorMetrics + "/metrics"},
+		{"source-controller storage", url(p.SourceStorage, "")},
+		{"source-controller health", url(p.SourceHealth, "/readyz")},
+		{"source-controller metrics", url(p.SourceMetrics, "/metrics")},
+		{"operator health", url(p.OperatorHealth, "/readyz")},
+		{"operator metrics", url(p.OperatorMetrics, "/metrics")},
 	}
 	var b strings.Builder
 	for _, l := range lines {

@@ -9,6 +9,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,19 +23,30 @@ const refineryPollInterval = 2 * time.Second
 
 // createObjects creates the objects that wire the parts, in dependency
 // order: the Refinery before the Rig, so that the rig keeps it instead of
-// creating a default one without the emulator's URL.
+// creating a default one without the emulator's URL. Namespaces and secrets
+// that exist already (made by Options.InstallOperator, as the README says)
+// are kept.
 func (e *Env) createObjects(ctx context.Context) error {
-	objs := []client.Object{
+	keep := []client.Object{
 		namespace(FluxNamespace),
 		namespace(WorkersNamespace),
-		e.gitRepository(),
 		secret(GitHubTokenSecret, map[string]string{GitHubTokenKey: e.Token}),
 	}
 	if e.opts.Agent != AgentScripted {
-		objs = append(objs, secret(AnthropicKeySecret, map[string]string{AnthropicKeyKey: e.opts.AnthropicAPIKey}))
+		keep = append(keep, secret(e.opts.APIKeySecret, map[string]string{AnthropicKeyKey: e.AnthropicAPIKey}))
 	}
-	objs = append(objs, e.refinery(), e.witness(), e.rig())
-	for _, obj := range objs {
+	if e.opts.GitSSH {
+		keep = append(keep, secret(GitCredentialsSecret, map[string]string{
+			"ssh-privatekey": string(e.SSHKey),
+			"known_hosts":    e.SSHKnownHosts,
+		}))
+	}
+	for _, obj := range keep {
+		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %T %s: %w", obj, client.ObjectKeyFromObject(obj), err)
+		}
+	}
+	for _, obj := range []client.Object{e.gitRepository(), e.refinery(), e.witness(), e.rig()} {
 		if err := e.Client.Create(ctx, obj); err != nil {
 			return fmt.Errorf("creating %T %s: %w", obj, client.ObjectKeyFromObject(obj), err)
 		}
@@ -115,6 +127,10 @@ func (e *Env) rig() *gastownv1.Rig {
 			Settings:         gastownv1.RigSettings{ExecutionMode: gastownv1.ExecutionModeLocal},
 		},
 	}
+	if e.opts.GitSSH {
+		r.Spec.GitURL = e.SSHCloneURL
+		r.Spec.Kubernetes.GitSecretRef = &meta.LocalObjectReference{Name: GitCredentialsSecret}
+	}
 	if e.opts.Pods {
 		r.Spec.Settings.ExecutionMode = gastownv1.ExecutionModeKubernetes
 		// The env's servers listen on loopback: the pods share the node's
@@ -164,5 +180,5 @@ func (e *Env) setAgent(spec *gastownv1.RigSpec) {
 		}
 	}
 	spec.AgentConfig = cfg
-	spec.Kubernetes.APIKeySecretRef = &meta.SecretKeyReference{Name: AnthropicKeySecret, Key: AnthropicKeyKey}
+	spec.Kubernetes.APIKeySecretRef = &meta.SecretKeyReference{Name: e.opts.APIKeySecret, Key: AnthropicKeyKey}
 }

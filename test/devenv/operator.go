@@ -62,7 +62,17 @@ func (e *Env) startOperator(ctx context.Context) error {
 	// Envs run one after another in a test process, each with a manager
 	// of its own: controller-runtime keeps every controller name it saw.
 	o.SkipNameValidation = true
-	mgr, err := operator.New(e.Config, o)
+	if e.opts.Operator != nil {
+		e.opts.Operator(&o)
+	}
+	cfg := e.Config
+	if e.opts.OperatorConfig != nil {
+		if cfg, err = e.opts.OperatorConfig(ctx, e); err != nil {
+			closeLog(log)
+			return fmt.Errorf("the operator's API server configuration: %w", err)
+		}
+	}
+	mgr, err := operator.New(cfg, o)
 	if err != nil {
 		closeLog(log)
 		return err

@@ -58,6 +58,7 @@ func (e *Env) startNode(ctx context.Context) error {
 		Scheduler:         true,
 		ControllerManager: true,
 		Images:            e.imageTarballs,
+		Registries:        e.opts.Registries,
 		Logf:              e.logf,
 	})
 	if err != nil {

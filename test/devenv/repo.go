@@ -1,12 +1,17 @@
 package devenv
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/crypto/ssh"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/testenv"
@@ -89,4 +94,22 @@ func sampleReadme(name string, beads map[string]string) string {
 		"The sample repository of gastown-operator's development environment (test/devenv).\n" +
 		"A tiny Go program, and the work for the polecats as bead files:\n\n" +
 		strings.Join(files, "\n") + "\n"
+}
+
+// newSSHKey makes an ed25519 key: the private key in OpenSSH PEM form, as
+// ssh-keygen writes it, and the public key as an authorized_keys line.
+func newSSHKey() (privatePEM []byte, authorized string, err error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "devenv")
+	if err != nil {
+		return nil, "", err
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, "", err
+	}
+	return pem.EncodeToMemory(block), string(ssh.MarshalAuthorizedKey(sshPub)), nil
 }

@@ -19,6 +19,7 @@ type Env struct {
 	CloneURL string
 	// Token the emulator requires.
 	Token string
+	ssh   *SSH
 }
 
 // StartWithRepo starts a git server on a temporary directory and an
@@ -52,6 +53,9 @@ func StartWithRepo(owner, repo, token string, files map[string]string) (*Env, er
 func (e *Env) Close() {
 	e.API.Close()
 	e.Git.StopHTTP()
+	if e.ssh != nil {
+		_ = e.ssh.srv.StopSSH()
+	}
 	_ = os.RemoveAll(e.Git.Root())
 }
 

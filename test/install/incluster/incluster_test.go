@@ -1,11 +1,17 @@
 //go:build linux
 
-// Package incluster runs the README's Installation and Verification
-// sections for real: the chart, pushed to a loopback OCI registry with
-// helm, installed with `helm install oci://...`, runs the operator's image,
-// pulled from that registry, as a pod on a real node (test/node) beside a
-// real kube-apiserver; then the README's kubectl commands are run against
-// it, and helm upgrade and helm uninstall.
+// Package incluster runs the README's Installation, Secrets Setup and
+// Verification sections for real, as a user would on a cluster with Flux:
+// the chart, pushed to a loopback OCI registry with helm, installed with
+// `helm install oci://...`, runs the operator's image, pulled from that
+// registry, as a pod on a real node (test/node) beside a real
+// kube-apiserver, under the chart's service account and RBAC. The README's
+// commands are read from README.md and run with bash. A bead committed to
+// the git server then goes through the whole loop with this operator: its
+// polecat a pod with the runner's and claude's images from the registry,
+// cloning and pushing over SSH with the README's git-credentials, the pull
+// request merged through the GitHub emulator. Then helm upgrade, helm
+// uninstall and the README's OpenShift variant.
 package incluster
 
 import (
@@ -17,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +33,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/boshu2/gastown-operator/internal/scheme"
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/testenv"
 	"github.com/boshu2/gastown-operator/internal/version"
+	"github.com/boshu2/gastown-operator/test/devenv"
 	"github.com/boshu2/gastown-operator/test/images"
 	"github.com/boshu2/gastown-operator/test/node"
 	"github.com/boshu2/gastown-operator/test/registry"
@@ -42,8 +48,10 @@ import (
 const (
 	namespace = "gastown-system"
 	release   = "gastown-operator"
+	// The README's chart reference; the test's registry stands in for ghcr.io.
+	readmeChart = "oci://ghcr.io/boshu2/charts/gastown-operator"
 	// podTimeout bounds a pull from the loopback registry, the manager's
-	// start and its readiness probe.
+	// start and its readiness probe, and a polecat's pod and agent.
 	podTimeout = 3 * time.Minute
 	poll       = 200 * time.Millisecond
 	// leaseTimeout bounds the wait for the manager to lead. A reinstall may
@@ -54,132 +62,48 @@ const (
 	leaseTimeout = 90 * time.Second
 )
 
-// The seed README's OpenShift install flags.
-var openShift = []string{
-	"--set", "securityContext.allowPrivilegeEscalation=false",
-	"--set", "securityContext.runAsNonRoot=true",
-	"--set", "securityContext.runAsUser=null",
-	"--set", "securityContext.readOnlyRootFilesystem=true",
-}
-
 // The CRDs the chart's crds/ installs.
 var crds = []string{"beads", "beadstores", "convoys", "polecats", "refineries", "rigs", "witnesses"}
 
-// cluster is what the test installs into.
+// The bead the in-cluster operator works on.
+const bead = `apiVersion: gastown.gastown.io/v1alpha1
+kind: Bead
+metadata:
+  name: gt-health
+spec:
+  title: Add a /health endpoint
+  description: Return 200 and {"status":"ok"}.
+`
+
+// cluster is the environment the README's commands run in.
 type cluster struct {
-	config     *rest.Config
-	client     client.Client
-	kubeconfig string
-	kubectl    string
-	helm       string
-	helmHome   string
-	reg        *registry.Registry
-	chart      string // oci://<registry>/charts/gastown-operator
-	apiHost    string
-	apiPort    string
+	env      *devenv.Env
+	client   client.Client
+	kubectl  string
+	helm     string
+	home     string // the reader's $HOME, with ~/.ssh/id_ed25519
+	helmHome string
+	reg      *registry.Registry
+	chart    string // oci://<registry>/charts/gastown-operator
+	apiHost  string
+	apiPort  string
 }
 
-// startAPIServer starts etcd and a kube-apiserver as testenv does, but
-// with the ServiceAccount admission plugin on (envtest turns it off), so
-// that pods get their service account token volume as on a real cluster,
-// and with only Flux's source CRDs, the README's prerequisite: the
-// project's CRDs come from the chart.
-func startAPIServer(t *testing.T) (*envtest.Environment, *rest.Config) {
-	t.Helper()
-	assets, err := testenv.AssetsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fluxCRDs, err := testenv.FluxCRDsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{fluxCRDs},
-		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme.Scheme,
-	}
-	env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting kube-apiserver and etcd from %s: %v", assets, err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	return env, cfg
-}
-
-func setup(t *testing.T) *cluster {
-	t.Helper()
-	g := NewWithT(t)
-	ctx := context.Background()
-	env, cfg := startAPIServer(t)
-	c := &cluster{config: cfg, helmHome: t.TempDir()}
-	var err error
-	c.client, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	g.Expect(err).NotTo(HaveOccurred())
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "gastown-admin", Groups: []string{"system:masters"}}, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	kc, err := user.KubeConfig()
-	g.Expect(err).NotTo(HaveOccurred())
-	c.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
-	g.Expect(os.WriteFile(c.kubeconfig, kc, 0o600)).To(Succeed())
-	assets, _ := testenv.AssetsDir()
-	c.kubectl = filepath.Join(assets, "kubectl")
-	c.helm, err = testenv.HelmPath()
-	g.Expect(err).NotTo(HaveOccurred())
-	u, err := url.Parse(cfg.Host)
-	g.Expect(err).NotTo(HaveOccurred())
-	c.apiHost, c.apiPort, err = net.SplitHostPort(u.Host)
-	g.Expect(err).NotTo(HaveOccurred())
-
-	// The images and the chart, in a registry on loopback.
-	step := time.Now()
-	set, err := images.Build(ctx, images.Options{Logf: t.Logf})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Logf("images ready in %s", time.Since(step).Round(time.Millisecond))
-	c.reg, err = registry.Start(nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = c.reg.Stop() })
-	step = time.Now()
-	for _, img := range []images.Image{set.Manager, set.Runner} {
-		repo := strings.TrimPrefix(strings.SplitN(img.Name, ":", 2)[0], "ghcr.io/")
-		g.Expect(c.reg.PushTarball(img.Tarball, c.reg.Ref(repo, "v"+version.Version))).To(Succeed())
-	}
-	root, err := testenv.ProjectRoot()
-	g.Expect(err).NotTo(HaveOccurred())
-	c.chart, err = c.reg.PushChart(c.helm, filepath.Join(root, "charts", "gastown-operator"), "charts")
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(c.chart).To(Equal("oci://" + c.reg.Host + "/charts/gastown-operator"))
-	t.Logf("pushed the manager's and the runner's images and the chart to %s in %s", c.reg.Host, time.Since(step).Round(time.Millisecond))
-
-	// The node pulls from the registry; nothing is imported but its pause image.
-	n, err := node.Start(ctx, node.Options{
-		Config:            cfg,
-		Scheduler:         true,
-		ControllerManager: true,
-		Registries:        []string{c.reg.Host},
-		Logf:              t.Logf,
-	})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stopping the node: %v", err)
-		}
-	})
-	return c
-}
-
-// cmd runs a command as the README's reader would, with KUBECONFIG set and
-// helm's homes in a temporary directory.
+// cmd runs a command as the README's reader would: KUBECONFIG set, helm,
+// kubectl and the kubectl gt plugin on PATH, helm's homes in a temporary directory.
 func (c *cluster) cmd(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(),
-		"KUBECONFIG="+c.kubeconfig,
+		"HOME="+c.home,
+		"KUBECONFIG="+c.env.Kubeconfig,
+		"PATH="+strings.Join([]string{filepath.Dir(c.helm), filepath.Dir(c.kubectl), filepath.Dir(c.env.KubectlGTPath), os.Getenv("PATH")}, ":"),
 		"HELM_CACHE_HOME="+filepath.Join(c.helmHome, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(c.helmHome, "config"),
 		"HELM_DATA_HOME="+filepath.Join(c.helmHome, "data"),
+		// The values the README's secrets commands expand.
+		"ANTHROPIC_API_KEY="+c.env.AnthropicAPIKey,
+		"GITHUB_TOKEN="+c.env.Token,
 	)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -199,6 +123,71 @@ func (c *cluster) must(t *testing.T, name string, args ...string) string {
 	return out
 }
 
+// sh runs one of the README's command lines with bash.
+func (c *cluster) sh(t *testing.T, line string) string {
+	t.Helper()
+	t.Logf("$ %s", line)
+	return c.must(t, "bash", "-euo", "pipefail", "-c", line)
+}
+
+// readmeCommand is one command of a bash block of the README, with the
+// comment above it.
+type readmeCommand struct {
+	comment string
+	line    string
+}
+
+// readme returns the commands of the bash blocks in the README's section
+// that heading starts, backslash continuations joined.
+func readme(t *testing.T, heading string) []readmeCommand {
+	t.Helper()
+	root, err := testenv.ProjectRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README.md has no section %q", heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var cmds []readmeCommand
+	for _, block := range regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(section, -1) {
+		comment, line := "", ""
+		for _, l := range strings.Split(block[1], "\n") {
+			l = strings.TrimSpace(l)
+			switch {
+			case strings.HasSuffix(l, `\`):
+				line += strings.TrimSuffix(l, `\`)
+			case line != "" || (l != "" && !strings.HasPrefix(l, "#")):
+				cmds = append(cmds, readmeCommand{comment: comment, line: strings.Join(strings.Fields(line+l), " ")})
+				line = ""
+			case strings.HasPrefix(l, "#"):
+				comment = strings.TrimSpace(strings.TrimPrefix(l, "#"))
+			}
+		}
+	}
+	if len(cmds) == 0 {
+		t.Fatalf("README.md's section %q has no commands", heading)
+	}
+	return cmds
+}
+
+// find returns the README command whose comment or line contains s.
+func find(t *testing.T, cmds []readmeCommand, s string) string {
+	t.Helper()
+	for _, c := range cmds {
+		if strings.Contains(c.comment, s) || strings.Contains(c.line, s) {
+			return c.line
+		}
+	}
+	t.Fatalf("no README command with %q in %v", s, cmds)
+	return ""
+}
+
 // testValues are what this node needs and a real cluster does not: the
 // images come from the loopback registry, and with no pod network or
 // kube-proxy the manager runs in the node's network namespace and reaches
@@ -213,10 +202,8 @@ func (c *cluster) testValues(t *testing.T) string {
 	v := map[string]any{
 		"image":       map[string]any{"repository": c.reg.Host + "/boshu2/gastown-operator"},
 		"runnerImage": map[string]any{"repository": c.reg.Host + "/boshu2/gastown-polecat"},
-		// Named as they would be; not pushed, as no polecat runs here.
 		"agentImages": map[string]any{
 			"claude-code": c.reg.Ref("boshu2/gastown-agent-claude-code", "v"+version.Version),
-			"opencode":    c.reg.Ref("boshu2/gastown-agent-opencode", "v"+version.Version),
 		},
 		"hostNetwork": true,
 		"ports":       map[string]any{"metrics": addrs[0], "health": addrs[1]},
@@ -255,18 +242,15 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// install runs the README's helm install against the loopback registry.
-func (c *cluster) install(t *testing.T, extra ...string) time.Duration {
+// install runs one of the README's helm install commands, with the test's
+// registry for ghcr.io, plain HTTP to it, and testValues.
+func (c *cluster) install(t *testing.T, line string) time.Duration {
 	t.Helper()
+	if !strings.Contains(line, readmeChart) || !strings.Contains(line, "--version "+version.Version) {
+		t.Fatalf("the README's install %q should name %s --version %s", line, readmeChart, version.Version)
+	}
 	start := time.Now()
-	args := append([]string{"install", release, c.chart,
-		"--version", version.Version,
-		"--namespace", namespace,
-		"--create-namespace",
-		"--plain-http",
-		"-f", c.testValues(t),
-	}, extra...)
-	c.must(t, c.helm, args...)
+	c.sh(t, strings.Replace(line, readmeChart, c.chart, 1)+" --plain-http -f "+c.testValues(t))
 	return time.Since(start)
 }
 
@@ -312,24 +296,27 @@ func describe(p *corev1.Pod) string {
 	return string(b)
 }
 
-// verify runs the README's Verification commands.
-func (c *cluster) verify(t *testing.T, pod *corev1.Pod) {
+// verifyOperator runs the README's Verification commands about the
+// operator and its CRDs. `kubectl logs -f` runs without -f: following a
+// running manager's log never returns.
+func (c *cluster) verifyOperator(t *testing.T, pod *corev1.Pod) {
 	t.Helper()
 	g := NewWithT(t)
-	out := c.must(t, c.kubectl, "get", "pods", "-n", namespace)
+	cmds := readme(t, "## Verification Commands")
+	out := c.sh(t, find(t, cmds, "get pods -n "+namespace))
 	g.Expect(out).To(MatchRegexp(`(?m)^%s\s+1/1\s+Running\s`, pod.Name))
+	logs := strings.Replace(find(t, cmds, "deployment/"+release), "logs -f ", "logs ", 1)
 	g.Eventually(func() string {
-		out, _ := c.cmd(t, c.kubectl, "logs", "deployment/"+release, "-n", namespace)
+		out, _ := c.cmd(t, "bash", "-c", logs)
 		return out
 	}).WithTimeout(leaseTimeout).WithPolling(poll).Should(And(
 		ContainSubstring("starting manager"),
 		ContainSubstring("Successfully acquired lease"),
 		ContainSubstring("Starting workers"),
 	))
-	out = c.must(t, c.kubectl, "get", "crds")
 	var got []string
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "gastown") {
+	for _, line := range strings.Split(c.sh(t, find(t, cmds, "grep gastown")), "\n") {
+		if line != "" {
 			got = append(got, strings.Fields(line)[0])
 		}
 	}
@@ -338,8 +325,40 @@ func (c *cluster) verify(t *testing.T, pod *corev1.Pod) {
 		want = append(want, crd+".gastown.gastown.io")
 	}
 	g.Expect(got).To(ConsistOf(want), "kubectl get crds | grep gastown")
-	out = c.must(t, c.kubectl, "get", "polecats", "-A")
-	g.Expect(out).To(BeEmpty(), "no polecats yet (kubectl says so on stderr)")
+}
+
+// secrets runs the README's Secrets Setup: the namespace, the SSH key (from
+// the reader's ~/.ssh/id_ed25519, with the git server's host key, as the
+// README says for hosts other than github.com), claude's API key (option A;
+// option B reads macOS's keychain) and the Refinery's GitHub token.
+func (c *cluster) secrets(t *testing.T) {
+	t.Helper()
+	g := NewWithT(t)
+	ssh := filepath.Join(c.home, ".ssh")
+	g.Expect(os.MkdirAll(ssh, 0o700)).To(Succeed())
+	g.Expect(os.WriteFile(filepath.Join(ssh, "id_ed25519"), c.env.SSHKey, 0o600)).To(Succeed())
+	g.Expect(os.WriteFile(filepath.Join(ssh, "known_hosts"), []byte(c.env.SSHKnownHosts), 0o600)).To(Succeed())
+	cmds := readme(t, "## Secrets Setup")
+	c.sh(t, find(t, cmds, "kubectl create namespace "+devenv.WorkersNamespace))
+	c.sh(t, find(t, cmds, "Git SSH key")+" "+knownHostsFlag(t))
+	c.sh(t, find(t, cmds, "option A"))
+	c.sh(t, find(t, cmds, "github-token"))
+}
+
+// knownHostsFlag is the flag the README tells a reader to add for a git
+// host other than github.com.
+func knownHostsFlag(t *testing.T) string {
+	t.Helper()
+	root, _ := testenv.ProjectRoot()
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag := "--from-file=known_hosts=$HOME/.ssh/known_hosts"
+	if !bytes.Contains(b, []byte("`"+flag+"`")) {
+		t.Fatalf("the README should tell how to add the git host's key: %s", flag)
+	}
+	return flag
 }
 
 // uninstall runs helm uninstall and checks that what the chart made is
@@ -381,34 +400,108 @@ func (c *cluster) uninstall(t *testing.T) {
 	t.Logf("left in %s after helm uninstall:\n%s", namespace, left)
 }
 
+// pushImages builds the project's images and pushes the operator's, the
+// runner's and claude's to the registry under ghcr.io's repository names,
+// and the chart with helm push.
+func pushImages(t *testing.T, reg *registry.Registry, helm string) (chart string) {
+	t.Helper()
+	g := NewWithT(t)
+	step := time.Now()
+	set, err := images.Build(context.Background(), images.Options{Agents: []gastownv1.AgentType{gastownv1.AgentClaudeCode}, Logf: t.Logf})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, img := range []images.Image{set.Manager, set.Runner, set.Agents[gastownv1.AgentClaudeCode]} {
+		repo := strings.TrimPrefix(strings.SplitN(img.Name, ":", 2)[0], "ghcr.io/")
+		g.Expect(reg.PushTarball(img.Tarball, reg.Ref(repo, "v"+version.Version))).To(Succeed())
+	}
+	root, err := testenv.ProjectRoot()
+	g.Expect(err).NotTo(HaveOccurred())
+	chart, err = reg.PushChart(helm, filepath.Join(root, "charts", "gastown-operator"), "charts")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(chart).To(Equal("oci://" + reg.Host + "/charts/gastown-operator"))
+	t.Logf("pushed the operator's, the runner's and claude's images and the chart to %s in %s", reg.Host, time.Since(step).Round(time.Millisecond))
+	return chart
+}
+
 // TestReadmeInstall installs the chart from the registry as the README
-// says, verifies it as the README says, upgrades it, uninstalls it, and
-// installs it again with the README's OpenShift flags.
+// says, makes the secrets and verifies it as the README says, runs a bead
+// to a merged pull request with the operator in the cluster, upgrades it,
+// uninstalls it, and installs it again with the README's OpenShift flags.
 func TestReadmeInstall(t *testing.T) {
 	begin := time.Now()
-	c := setup(t)
-	t.Logf("control plane, images, registry and node ready in %s", time.Since(begin).Round(time.Millisecond))
-	g := NewWithT(t)
 	ctx := context.Background()
+	c := &cluster{home: t.TempDir(), helmHome: t.TempDir()}
+	var err error
+	if c.helm, err = testenv.HelmPath(); err != nil {
+		t.Fatal(err)
+	}
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.kubectl = filepath.Join(assets, "kubectl")
+	if c.reg, err = registry.Start(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.reg.Stop() })
+	c.chart = pushImages(t, c.reg, c.helm)
+	install := readme(t, "## Installation")
 
-	step := time.Now()
-	took := c.install(t)
-	pod := c.waitReady(t)
-	t.Logf("helm install took %s; the operator's pod was Ready %s after it began", took.Round(time.Millisecond), time.Since(step).Round(time.Millisecond))
+	var pod *corev1.Pod
+	env, err := devenv.Start(ctx, devenv.Options{
+		Beads:        map[string]string{},
+		Agent:        devenv.AgentClaudeCode,
+		Pods:         true,
+		GitSSH:       true,
+		APIKeySecret: "claude-credentials",
+		Registries:   []string{c.reg.Host},
+		Logf:         t.Logf,
+		KeepDir:      os.Getenv("GASTOWN_DEVENV_KEEP") != "",
+		// The README's order: Flux is there; install the operator, make
+		// the secrets, then point a rig at the repository.
+		InstallOperator: func(ctx context.Context, e *devenv.Env) error {
+			c.env, c.client = e, e.Client
+			u, err := url.Parse(e.Config.Host)
+			if err != nil {
+				return err
+			}
+			if c.apiHost, c.apiPort, err = net.SplitHostPort(u.Host); err != nil {
+				return err
+			}
+			t.Logf("control plane, node, git server and source-controller ready in %s", time.Since(begin).Round(time.Millisecond))
+			step := time.Now()
+			took := c.install(t, find(t, install, "Standard Kubernetes"))
+			pod = c.waitReady(t)
+			t.Logf("helm install took %s; the operator's pod was Ready %s after it began", took.Round(time.Millisecond), time.Since(step).Round(time.Millisecond))
+			c.verifyOperator(t, pod)
+			c.secrets(t)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("starting the environment: %v", err)
+	}
+	t.Cleanup(env.Stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := c.cmd(t, c.kubectl, "logs", "deployment/"+release, "-n", namespace, "--tail", "80")
+			t.Logf("manager log tail:\n%s", out)
+			t.Logf("kubelet log tail:\n%s", devenv.LogTail(env.Node.KubeletLog, 40))
+		}
+	})
+	g := NewWithT(t)
 	g.Expect(pod.Spec.NodeName).To(Equal(node.Name))
 	g.Expect(pod.Status.ContainerStatuses[0].ImageID).To(HavePrefix(c.reg.Host+"/boshu2/gastown-operator@sha256:"),
 		"the node pulled the operator's image from the registry")
 	g.Expect(pod.Spec.Volumes).To(ContainElement(HaveField("Name", HavePrefix("kube-api-access-"))),
 		"the service account token comes from the TokenRequest API")
-	c.verify(t, pod)
-	warnings, _ := c.cmd(t, c.kubectl, "get", "events", "-n", namespace, "--field-selector", "type=Warning")
-	t.Logf("warning events:\n%s", warnings)
+
+	t.Run("a bead through the whole loop with the operator in the cluster", func(t *testing.T) { wholeLoop(t, c) })
 
 	// helm upgrade rolls the Deployment out with the new values. The new
 	// pod starts beside the old one, as the rolling update asks; on the
 	// node's network both would want the same ports (the scheduler would
 	// keep the new one Pending), so the test values move them.
-	step = time.Now()
+	step := time.Now()
 	c.must(t, c.helm, "upgrade", release, c.chart, "--version", version.Version, "--namespace", namespace,
 		"--plain-http", "--reuse-values", "-f", c.testValues(t), "--set", "logLevel=debug")
 	g.Eventually(func(g Gomega) {
@@ -432,11 +525,85 @@ func TestReadmeInstall(t *testing.T) {
 	// The README's OpenShift variant: OpenShift would assign the user; here
 	// the image's own (65532) applies.
 	step = time.Now()
-	c.install(t, openShift...)
+	c.install(t, find(t, install, "OpenShift"))
 	pod = c.waitReady(t)
 	g.Expect(pod.Spec.Containers[0].SecurityContext.RunAsUser).To(BeNil())
 	t.Logf("the OpenShift variant was Ready in %s", time.Since(step).Round(time.Millisecond))
-	c.verify(t, pod)
+	c.verifyOperator(t, pod)
 	c.uninstall(t)
 	t.Logf("whole test: %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// wholeLoop commits a bead, runs `flux reconcile`, and follows it: the
+// in-cluster operator makes its polecat, whose pod pulls the runner's and
+// claude's images from the registry, clones over SSH with the README's
+// git-credentials, runs the real claude CLI against the Anthropic emulator
+// with the README's claude-credentials, and pushes; the Refinery opens the
+// pull request with the README's github-token and merges it once reviewed;
+// the bead is closed in git. Then the README's polecat commands.
+func wholeLoop(t *testing.T, c *cluster) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	env, ns := c.env, devenv.WorkersNamespace
+	began := time.Now()
+	_, err := env.Push("Add the health endpoint bead", map[string]string{devenv.BeadsDir + "/health.yaml": bead})
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = env.ReconcileSource(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	pc := &gastownv1.Polecat{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(c.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gt-health"}, pc)).To(Succeed())
+		g.Expect(pc.Status.Phase).To(BeElementOf(gastownv1.PolecatPhaseSucceeded, gastownv1.PolecatPhaseFailed))
+	}).WithTimeout(podTimeout).WithPolling(poll).Should(Succeed())
+	g.Expect(pc.Status.Phase).To(Equal(gastownv1.PolecatPhaseSucceeded), "%+v", pc.Status)
+	g.Expect(pc.Status.Result.Branch).To(Equal("polecat/gt-health"))
+	t.Logf("bead committed → polecat pushed in %s", time.Since(began).Round(time.Millisecond))
+
+	pod := &corev1.Pod{}
+	g.Expect(c.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "polecat-gt-health"}, pod)).To(Succeed())
+	var pulled []string
+	for _, s := range append(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses...) {
+		pulled = append(pulled, s.ImageID)
+	}
+	g.Expect(pulled).To(ContainElements(
+		HavePrefix(c.reg.Host+"/boshu2/gastown-polecat@sha256:"),
+		HavePrefix(c.reg.Host+"/boshu2/gastown-agent-claude-code@sha256:"),
+	), "the node pulled the runner's and claude's images from the registry")
+	g.Expect(env.SSHCloneURL).To(HavePrefix("ssh://"))
+
+	// A reviewer approves, CI is green: the in-cluster Refinery merges.
+	var pr int
+	g.Eventually(func(g Gomega) {
+		prs, err := env.GitHub.PullRequests(env.Owner, env.Repo)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(prs).To(HaveLen(1))
+		g.Expect(prs[0].Head).To(Equal("polecat/gt-health"))
+		pr = prs[0].Number
+		g.Expect(env.GitHub.SetStatus(env.Owner, env.Repo, prs[0].HeadSHA, "ci", "success")).To(Succeed())
+	}).WithTimeout(podTimeout).WithPolling(poll).Should(Succeed())
+	g.Expect(env.GitHub.Approve(env.Owner, env.Repo, pr, "reviewer")).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		b := &gastownv1.Bead{}
+		g.Expect(c.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gt-health"}, b)).To(Succeed())
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.State).To(Equal(gastownv1.PullRequestMerged))
+	}).WithTimeout(podTimeout).WithPolling(poll).Should(Succeed())
+	_, err = env.ReconcileSource(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func(g Gomega) {
+		b := &gastownv1.Bead{}
+		g.Expect(c.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gt-health"}, b)).To(Succeed())
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseClosed))
+	}).WithTimeout(podTimeout).WithPolling(poll).Should(Succeed())
+	t.Logf("bead committed → closed in git by the merge: %s", time.Since(began).Round(time.Millisecond))
+
+	// The README's Verification commands about polecats and the plugin.
+	cmds := readme(t, "## Verification Commands")
+	g.Expect(c.sh(t, find(t, cmds, "get polecats -A"))).To(MatchRegexp(`(?m)^%s\s+gt-health\s`, ns))
+	logs := strings.NewReplacer("logs -f ", "logs ", "polecat-<name>", "polecat-gt-health").Replace(find(t, cmds, "polecat-<name>"))
+	g.Expect(c.sh(t, logs)).To(ContainSubstring(`"type":"result"`), "claude's stream-json")
+	g.Expect(c.sh(t, find(t, cmds, "get gastown -A"))).To(ContainSubstring("gt-health"))
+	g.Expect(c.sh(t, find(t, cmds, "gt rig list"))).To(ContainSubstring(env.Name))
+	g.Expect(c.sh(t, find(t, cmds, "gt bead list -A"))).To(MatchRegexp(`gt-health\s+.*Closed`))
 }
