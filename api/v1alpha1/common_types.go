@@ -75,6 +75,9 @@ const (
 	RateLimitedReason       = "RateLimited"
 	InvalidSpecReason       = "InvalidSpec"
 	StuckReason             = "Stuck"
+	// PolicyViolationReason: the bead asks for agent settings or resources
+	// its rig's spec.agentPolicy does not allow; it is not dispatched.
+	PolicyViolationReason = "PolicyViolation"
 )
 
 // AgentType names a coding agent a polecat can run.

@@ -77,6 +77,17 @@ type RigSpec struct {
 	// +optional
 	AgentConfig *AgentConfig `json:"agentConfig,omitempty"`
 
+	// AgentPolicy says which agent settings and resources the rig's beads
+	// may choose in their spec.agent and spec.resources. It is the cluster
+	// admin's: whoever can push a bead file chooses only what it allows.
+	// Without it a bead may set spec.agent.type only to the rig's agent,
+	// spec.agent.model and spec.agent.provider only to the rig's, and
+	// spec.agent.maxTurns up to the rig's agentConfig.maxTurns; nothing
+	// else. A bead that asks for more is not dispatched: its phase is
+	// Failed with reason PolicyViolation.
+	// +optional
+	AgentPolicy *AgentPolicy `json:"agentPolicy,omitempty"`
+
 	// Kubernetes holds the pod defaults of the rig's polecats: secrets, image,
 	// resources and deadline.
 	// +kubebuilder:default={}
@@ -98,6 +109,68 @@ type RigSpec struct {
 	// +kubebuilder:default="10m"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// AgentPolicy lists what a rig's beads may choose beside the rig's own
+// agent settings. Every list is of exact values; an empty list allows
+// nothing more. Whatever it says, a bead can never name a secret or a
+// ConfigMap (spec.agent.modelProvider.apiKeySecretRef, spec.agent.env
+// valueFrom, spec.agent.configMapRef) nor a model endpoint
+// (spec.agent.modelProvider.endpoint, which would receive the rig's model
+// key): those belong in the rig's agentConfig.
+type AgentPolicy struct {
+	// AgentTypes a bead may set in spec.agent.type, beside the rig's own
+	// spec.agent. The custom agent also needs an image from Images and
+	// AllowCommand.
+	// +listType=set
+	// +optional
+	AgentTypes []AgentType `json:"agentTypes,omitempty"`
+
+	// Models a bead may set in spec.agent.model, beside the rig's own
+	// agentConfig.model.
+	// +listType=set
+	// +optional
+	Models []string `json:"models,omitempty"`
+
+	// Providers a bead may set in spec.agent.provider, beside the rig's own
+	// agentConfig.provider.
+	// +listType=set
+	// +optional
+	Providers []string `json:"providers,omitempty"`
+
+	// Images a bead may set in spec.agent.image, as exact references
+	// (pin them by digest). Empty: a bead may not choose an image. An image
+	// runs with the rig's model key and the workspace.
+	// +listType=set
+	// +optional
+	Images []string `json:"images,omitempty"`
+
+	// AllowCommand lets a bead set spec.agent.command and spec.agent.args:
+	// it then runs any program it likes in the agent container, with the
+	// rig's model key. Off by default.
+	// +optional
+	AllowCommand bool `json:"allowCommand,omitempty"`
+
+	// Env names the environment variables a bead may set in
+	// spec.agent.env, with a plain value only (never valueFrom). Empty: a
+	// bead may set none (variables such as ANTHROPIC_BASE_URL or
+	// NODE_OPTIONS would redirect the agent or its key).
+	// +listType=set
+	// +optional
+	Env []string `json:"env,omitempty"`
+
+	// MaxTurns bounds spec.agent.maxTurns of a bead. When unset, the bound
+	// is the rig's agentConfig.maxTurns, and there is none when that is
+	// unset too.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MaxTurns *int32 `json:"maxTurns,omitempty"`
+
+	// MaxResources caps spec.resources of a bead: each request and limit a
+	// bead sets must name a resource listed here and be at most its
+	// quantity. When unset, a bead may not set spec.resources.
+	// +optional
+	MaxResources corev1.ResourceList `json:"maxResources,omitempty"`
 }
 
 // RigGit configures the branches and commits of a rig's polecats.

@@ -25,6 +25,14 @@ testdata/broken/typos.yaml:10: spec.priority: expected an integer, got "high"
 validated 7 beads and 1 convoy in 6 files: 10 errors in 5 files
 `
 
+// hostileOutput is what validate prints for testdata/hostile without --rig.
+const hostileOutput = `testdata/hostile/beads.yaml:16: spec.agent.image: a bead may not choose an image ("evil.example.com/agent:latest"); the default policy (no rig given) allows none (an admin lists images in the rig's spec.agentPolicy.images)
+testdata/hostile/beads.yaml:17: spec.agent.command: a bead may not choose the agent's command; the default policy (no rig given) does not allow it (spec.agentPolicy.allowCommand)
+testdata/hostile/beads.yaml:19: spec.agent.modelProvider.apiKeySecretRef: a bead may not name a secret; the rig's spec.kubernetes.apiKeySecretRef holds the agent's key
+testdata/hostile/beads.yaml:22: spec.agent.env[0].valueFrom: env var "STOLEN": a bead may not take a value from a secret, ConfigMap, field or resource; set such variables in the rig's spec.agentConfig.env
+validated 2 beads and 0 convoys in 1 file: 4 errors in 1 file
+`
+
 func runCommand(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(args, &out, &errOut)
@@ -43,6 +51,12 @@ func TestValidate(t *testing.T) {
 			args:     []string{"validate", "testdata/broken"},
 			wantCode: exitFailed,
 			wantOut:  brokenOutput,
+		},
+		{
+			name:     "a hostile bead: the default agent policy, at the line of each field",
+			args:     []string{"validate", "testdata/hostile"},
+			wantCode: exitFailed,
+			wantOut:  hostileOutput,
 		},
 		{
 			name:     "DIR written with a trailing slash and ./",

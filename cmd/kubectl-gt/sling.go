@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
 	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
 
@@ -261,6 +262,11 @@ func slingable(bead *gastownv1.Bead, rig *gastownv1.Rig) error {
 		return fmt.Errorf("bead %s is %s (%s) until it changes: edit it in git, or ask the rig to dispatch it again with "+
 			"'kubectl annotate bead %s -n %s %s=\"$(date +%%s)\" --overwrite'",
 			ref, bead.Status.Phase, stateMessage(bead), bead.Name, bead.Namespace, gastownv1.RetryAnnotation)
+	}
+	// The operator would fail the polecat before its pod: say so now.
+	if errs := beads.PolicyOf(rig).Check(&bead.Spec); len(errs) > 0 {
+		return fmt.Errorf("bead %s asks for what the agent policy of rig %s does not allow: %s; edit the bead in git, or ask the rig's admin to allow it in spec.agentPolicy",
+			ref, rig.Name, beads.Messages(errs))
 	}
 	return nil
 }

@@ -133,12 +133,20 @@ func TestSlingRefusals(t *testing.T) {
 		conditions.MarkFalse(rejected, meta.ReadyCondition, gastownv1.PullRequestClosedReason, "pull request #9 was closed unmerged")
 	})
 
+	hostile := &gastownv1.Bead{}
+	hostile.Name, hostile.Namespace, hostile.Spec.Title, hostile.Spec.RigRef = "gt-evil", "refuse", "Evil", "refuse"
+	hostile.Spec.Agent = &gastownv1.AgentSpec{AgentConfig: gastownv1.AgentConfig{Image: "evil:latest"}}
+	create(t, hostile, nil)
+
 	tests := []struct {
 		name     string
 		args     []string
 		wantCode int
 		wantErr  string
 	}{
+		{"a bead the rig's agent policy refuses", []string{"sling", "gt-evil", "refuse"}, exitFailed,
+			"Error: bead refuse/gt-evil asks for what the agent policy of rig refuse does not allow: spec.agent.image: a bead may not choose an image (\"evil:latest\"); " +
+				"the rig \"refuse\" allows none (an admin lists images in the rig's spec.agentPolicy.images); edit the bead in git, or ask the rig's admin to allow it in spec.agentPolicy\n"},
 		{"closed bead", []string{"sling", "gt-init", "refuse"}, exitFailed,
 			"Error: bead refuse/gt-init is closed in git: there is nothing to do; to work on it again, set its status to open in .gastown/gt-init.yaml and commit\n"},
 		{"live polecat", []string{"sling", "gt-api", "refuse"}, exitFailed,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,10 @@ func init() {
 
 type validateOptions struct {
 	files beadFileOptions
+	// rig names the rig whose agent policy the beads are checked against;
+	// "" checks them against the default policy, offline.
+	rig  string
+	kube *kubeOptions
 }
 
 // beadFileOptions are the flags of the commands that read bead files.
@@ -63,7 +68,7 @@ func (o *beadFileOptions) load(dir string) (*beads.Set, source, error) {
 var prefixRE = regexp.MustCompile(`^[a-z]+-$`)
 
 func newValidateCommand(root *rootOptions) *cobra.Command {
-	opts := &validateOptions{}
+	opts := &validateOptions{kube: root.kube}
 	cmd := &cobra.Command{
 		Use:   "validate DIR",
 		Short: "Check bead files as the operator will read them",
@@ -73,6 +78,13 @@ error as FILE:LINE: message, then every warning as FILE:LINE: warning:
 message, then a summary. Warnings (in an issues.jsonl: a duplicated ID, a
 dependency on an issue not in the file) stop no bead.
 
+Each bead's spec.agent and spec.resources are checked against a rig's agent
+policy, as the operator checks them before dispatch: without --rig against
+the default policy (the claude-code agent, nothing else: no image, command,
+env var, secret, ConfigMap, model endpoint or resources), offline; with
+--rig NAME against that rig's agent settings and spec.agentPolicy, read
+from the cluster.
+
 Exit codes: 0 when there are no errors (warnings alone are fine), 1 when a
 file has errors, 2 when the command cannot run (wrong flags or arguments,
 DIR missing or unreadable).`,
@@ -80,21 +92,31 @@ DIR missing or unreadable).`,
   kubectl gt validate .gastown
 
   # Check a beads (bd) export whose IDs must start with gt-
-  kubectl gt validate .beads --format beads-jsonl --prefix gt-`,
+  kubectl gt validate .beads --format beads-jsonl --prefix gt-
+
+  # Check the bead files against the agent policy of the rig demo
+  kubectl gt validate .gastown --rig demo`,
 		Args: usageArgs(cobra.ExactArgs(1)),
-		RunE: func(_ *cobra.Command, args []string) error {
-			return opts.run(root.out, args[0])
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return opts.run(cmd.Context(), root.out, args[0])
 		},
 	}
 	opts.files.addFlags(cmd)
+	cmd.Flags().StringVar(&opts.rig, "rig", "",
+		"check spec.agent and spec.resources against the agent policy of this rig, read from the cluster (default: the default policy, offline)")
 	return cmd
 }
 
-func (o *validateOptions) run(out io.Writer, dir string) error {
+func (o *validateOptions) run(ctx context.Context, out io.Writer, dir string) error {
 	set, src, err := o.files.load(dir)
 	if err != nil {
 		return err
 	}
+	policy, err := o.policy(ctx)
+	if err != nil {
+		return err
+	}
+	set.CheckPolicy(policy)
 	for _, e := range set.Errors {
 		fmt.Fprintf(out, "%s:%d: %s\n", src.display(e.File), e.Line, e.Message)
 	}
@@ -106,6 +128,26 @@ func (o *validateOptions) run(out io.Writer, dir string) error {
 		return exitError{code: exitFailed}
 	}
 	return nil
+}
+
+// policy is the agent policy the beads are checked against: the --rig's,
+// else the default one.
+func (o *validateOptions) policy(ctx context.Context) (beads.Policy, error) {
+	if o.rig == "" {
+		return beads.DefaultPolicy(), nil
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := o.kube.client()
+	if err != nil {
+		return beads.Policy{}, err
+	}
+	rig, err := getRig(ctx, c, o.rig)
+	if err != nil {
+		return beads.Policy{}, err
+	}
+	return beads.PolicyOf(rig), nil
 }
 
 // source is the file system Load reads DIR from, and how its paths are shown.

@@ -1,7 +1,7 @@
 // Command gastown-polecat is the polecat runner. In a polecat pod,
-// install-runner runs `gastown-polecat install DIR`, git-init runs `clone`
-// and the agent container runs `run`; executionMode local runs `local`, as
-// a child of the operator. Its configuration is the JSON in
+// install-runner runs `gastown-polecat install DIR`, git-init runs `clone`,
+// the agent container runs `run` and the git-push sidecar `push`;
+// executionMode local runs `local`, as a child of the operator. Its configuration is the JSON in
 // GASTOWN_POLECAT_CONFIG (internal/polecat.RunnerConfig); it writes a
 // PolecatResult to the termination log and exits with the code of its
 // outcome (internal/polecat's Exit* constants).
@@ -27,7 +27,8 @@ const usage = `usage: gastown-polecat COMMAND [flags]
 commands:
   install DIR   copy this binary into DIR (init container install-runner)
   clone         clone the repository and check out the work branch (init container git-init)
-  run           run the agent, close the bead, commit and push (agent container)
+  run           run the agent, close the bead, commit and push, or have git-push push (agent container)
+  push          push the commit run asks for, with the git credentials (sidecar git-push)
   local         clone and run in one process under --workdir (executionMode local)
 
 The configuration is the JSON in ` + polecat.ConfigEnv + `.
@@ -89,6 +90,13 @@ func run(ctx context.Context, args []string) int {
 		return polecat.ExitPushed
 	case "run":
 		return report(r.Run(ctx))
+	case "push":
+		// Its outcome is reported by run, through the push result file.
+		if err := r.Push(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "gastown-polecat: %v\n", err)
+			return polecat.ExitError
+		}
+		return 0
 	case "local":
 		if res := r.Clone(ctx); res != nil {
 			return report(*res)

@@ -44,6 +44,10 @@ type Bead struct {
 	File string
 	// Line is the line of the bead's ID in File.
 	Line int
+	// FieldLines are the lines of the fields under spec.agent and
+	// spec.resources, by path (spec.agent.env[0].valueFrom), for the
+	// messages of a Policy; nil when the bead sets neither.
+	FieldLines map[string]int
 }
 
 // Convoy is one convoy read from a manifest.

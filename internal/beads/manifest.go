@@ -239,6 +239,7 @@ func (p *manifestParser) bead(file string, root *yaml.Node) {
 		Annotations: m.Metadata.Annotations,
 		File:        file,
 		Line:        d.positions["metadata.name"].line(),
+		FieldLines:  policyLines(d),
 	}, depField: "spec.dependsOn"}
 	for i := range m.Spec.DependsOn {
 		item.depLines = append(item.depLines, d.positions[fmt.Sprintf("spec.dependsOn[%d]", i)].line())
@@ -295,6 +296,21 @@ func convoysOf(items []convoyItem) []Convoy {
 	var out []Convoy
 	for _, it := range items {
 		out = append(out, it.Convoy)
+	}
+	return out
+}
+
+// policyLines are the lines of the fields a Policy checks.
+func policyLines(d *decoder) map[string]int {
+	var out map[string]int
+	for path, p := range d.positions {
+		if !strings.HasPrefix(path, "spec.agent") && !strings.HasPrefix(path, "spec.resources") {
+			continue
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[path] = firstPositive(p.key, p.value)
 	}
 	return out
 }

@@ -18,12 +18,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
 	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
 
@@ -40,7 +40,7 @@ type BeadReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores,verbs=get;list;watch
 
 // Reconcile evaluates the bead's phase.
@@ -185,7 +185,7 @@ func (r *BeadReconciler) workTypes(ctx context.Context, bead *gastownv1.Bead) ([
 	return store.DispatchedTypes(), nil
 }
 
-// rigLimits returns the retry limits of the bead's rig, and whether the
+// rigLimits returns the retry limits and agent policy of the bead's rig, and whether the
 // rig exists (a bead without spec.rigRef has its own phase, Open).
 func (r *BeadReconciler) rigLimits(ctx context.Context, name string) (dispatch.Rig, bool, error) {
 	limits := dispatch.Rig{MaxRetries: gastownv1.DefaultMaxRetries, RetryBackoff: r.RetryBackoff, MaxBackoff: r.MaxRetryBackoff}
@@ -197,6 +197,8 @@ func (r *BeadReconciler) rigLimits(ctx context.Context, name string) (dispatch.R
 		return limits, false, client.IgnoreNotFound(err)
 	}
 	limits.MaxRetries = rig.MaxRetries()
+	policy := beads.PolicyOf(rig)
+	limits.Policy = &policy
 	return limits, true, nil
 }
 
@@ -226,8 +228,10 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.dependents)).
 		Watches(&gastownv1.BeadStore{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfStore),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A rig that appears or goes, or whose spec changes (its agent
+		// policy, its retry limit), changes its beads' phases.
 		Watches(&gastownv1.Rig{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfRig),
-			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(opts).
 		Complete(r)
 }

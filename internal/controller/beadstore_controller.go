@@ -46,9 +46,10 @@ type BeadStoreReconciler struct {
 	ArtifactRetries int
 }
 
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads;convoys,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores/status,verbs=patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads;convoys,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores/finalizers,verbs=update
 // +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=gitrepositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 

@@ -31,7 +31,7 @@ type ConvoyReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=convoys,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=convoys/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=convoys/status,verbs=patch
 
 // Reconcile computes the convoy's progress from its tracked beads.
 func (r *ConvoyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {

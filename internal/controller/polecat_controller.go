@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
 	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/redact"
 	"github.com/boshu2/gastown-operator/internal/witness"
@@ -49,11 +50,11 @@ type PolecatReconciler struct {
 	localDone  chan event.TypedGenericEvent[*gastownv1.Polecat]
 }
 
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats/status,verbs=patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
 // Reconcile brings the polecat's run to its desired state.
 func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -127,7 +128,31 @@ func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat) 
 	} else if !apierrors.IsNotFound(err) {
 		return polecat.Settings{}, err
 	}
+	if err := beadPolicyError(pc, bead, rig); err != nil {
+		return polecat.Settings{}, err
+	}
 	return polecat.Resolve(pc, bead, rig, r.Defaults)
+}
+
+// beadPolicyError refuses a polecat about to start whose bead asks for
+// agent settings its rig's agent policy does not allow. The dispatcher
+// never creates one; this catches the others that take the bead's
+// settings: review and conflict follow-ups made after the bead was edited,
+// `kubectl gt sling` and polecats made by hand for the bead. The polecat's
+// own fields are not checked: whoever creates a Polecat may run pods.
+func beadPolicyError(pc *gastownv1.Polecat, bead *gastownv1.Bead, rig *gastownv1.Rig) error {
+	if bead == nil || (pc.Status.Phase != "" && pc.Status.Phase != gastownv1.PolecatPhaseIdle) {
+		return nil
+	}
+	policy := beads.DefaultPolicy()
+	if rig != nil {
+		policy = beads.PolicyOf(rig)
+	}
+	if errs := policy.Check(&bead.Spec); len(errs) > 0 {
+		return fmt.Errorf("bead %s asks for what the rig's agent policy does not allow (%s): %s",
+			bead.BeadID(), gastownv1.PolicyViolationReason, beads.Messages(errs))
+	}
+	return nil
 }
 
 // runPod creates the polecat's pod and maps its state.
@@ -167,6 +192,8 @@ func restarting(pc *gastownv1.Polecat, pod *corev1.Pod) bool {
 // createPod checks the secrets the pod mounts, then creates it.
 func (r *PolecatReconciler) createPod(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
 	for _, ref := range secretRefs(s) {
+		// A GET of each named secret: the manager's client does not cache
+		// Secrets, and the operator may not list or watch them.
 		secret := &corev1.Secret{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: ref.name}, secret)
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -270,6 +297,16 @@ func pendingReason(pod *corev1.Pod) (string, string) {
 	return gastownv1.PodPendingReason, fmt.Sprintf("pod %s is pending", pod.Name)
 }
 
+// sidecar tells whether name is one of pod's native sidecars.
+func sidecar(pod *corev1.Pod, name string) bool {
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == name {
+			return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		}
+	}
+	return false
+}
+
 // podResult reads a finished pod's result: the runner's termination message
 // of the container that ended it, else what its exit tells.
 func podResult(pod *corev1.Pod) (*gastownv1.PolecatResult, time.Time) {
@@ -282,7 +319,9 @@ func podResult(pod *corev1.Pod) (*gastownv1.PolecatResult, time.Time) {
 	var last *gastownv1.PolecatResult
 	for _, cs := range statuses {
 		term := cs.State.Terminated
-		if term == nil {
+		if term == nil || sidecar(pod, cs.Name) {
+			// A sidecar (git-push) is stopped when the agent is done; its
+			// outcome is in the agent container's result.
 			continue
 		}
 		finished = term.FinishedAt.Time

@@ -55,10 +55,10 @@ type cachedProvider struct {
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=refineries,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=refineries/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=refineries/status,verbs=patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
 // setupError is a problem with the refinery's settings or secrets.
 type setupError struct {
@@ -277,6 +277,8 @@ func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery
 			key = s.Key
 		}
 	}
+	// A GET of this one secret: the manager's client does not cache
+	// Secrets, and the operator may not list or watch them.
 	secret := &corev1.Secret{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: secretName}, secret); err != nil {
 		return nil, fmt.Errorf("reading the GitHub token from secret %s/%s (spec.github.tokenSecretRef): %w", ref.Namespace, secretName, err)

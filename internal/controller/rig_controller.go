@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
 	"github.com/boshu2/gastown-operator/internal/dispatch"
 	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/redact"
@@ -47,10 +48,11 @@ type RigReconciler struct {
 	MaxRetryBackoff time.Duration
 }
 
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores;witnesses;refineries;polecats,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs/status,verbs=patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs/finalizers;beads/finalizers,verbs=update
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores;witnesses;refineries;polecats,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Reconcile resolves the rig and dispatches its ready beads.
@@ -284,12 +286,14 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 }
 
 func (r *RigReconciler) limits(rig *gastownv1.Rig) dispatch.Rig {
+	policy := beads.PolicyOf(rig)
 	return dispatch.Rig{
 		MaxPolecats:  rig.MaxPolecats(),
 		MaxRetries:   rig.MaxRetries(),
 		RetryBackoff: r.RetryBackoff,
 		MaxBackoff:   r.MaxRetryBackoff,
 		Suspended:    rig.Spec.Suspend,
+		Policy:       &policy,
 	}
 }
 

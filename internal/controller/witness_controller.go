@@ -57,7 +57,7 @@ type WitnessReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=witnesses,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=witnesses/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=witnesses/status,verbs=patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;delete

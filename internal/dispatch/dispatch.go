@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
 )
 
 // Annotations a dispatched Polecat carries, so that attempts can be counted
@@ -32,6 +33,10 @@ type Rig struct {
 	// WorkTypes are the bead types dispatched: the BeadStore's
 	// spec.workTypes, gastownv1.DefaultWorkTypes when empty.
 	WorkTypes []gastownv1.BeadType
+	// Policy is what the rig lets its beads choose (beads.PolicyOf); a bead
+	// that asks for more is Failed with reason PolicyViolation and never
+	// dispatched. Nil checks nothing.
+	Policy *beads.Policy
 }
 
 // Decision is a polecat to create for a bead.
@@ -272,6 +277,17 @@ func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, g *Graph, rig Rig
 			return st.with(gastownv1.BeadPhaseFailed, gastownv1.TerminatedReason,
 				fmt.Sprintf("polecat %s was terminated; set the %s annotation to try again", last.Name, gastownv1.RetryAnnotation))
 		}
+	}
+	// Before anything that would (re)dispatch the bead: work already
+	// pushed or running is not undone by a policy that changed since.
+	if rig.Policy != nil {
+		if errs := rig.Policy.Check(&b.Spec); len(errs) > 0 {
+			return st.with(gastownv1.BeadPhaseFailed, gastownv1.PolicyViolationReason,
+				"the rig's agent policy refuses the bead: "+beads.Messages(errs)+"; edit the bead, or ask the rig's admin to allow it in spec.agentPolicy")
+		}
+	}
+	if n := len(attempts); n > 0 {
+		last := attempts[n-1]
 		if n > rig.MaxRetries {
 			return st.with(gastownv1.BeadPhaseFailed, gastownv1.RetriesExhaustedReason,
 				fmt.Sprintf("%d attempts failed, last: %s", n, failure(last)))

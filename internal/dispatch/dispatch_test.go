@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
 )
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -245,5 +246,32 @@ func TestEvaluatePhases(t *testing.T) {
 				t.Errorf("message %q, want it to contain %q", st.Message, tt.message)
 			}
 		})
+	}
+}
+
+// TestDecideSkipsBeadsThePolicyRefuses: a bead asking for an image is
+// Failed with PolicyViolation and gets no polecat; the others still do. A
+// bead whose work is already pushed is not undone by the policy.
+func TestDecideSkipsBeadsThePolicyRefuses(t *testing.T) {
+	policy := beads.DefaultPolicy()
+	rig := defaultRig
+	rig.Policy = &policy
+	hostile := bead("gt-evil", prio(0), func(b *gastownv1.Bead) {
+		b.Spec.Agent = &gastownv1.AgentSpec{AgentConfig: gastownv1.AgentConfig{Image: "evil:latest"}}
+	})
+	good := bead("gt-good", prio(4))
+	plan := Decide(rig, []gastownv1.Bead{hostile, good}, nil, nil, t0)
+	if len(plan.Create) != 1 || plan.Create[0].Bead != "gt-good" {
+		t.Fatalf("created %+v, want gt-good alone", plan.Create)
+	}
+	st := Evaluate(&hostile, nil, nil, rig, t0)
+	if st.Phase != gastownv1.BeadPhaseFailed || st.Reason != gastownv1.PolicyViolationReason || !strings.Contains(st.Message, "spec.agent.image: a bead may not choose an image") {
+		t.Errorf("got %s %s %q, want Failed PolicyViolation naming spec.agent.image", st.Phase, st.Reason, st.Message)
+	}
+	done := dispatched(hostile, "gt-evil", gastownv1.PolecatPhaseSucceeded, func(pc *gastownv1.Polecat) {
+		pc.Status.Result = &gastownv1.PolecatResult{Outcome: gastownv1.OutcomePushed, Branch: "polecat/gt-evil"}
+	})
+	if st := Evaluate(&hostile, []gastownv1.Polecat{done}, nil, rig, t0); st.Phase != gastownv1.BeadPhaseInReview {
+		t.Errorf("pushed work: got %s %s, want InReview", st.Phase, st.Reason)
 	}
 }

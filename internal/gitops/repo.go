@@ -86,6 +86,33 @@ func Open(dir string, auth transport.AuthMethod) (*Repo, error) {
 	return &Repo{repo: r, dir: dir, url: remote.Config().URLs[0], auth: auth}, nil
 }
 
+// OpenRemote opens the clone in dir to fetch from and push to url, whatever
+// the clone's own configuration names: for a clone someone else could have
+// changed (the agent's workspace), so that credentials only ever go to url.
+func OpenRemote(dir, url string, auth transport.AuthMethod) (*Repo, error) {
+	r, err := Open(dir, auth)
+	if err != nil {
+		return nil, err
+	}
+	r.url = url
+	return r, nil
+}
+
+// SetBranch points branch at commit, which must be a commit of the clone.
+func (r *Repo) SetBranch(branch, commit string) error {
+	if !plumbing.IsHash(commit) {
+		return fmt.Errorf("set branch %s: %q is not a commit SHA", branch, commit)
+	}
+	if _, err := r.repo.CommitObject(plumbing.NewHash(commit)); err != nil {
+		return fmt.Errorf("set branch %s to %s: %w", branch, commit, err)
+	}
+	ref := plumbing.NewHashReference(plumbing.NewBranchReferenceName(branch), plumbing.NewHash(commit))
+	if err := r.repo.Storer.SetReference(ref); err != nil {
+		return fmt.Errorf("set branch %s to %s: %w", branch, commit, err)
+	}
+	return nil
+}
+
 // URL is the repository's remote URL, as given.
 func (r *Repo) URL() string { return r.url }
 
@@ -147,6 +174,7 @@ func (r *Repo) FetchBranch(ctx context.Context, branch string, depth int) (strin
 		plumbing.NewBranchReferenceName(branch), plumbing.NewRemoteReferenceName(remoteName, branch)))
 	err = r.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
+		RemoteURL:  r.url,
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       r.auth,
 		Depth:      depth,
@@ -308,6 +336,7 @@ func (r *Repo) push(ctx context.Context, branch string, lease *git.ForceWithLeas
 	name := plumbing.NewBranchReferenceName(branch)
 	err := r.repo.PushContext(ctx, &git.PushOptions{
 		RemoteName:     remoteName,
+		RemoteURL:      r.url,
 		RefSpecs:       []config.RefSpec{config.RefSpec(name + ":" + name)},
 		Auth:           r.auth,
 		ForceWithLease: lease,

@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fluxcd/pkg/runtime/acl"
@@ -15,10 +17,13 @@ import (
 	"github.com/fluxcd/pkg/runtime/events"
 	"github.com/fluxcd/pkg/runtime/leaderelection"
 	"github.com/fluxcd/pkg/runtime/logger"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -41,8 +46,14 @@ type Options struct {
 	EventsAddr         string
 	Concurrent         int
 	WatchAllNamespaces bool
-	// Namespace the operator runs in: watched alone unless WatchAllNamespaces,
-	// and home of the leader election lease.
+	// WatchNamespaces, when set, are the only namespaces watched (the
+	// workers namespaces of a namespaced install), whatever
+	// WatchAllNamespaces says. SourceNamespaces add namespaces where only
+	// Flux GitRepositories are watched (e.g. flux-system).
+	WatchNamespaces  []string
+	SourceNamespaces []string
+	// Namespace the operator runs in: watched alone unless WatchAllNamespaces
+	// or WatchNamespaces, and home of the leader election lease.
 	Namespace               string
 	GracefulShutdownTimeout time.Duration
 	// RetryBackoff is the wait before a failed polecat is retried; it doubles
@@ -55,6 +66,9 @@ type Options struct {
 	RunnerImage string
 	// AgentImages overrides the default image of an agent type.
 	AgentImages map[string]string
+	// PolecatFixedUser runs polecat pods as user, group and fsGroup 65532;
+	// false leaves them to the platform (OpenShift's restricted-v2 SCC).
+	PolecatFixedUser bool
 	// LocalRunner is the gastown-polecat binary for executionMode local.
 	LocalRunner  string
 	LocalWorkDir string
@@ -85,6 +99,10 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Concurrent, "concurrent", 4, "The number of concurrent reconciles per controller.")
 	fs.BoolVar(&o.WatchAllNamespaces, "watch-all-namespaces", true,
 		"Watch all namespaces; when false only the namespace the operator runs in.")
+	fs.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil,
+		"Watch only these namespaces (comma-separated), overriding --watch-all-namespaces: a namespaced install's workers namespaces.")
+	fs.StringSliceVar(&o.SourceNamespaces, "source-namespaces", nil,
+		"With --watch-namespaces, more namespaces where only Flux GitRepositories are watched, e.g. flux-system.")
 	fs.StringVar(&o.Namespace, "namespace", envOr("RUNTIME_NAMESPACE", "gastown-system"),
 		"The namespace the operator runs in.")
 	fs.DurationVar(&o.GracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second,
@@ -97,6 +115,8 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"How often a failed download of a source artifact is retried.")
 	fs.StringVar(&o.RunnerImage, "runner-image", polecat.DefaultRunnerImage,
 		"The image holding the gastown-polecat runner, copied into every polecat pod.")
+	fs.BoolVar(&o.PolecatFixedUser, "polecat-fixed-user", true,
+		"Run polecat pods as user, group and fsGroup 65532; false leaves them to the platform, as OpenShift's restricted-v2 SCC wants.")
 	fs.StringToStringVar(&o.AgentImages, "agent-image", nil,
 		"The image of an agent type, e.g. --agent-image=claude-code=registry/claude:1.2 (repeatable).")
 	fs.StringVar(&o.LocalRunner, "local-runner", "",
@@ -119,13 +139,13 @@ func envOr(key, fallback string) string {
 
 // New creates the manager with probes, metrics and every controller.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
-	cacheOpts := cache.Options{}
-	if !o.WatchAllNamespaces {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
-	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme.Scheme,
-		Cache:                         cacheOpts,
+		Scheme: scheme.Scheme,
+		Cache:  o.cacheOptions(),
+		// Secrets are read with a GET each, never listed, watched or cached:
+		// the operator reads only the secrets its objects name, and its RBAC
+		// grants secrets get and nothing else.
+		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.HealthAddr,
 		LeaderElection:                o.LeaderElection.Enable,
@@ -157,8 +177,38 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	return mgr, nil
 }
 
+// cacheOptions says which namespaces the manager's cache watches: all, the
+// WatchNamespaces (plus, for GitRepositories, the SourceNamespaces), or the
+// operator's own namespace. Cluster-scoped kinds (Rig, Namespace) are watched
+// cluster-wide in every case.
+func (o Options) cacheOptions() cache.Options {
+	switch {
+	case len(o.WatchNamespaces) > 0:
+		opts := cache.Options{DefaultNamespaces: namespaceConfigs(o.WatchNamespaces)}
+		if len(o.SourceNamespaces) > 0 {
+			opts.ByObject = map[client.Object]cache.ByObject{
+				&sourcev1.GitRepository{}: {Namespaces: namespaceConfigs(append(slices.Clone(o.WatchNamespaces), o.SourceNamespaces...))},
+			}
+		}
+		return opts
+	case !o.WatchAllNamespaces:
+		return cache.Options{DefaultNamespaces: namespaceConfigs([]string{o.Namespace})}
+	}
+	return cache.Options{}
+}
+
+func namespaceConfigs(names []string) map[string]cache.Config {
+	m := make(map[string]cache.Config, len(names))
+	for _, n := range names {
+		if n = strings.TrimSpace(n); n != "" {
+			m[n] = cache.Config{}
+		}
+	}
+	return m
+}
+
 func (o Options) polecatDefaults() polecat.Defaults {
-	d := polecat.Defaults{RunnerImage: o.RunnerImage, AgentImages: map[gastownv1.AgentType]string{}}
+	d := polecat.Defaults{RunnerImage: o.RunnerImage, AgentImages: map[gastownv1.AgentType]string{}, NoFixedUser: !o.PolecatFixedUser}
 	for agent, image := range o.AgentImages {
 		d.AgentImages[gastownv1.AgentType(agent)] = image
 	}

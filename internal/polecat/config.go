@@ -12,8 +12,9 @@ import (
 // The runner (gastown-polecat) reads everything from one environment
 // variable, ConfigEnv, holding the JSON of RunnerConfig. It holds no secret:
 //   - git credentials are files: the git secret mounted at Git.SecretDir
-//     (into git-init and the agent container), read by the runner alone and
-//     never put in the environment;
+//     into git-init and git-push only, read by the runner alone and never
+//     put in the environment. In a pod the agent's container has no git
+//     credentials: its runner hands the push to git-push (Push);
 //   - agent keys are the agent container's own env (secretKeyRefs), which
 //     the runner passes to the agent and never prints;
 //   - agent credential and configuration files are copied from read-only
@@ -44,6 +45,30 @@ type RunnerConfig struct {
 	RepoDir string `json:"repoDir"`
 	// TaskFile is where the runner writes the prompt.
 	TaskFile string `json:"taskFile"`
+	// Push, when set, hands the push to another container: the run step
+	// commits, writes a PushRequest to Push.RequestFile and waits for the
+	// PushResult in Push.ResultFile, which only the pushing container can
+	// write. Unset, the run step pushes itself (executionMode local).
+	Push *PushHandoff `json:"push,omitempty"`
+}
+
+// PushHandoff are the files through which the agent container's runner
+// and the git-push container's agree on a push.
+type PushHandoff struct {
+	RequestFile string `json:"requestFile"`
+	ResultFile  string `json:"resultFile"`
+}
+
+// PushRequest asks git-push to push Commit as the work branch.
+type PushRequest struct {
+	Commit string `json:"commit"`
+}
+
+// PushResult is git-push's answer: the commit it pushed, or why it could
+// not.
+type PushResult struct {
+	Commit string `json:"commit,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // GitConfig is the git part of RunnerConfig.
@@ -63,6 +88,8 @@ type Paths struct {
 	RepoDir      string
 	TaskFile     string
 	GitSecretDir string
+	// Push, when set, is the push handoff of RunnerConfig.Push.
+	Push *PushHandoff
 }
 
 // NewRunnerConfig is the runner configuration for resolved settings, an
@@ -78,6 +105,7 @@ func NewRunnerConfig(s Settings, a Agent, p Paths) RunnerConfig {
 		Agent:         a.Command,
 		RepoDir:       p.RepoDir,
 		TaskFile:      p.TaskFile,
+		Push:          p.Push,
 		Git: GitConfig{
 			URL:         s.GitURL,
 			BaseBranch:  s.BaseBranch,

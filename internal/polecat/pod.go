@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -21,8 +22,11 @@ const (
 	// HomeDir is $HOME of the runner and the agent.
 	HomeDir = "/home/polecat"
 	TmpDir  = "/tmp"
-	// GitSecretDir is the git secret, read-only.
+	// GitSecretDir is the git secret, read-only, in git-init and git-push.
 	GitSecretDir = "/var/run/gastown/git"
+	// PushResultDir is git-push's answer to the agent container's runner:
+	// writable in git-push, read-only in the agent container.
+	PushResultDir = "/var/run/gastown/push"
 	// ClaudeCredsDir holds claude-code's OAuth credentials, read-only.
 	ClaudeCredsDir = "/var/run/gastown/claude"
 	// AgentConfigDir is agentConfig.configMapRef, read-only.
@@ -38,6 +42,10 @@ var PodPaths = Paths{
 	RepoDir:      WorkspaceDir + "/repo",
 	TaskFile:     WorkspaceDir + "/task.md",
 	GitSecretDir: GitSecretDir,
+	Push: &PushHandoff{
+		RequestFile: WorkspaceDir + "/push-request.json",
+		ResultFile:  PushResultDir + "/result.json",
+	},
 }
 
 // Init containers of a polecat pod; the agent container is named by its
@@ -47,6 +55,10 @@ const (
 	InstallContainer = "install-runner"
 	// GitInitContainer clones the repository and checks out the work branch.
 	GitInitContainer = "git-init"
+	// GitPushContainer pushes the work branch when the agent container's
+	// runner asks: a native sidecar, so that the git credentials are never
+	// in the container the agent runs in.
+	GitPushContainer = "git-push"
 )
 
 // DefaultContainerAnnotation makes kubectl logs and exec pick the agent
@@ -54,19 +66,23 @@ const (
 const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
 const (
-	runnerBinVolume = "runner-bin"
-	workspaceVolume = "workspace"
-	homeVolume      = "home"
-	tmpVolume       = "tmp"
-	gitSecretVolume = "git-credentials"
+	runnerBinVolume  = "runner-bin"
+	workspaceVolume  = "workspace"
+	homeVolume       = "home"
+	tmpVolume        = "tmp"
+	gitSecretVolume  = "git-credentials"
+	pushResultVolume = "push-result"
+	gitTmpVolume     = "git-tmp"
 )
 
 // BuildPod builds the pod of a polecat: polecat-<name> in the polecat's
 // namespace, owned by the polecat. Init containers copy the runner into a
 // shared emptyDir (install-runner) and clone the repository (git-init); the
 // agent container runs the runner from there, which runs the agent, closes
-// the bead, commits and pushes, and writes the result to its termination
-// message. Each secret is mounted only into the containers that use it.
+// the bead and commits, asks the git-push sidecar to push, and writes the
+// result to its termination message. Each secret is mounted only into the
+// containers that use it: the git secret into git-init and git-push, the
+// agent's key into the agent container.
 func BuildPod(pc *gastownv1.Polecat, s Settings) (*corev1.Pod, error) {
 	labels, err := podLabels(pc, s)
 	if err != nil {
@@ -97,12 +113,12 @@ func BuildPod(pc *gastownv1.Polecat, s Settings) (*corev1.Pod, error) {
 			TerminationGracePeriodSeconds: ptrTo(int64(30)),
 			SecurityContext: &corev1.PodSecurityContext{
 				RunAsNonRoot:   ptrTo(true),
-				RunAsUser:      ptrTo(s.RunAsUser),
-				RunAsGroup:     ptrTo(s.RunAsGroup),
-				FSGroup:        ptrTo(s.FSGroup),
+				RunAsUser:      s.RunAsUser,
+				RunAsGroup:     s.RunAsGroup,
+				FSGroup:        s.FSGroup,
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
-			InitContainers: []corev1.Container{b.installContainer(), b.gitInitContainer()},
+			InitContainers: []corev1.Container{b.installContainer(), b.gitInitContainer(), b.gitPushContainer()},
 			Containers:     []corev1.Container{b.agentContainer()},
 			Volumes:        b.volumes(),
 		},
@@ -180,22 +196,43 @@ func (b podBuilder) installContainer() corev1.Container {
 func (b podBuilder) gitInitContainer() corev1.Container {
 	c := b.container(GitInitContainer, b.s.RunnerImage)
 	c.Command = []string{b.s.RunnerPath, "clone"}
-	c.Env = b.runnerEnv()
-	c.VolumeMounts = append(b.workMounts(), b.gitSecretMounts()...)
+	c.Env = b.gitEnv()
+	c.VolumeMounts = b.gitMounts()
+	return c
+}
+
+// gitPushContainer is a native sidecar (an init container that keeps
+// running beside the agent container) holding the git secret: it waits for
+// the agent container's runner to ask for the push, pushes the commit it
+// names, and answers in the push-result volume, which the agent container
+// can only read. The kubelet stops it once the agent container is done.
+func (b podBuilder) gitPushContainer() corev1.Container {
+	c := b.container(GitPushContainer, b.s.RunnerImage)
+	c.Command = []string{b.s.RunnerPath, "push"}
+	c.RestartPolicy = ptrTo(corev1.ContainerRestartPolicyAlways)
+	c.Env = b.gitEnv()
+	c.VolumeMounts = append(b.gitMounts(), corev1.VolumeMount{Name: pushResultVolume, MountPath: PushResultDir})
+	// It runs as long as the agent but does little: a sidecar's requests
+	// add to the pod's, so it asks for almost nothing.
+	c.Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
 	return c
 }
 
 // agentContainer runs the runner, and the agent under it, in the agent's
-// image. The git secret is mounted for the runner's push; the agent gets
-// no git credentials in its environment.
+// image. It holds the agent's own key and no git credentials: the push is
+// git-push's.
 func (b podBuilder) agentContainer() corev1.Container {
 	c := b.container(b.agent.Container, b.s.AgentConfig.Image)
 	c.Command = []string{path.Join(RunnerBinDir, RunnerName), "run"}
 	c.WorkingDir = PodPaths.RepoDir
 	c.Env = append(b.runnerEnv(), b.agent.Env...)
 	c.Resources = *b.s.Resources.DeepCopy()
-	c.VolumeMounts = append(b.workMounts(), corev1.VolumeMount{Name: runnerBinVolume, MountPath: RunnerBinDir, ReadOnly: true})
-	c.VolumeMounts = append(c.VolumeMounts, b.gitSecretMounts()...)
+	c.VolumeMounts = append(b.workMounts(),
+		corev1.VolumeMount{Name: runnerBinVolume, MountPath: RunnerBinDir, ReadOnly: true},
+		corev1.VolumeMount{Name: pushResultVolume, MountPath: PushResultDir, ReadOnly: true})
 	c.VolumeMounts = append(c.VolumeMounts, b.agent.Mounts...)
 	return c
 }
@@ -232,6 +269,24 @@ func (b podBuilder) runnerEnv() []corev1.EnvVar {
 	}
 }
 
+// gitEnv is the git containers' environment: their HOME and TMPDIR are a
+// volume of their own, so that nothing git leaves there reaches the agent.
+func (b podBuilder) gitEnv() []corev1.EnvVar {
+	env := b.runnerEnv()
+	env[0].Value, env[1].Value = TmpDir, TmpDir
+	return env
+}
+
+// gitMounts are the git containers' volumes: the workspace, their own
+// scratch space, and the git secret.
+func (b podBuilder) gitMounts() []corev1.VolumeMount {
+	m := []corev1.VolumeMount{
+		{Name: workspaceVolume, MountPath: WorkspaceDir},
+		{Name: gitTmpVolume, MountPath: TmpDir},
+	}
+	return append(m, b.gitSecretMounts()...)
+}
+
 func (b podBuilder) workMounts() []corev1.VolumeMount {
 	return []corev1.VolumeMount{
 		{Name: workspaceVolume, MountPath: WorkspaceDir},
@@ -256,6 +311,8 @@ func (b podBuilder) volumes() []corev1.Volume {
 		emptyDir(workspaceVolume),
 		emptyDir(homeVolume),
 		emptyDir(tmpVolume),
+		emptyDir(pushResultVolume),
+		emptyDir(gitTmpVolume),
 	}
 	if b.s.GitSecret != "" {
 		vols = append(vols, corev1.Volume{

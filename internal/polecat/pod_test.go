@@ -97,21 +97,23 @@ func TestBuildPodSeedExample(t *testing.T) {
 	if diff := cmp.Diff(wantPodSecurity, spec.SecurityContext); diff != "" {
 		t.Errorf("pod security context (-want +got):\n%s", diff)
 	}
-	if got := containerNames(spec.InitContainers); got != "install-runner,git-init" {
+	if got := containerNames(spec.InitContainers); got != "install-runner,git-init,git-push" {
 		t.Errorf("init containers = %s", got)
 	}
 	if got := containerNames(spec.Containers); got != "claude" {
 		t.Errorf("containers = %s", got)
 	}
 
-	// Volumes: emptyDirs for the runner, workspace, HOME and /tmp; the two
-	// secrets.
+	// Volumes: emptyDirs for the runner, workspace, HOME and /tmp, git-push's
+	// answer and the git containers' own /tmp; the two secrets.
 	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 	wantVolumes := []corev1.Volume{
 		{Name: "runner-bin", VolumeSource: emptyDir},
 		{Name: "workspace", VolumeSource: emptyDir},
 		{Name: "home", VolumeSource: emptyDir},
 		{Name: "tmp", VolumeSource: emptyDir},
+		{Name: "push-result", VolumeSource: emptyDir},
+		{Name: "git-tmp", VolumeSource: emptyDir},
 		{Name: "git-credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: "git-credentials", DefaultMode: ptrTo(int32(0o440)),
 		}}},
@@ -132,25 +134,39 @@ func TestBuildPodSeedExample(t *testing.T) {
 		{Name: "home", MountPath: "/home/polecat"},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
-	gitSecret := corev1.VolumeMount{Name: "git-credentials", MountPath: "/var/run/gastown/git", ReadOnly: true}
+	// The git secret is in the git containers only, which share nothing
+	// with the agent's but the workspace; the agent reads git-push's
+	// answer and cannot write it.
+	git := []corev1.VolumeMount{
+		{Name: "workspace", MountPath: "/workspace"},
+		{Name: "git-tmp", MountPath: "/tmp"},
+		{Name: "git-credentials", MountPath: "/var/run/gastown/git", ReadOnly: true},
+	}
 	wantMounts := map[string][]corev1.VolumeMount{
 		"install-runner": {{Name: "runner-bin", MountPath: "/gastown/bin"}},
-		"git-init":       append(append([]corev1.VolumeMount(nil), work...), gitSecret),
+		"git-init":       git,
+		"git-push":       append(append([]corev1.VolumeMount(nil), git...), corev1.VolumeMount{Name: "push-result", MountPath: "/var/run/gastown/push"}),
 		"claude": append(append([]corev1.VolumeMount(nil), work...),
 			corev1.VolumeMount{Name: "runner-bin", MountPath: "/gastown/bin", ReadOnly: true},
-			gitSecret,
+			corev1.VolumeMount{Name: "push-result", MountPath: "/var/run/gastown/push", ReadOnly: true},
 			corev1.VolumeMount{Name: "claude-credentials", MountPath: "/var/run/gastown/claude", ReadOnly: true},
 		),
 	}
 	wantCommand := map[string][]string{
 		"install-runner": {"/usr/local/bin/gastown-polecat", "install", "/gastown/bin"},
 		"git-init":       {"/usr/local/bin/gastown-polecat", "clone"},
+		"git-push":       {"/usr/local/bin/gastown-polecat", "push"},
 		"claude":         {"/gastown/bin/gastown-polecat", "run"},
 	}
 	wantImage := map[string]string{
 		"install-runner": runnerImage,
 		"git-init":       runnerImage,
+		"git-push":       runnerImage,
 		"claude":         DefaultAgentImage(gastownv1.AgentClaudeCode),
+	}
+	push := spec.InitContainers[2]
+	if push.RestartPolicy == nil || *push.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+		t.Errorf("git-push is not a native sidecar: restartPolicy %v", push.RestartPolicy)
 	}
 	for _, c := range allContainers(pod) {
 		wantSecurity := &corev1.SecurityContext{
@@ -200,8 +216,12 @@ func TestBuildPodSeedExample(t *testing.T) {
 		t.Errorf("API key env (-want +got):\n%s", diff)
 	}
 	for _, c := range allContainers(pod)[1:] {
-		if got := envVar(t, c, "HOME").Value; got != "/home/polecat" {
-			t.Errorf("%s HOME = %q", c.Name, got)
+		want := "/home/polecat"
+		if c.Name != "claude" {
+			want = "/tmp" // the git containers' own
+		}
+		if got := envVar(t, c, "HOME").Value; got != want {
+			t.Errorf("%s HOME = %q, want %q", c.Name, got, want)
 		}
 	}
 
@@ -278,8 +298,15 @@ func TestBuildPodFromBeadAndRig(t *testing.T) {
 			if diff := cmp.Diff(tt.want, agent.Resources); diff != "" {
 				t.Errorf("resources (-want +got):\n%s", diff)
 			}
-			// Init containers carry the same resources, for quotas.
+			// Init containers carry the same resources, for quotas; the
+			// sidecar runs beside the agent and asks for little.
 			for _, c := range pod.Spec.InitContainers {
+				if c.Name == GitPushContainer {
+					if c.Resources.Requests.Cpu().MilliValue() > 100 {
+						t.Errorf("git-push requests %s CPU", c.Resources.Requests.Cpu())
+					}
+					continue
+				}
 				if diff := cmp.Diff(tt.want, c.Resources); diff != "" {
 					t.Errorf("%s resources (-want +got):\n%s", c.Name, diff)
 				}

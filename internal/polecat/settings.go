@@ -65,6 +65,10 @@ type Defaults struct {
 	RunAsUser  int64
 	RunAsGroup int64
 	FSGroup    int64
+	// NoFixedUser leaves the pods' user, group and fsGroup to the platform,
+	// as OpenShift's restricted-v2 SCC wants (it assigns them from the
+	// namespace's range); elsewhere the images' own user, 65532, runs.
+	NoFixedUser bool
 	// ActiveDeadlineSeconds of a polecat pod.
 	ActiveDeadlineSeconds int64
 	// Resources of the agent container.
@@ -172,9 +176,11 @@ type Settings struct {
 	RunnerImage     string
 	RunnerPath      string
 	ImagePullPolicy corev1.PullPolicy
-	RunAsUser       int64
-	RunAsGroup      int64
-	FSGroup         int64
+	// RunAsUser, RunAsGroup and FSGroup are nil when the platform assigns
+	// them (Defaults.NoFixedUser).
+	RunAsUser  *int64
+	RunAsGroup *int64
+	FSGroup    *int64
 }
 
 // Resolve merges a polecat's settings. bead and rig may be nil: a polecat
@@ -206,9 +212,9 @@ func Resolve(pc *gastownv1.Polecat, bead *gastownv1.Bead, rig *gastownv1.Rig, d 
 		RunnerImage:             d.RunnerImage,
 		RunnerPath:              d.RunnerPath,
 		ImagePullPolicy:         d.ImagePullPolicy,
-		RunAsUser:               d.RunAsUser,
-		RunAsGroup:              d.RunAsGroup,
-		FSGroup:                 d.FSGroup,
+	}
+	if !d.NoFixedUser {
+		s.RunAsUser, s.RunAsGroup, s.FSGroup = &d.RunAsUser, &d.RunAsGroup, &d.FSGroup
 	}
 	if bead != nil {
 		s.BeadFile = bead.Spec.SourcePath

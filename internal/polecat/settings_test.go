@@ -214,7 +214,7 @@ func TestResolveDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []any{s.RunnerImage, s.RunnerPath, s.AgentConfig.Image, s.ImagePullPolicy, s.RunAsUser, s.RunAsGroup, s.FSGroup,
+	got := []any{s.RunnerImage, s.RunnerPath, s.AgentConfig.Image, s.ImagePullPolicy, *s.RunAsUser, *s.RunAsGroup, *s.FSGroup,
 		s.Resources, s.AuthorName, s.AuthorEmail}
 	want := []any{runnerImage, "/bin/runner", "registry.example.com/claude:flag", corev1.PullAlways, int64(1000), int64(1001), int64(1002),
 		*resources("3", "3Gi"), "Flag Bot", "flag@example.com"}

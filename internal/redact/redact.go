@@ -132,6 +132,10 @@ func Text(s string, secrets ...string) string {
 // secret containing another is replaced whole. A multi-line secret (an SSH
 // private key) is also replaced line by line, for output that quotes part
 // of it.
+// Contains tells whether s holds one of the secret values (as Text would
+// find them: whole, or a line of a multi-line one).
+func Contains(s string, secrets ...string) bool { return replaceSecrets(s, secrets) != s }
+
 func replaceSecrets(s string, secrets []string) string {
 	var values []string
 	for _, v := range secrets {

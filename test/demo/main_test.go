@@ -51,7 +51,7 @@ func TestDemoWithPods(t *testing.T) {
 			regexp.MustCompile(`(?m)  pod ` + pod + ` Succeeded in `),
 			// The summary's row: name, node, phase, time, and each container's
 			// exit code.
-			regexp.MustCompile(`(?m)^` + pod + `\s+\S+\s+Succeeded\s+\S+\s+install-runner 0 \(.*\), git-init 0 \(.*\), claude 0 \(.*\)$`),
+			regexp.MustCompile(`(?m)^` + pod + `\s+\S+\s+Succeeded\s+\S+\s+install-runner 0 \(.*\), git-init 0 \(.*\), git-push 0 \(.*\), claude 0 \(.*\)$`),
 		} {
 			if !want.MatchString(out) {
 				t.Errorf("the demo's output lacks %s:\n%s", want, out)

@@ -17,11 +17,16 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/testenv"
 	"github.com/boshu2/gastown-operator/internal/version"
@@ -176,4 +181,196 @@ func root(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// networkPolicies decodes the NetworkPolicies of a YAML stream.
+func networkPolicies(t *testing.T, manifests string) []networkingv1.NetworkPolicy {
+	t.Helper()
+	var out []networkingv1.NetworkPolicy
+	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifests)))
+	for {
+		doc, err := r.Read()
+		if err != nil {
+			break
+		}
+		var np networkingv1.NetworkPolicy
+		if err := yaml.Unmarshal(doc, &np); err != nil {
+			t.Fatalf("decoding %s: %v", doc, err)
+		}
+		if np.Kind == "NetworkPolicy" {
+			out = append(out, np)
+		}
+	}
+	return out
+}
+
+// polecatPods are pods as the operator builds them for polecats: for a
+// bead, for a bare task, and for a rig whose pod template sets labels of
+// its own.
+func polecatPods(t *testing.T, namespace string) []*corev1.Pod {
+	t.Helper()
+	rig := &gastownv1.Rig{
+		ObjectMeta: metav1.ObjectMeta{Name: "templated"},
+		Spec: gastownv1.RigSpec{
+			GitURL: "https://github.com/org/repo.git",
+			Kubernetes: gastownv1.RigKubernetes{PodTemplate: &gastownv1.PolecatPodTemplate{
+				Labels: map[string]string{gastownv1.ManagedByLabel: "someone-else", "team": "b"},
+			}},
+		},
+	}
+	cases := []struct {
+		pc  *gastownv1.Polecat
+		rig *gastownv1.Rig
+	}{
+		{pc: &gastownv1.Polecat{
+			ObjectMeta: metav1.ObjectMeta{Name: "for-bead", Namespace: namespace, UID: "uid-1"},
+			Spec: gastownv1.PolecatSpec{Rig: "my-project", BeadID: "gt-1", TaskDescription: "Fix it.",
+				Kubernetes: &gastownv1.PolecatKubernetes{GitRepository: "git@github.com:org/repo.git", GitBranch: "main"}},
+		}},
+		{pc: &gastownv1.Polecat{
+			ObjectMeta: metav1.ObjectMeta{Name: "bare-task", Namespace: namespace, UID: "uid-2"},
+			Spec: gastownv1.PolecatSpec{Rig: "my-project", TaskDescription: "Fix the typo.",
+				Kubernetes: &gastownv1.PolecatKubernetes{GitRepository: "https://github.com/org/repo.git"}},
+		}},
+		{pc: &gastownv1.Polecat{
+			ObjectMeta: metav1.ObjectMeta{Name: "templated", Namespace: namespace, UID: "uid-3"},
+			Spec:       gastownv1.PolecatSpec{Rig: "templated", TaskDescription: "Fix it."},
+		}, rig: rig},
+	}
+	var pods []*corev1.Pod
+	for _, c := range cases {
+		s, err := polecat.Resolve(c.pc, nil, c.rig, polecat.Defaults{RunnerImage: polecat.DefaultRunnerImage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod, err := polecat.BuildPod(c.pc, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods = append(pods, pod)
+	}
+	return pods
+}
+
+// TestHelmChartNetworkPolicy: with networkPolicy.enabled the chart renders
+// a NetworkPolicy in each workers namespace that selects exactly the pods
+// the operator builds for polecats, allows no ingress, and allows egress
+// only to DNS (port 53, UDP and TCP, to kube-dns) and to the given peers;
+// the API server stores it. By default the chart renders none.
+func TestHelmChartNetworkPolicy(t *testing.T) {
+	g := NewWithT(t)
+	ensureNamespace(t, "gastown-system")
+	template := []string{"template", "gastown-operator", "charts/gastown-operator", "--namespace", "gastown-system"}
+
+	g.Expect(networkPolicies(t, helm(t, template...))).To(BeEmpty(), "off by default")
+
+	// Both namespaces exist before the install, as values.yaml says.
+	ensureNamespace(t, gastownv1.DefaultWorkersNamespace)
+	other := env.Namespace(t)
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	g.Expect(os.WriteFile(values, []byte(`
+networkPolicy:
+  enabled: true
+  namespaces: [`+gastownv1.DefaultWorkersNamespace+`, `+other+`]
+  egress:
+    - to:
+        - ipBlock: {cidr: 140.82.112.0/20}
+      ports:
+        - {port: 22, protocol: TCP}
+        - {port: 443, protocol: TCP}
+    - to:
+        - ipBlock: {cidr: 160.79.104.0/23}
+      ports:
+        - {port: 443, protocol: TCP}
+`), 0o600)).To(Succeed())
+	args := append(append([]string{}, template...), "-f", values)
+	helm(t, "lint", "--strict", "charts/gastown-operator", "-f", values)
+	rendered := helm(t, args...)
+	applyDryRun(t, rendered)
+
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	port := func(p int, proto *corev1.Protocol) networkingv1.NetworkPolicyPort {
+		v := intstr.FromInt32(int32(p))
+		return networkingv1.NetworkPolicyPort{Port: &v, Protocol: proto}
+	}
+	wantEgress := []networkingv1.NetworkPolicyEgressRule{
+		{
+			Ports: []networkingv1.NetworkPolicyPort{port(53, &udp), port(53, &tcp)},
+			To: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+				PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+			}},
+		},
+		{
+			Ports: []networkingv1.NetworkPolicyPort{port(22, &tcp), port(443, &tcp)},
+			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "140.82.112.0/20"}}},
+		},
+		{
+			Ports: []networkingv1.NetworkPolicyPort{port(443, &tcp)},
+			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "160.79.104.0/23"}}},
+		},
+	}
+
+	var deploy appsv1.Deployment
+	g.Expect(yaml.Unmarshal(objects(t, rendered)["Deployment/gastown-operator"], &deploy)).To(Succeed())
+	others := map[string]labels.Set{
+		"the manager": deploy.Spec.Template.Labels,
+		"another pod": {"app": "web"},
+		"a pod with a polecat label the operator did not make": {gastownv1.ManagedByLabel: "Helm", gastownv1.PolecatLabel: "x"},
+	}
+
+	policies := networkPolicies(t, rendered)
+	g.Expect(policies).To(HaveLen(2))
+	var namespaces []string
+	for _, np := range policies {
+		namespaces = append(namespaces, np.Namespace)
+		g.Expect(np.Name).To(Equal("gastown-operator-polecats"))
+
+		selector, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, pod := range polecatPods(t, np.Namespace) {
+			g.Expect(selector.Matches(labels.Set(pod.Labels))).To(BeTrue(),
+				"the policy selects polecat pod %s with labels %v", pod.Name, pod.Labels)
+		}
+		for what, l := range others {
+			g.Expect(selector.Matches(l)).To(BeFalse(), "the policy selects %s (%v)", what, l)
+		}
+
+		// No ingress rule under policyType Ingress: no ingress at all.
+		g.Expect(np.Spec.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
+		g.Expect(np.Spec.Ingress).To(BeEmpty())
+		// Egress: DNS and the given peers, nothing else; no rule open to
+		// every port or every destination.
+		g.Expect(np.Spec.Egress).To(Equal(wantEgress))
+		for _, rule := range np.Spec.Egress {
+			g.Expect(rule.To).NotTo(BeEmpty())
+			g.Expect(rule.Ports).NotTo(BeEmpty())
+		}
+	}
+	g.Expect(namespaces).To(ConsistOf(gastownv1.DefaultWorkersNamespace, other))
+
+	// Applied for real, the API server keeps the policies as rendered.
+	only := helm(t, append(args, "--show-only", "templates/networkpolicy.yaml")...)
+	file := filepath.Join(t.TempDir(), "networkpolicy.yaml")
+	g.Expect(os.WriteFile(file, []byte(only), 0o600)).To(Succeed())
+	_, err := env.Kubectl("apply", "-f", file)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _, _ = env.Kubectl("delete", "--ignore-not-found", "-f", file) })
+	for _, np := range policies {
+		var stored networkingv1.NetworkPolicy
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(&np), &stored)).To(Succeed())
+		g.Expect(stored.Spec.PodSelector).To(Equal(np.Spec.PodSelector))
+		g.Expect(stored.Spec.PolicyTypes).To(Equal(np.Spec.PolicyTypes))
+		g.Expect(stored.Spec.Ingress).To(BeEmpty())
+		g.Expect(stored.Spec.Egress).To(Equal(wantEgress))
+	}
+
+	// Enabled without egress, polecats could not clone: the chart refuses.
+	path, err := testenv.HelmPath()
+	g.Expect(err).NotTo(HaveOccurred())
+	cmd := exec.Command(path, append(template, "--set", "networkPolicy.enabled=true")...)
+	cmd.Dir = root(t)
+	out, err := cmd.CombinedOutput()
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(string(out)).To(ContainSubstring("networkPolicy.egress is empty"))
 }

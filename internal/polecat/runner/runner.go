@@ -20,6 +20,7 @@ import (
 	"github.com/boshu2/gastown-operator/internal/beads"
 	"github.com/boshu2/gastown-operator/internal/gitops"
 	"github.com/boshu2/gastown-operator/internal/polecat"
+	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
 // Runner runs the steps of one polecat.
@@ -133,9 +134,13 @@ func (r *Runner) Run(ctx context.Context) gastownv1.PolecatResult {
 func (r *Runner) run(ctx context.Context) (gastownv1.PolecatResult, error) {
 	c := r.Config
 	res := gastownv1.PolecatResult{Branch: c.Git.WorkBranch}
-	auth, err := r.auth()
-	if err != nil {
-		return res, err
+	// With a push handoff this container has no git credentials.
+	var auth transport.AuthMethod
+	if c.Push == nil {
+		var err error
+		if auth, err = r.auth(); err != nil {
+			return res, err
+		}
 	}
 	repo, err := gitops.Open(c.RepoDir, auth)
 	if err != nil {
@@ -170,6 +175,9 @@ func (r *Runner) run(ctx context.Context) (gastownv1.PolecatResult, error) {
 		res.Outcome = gastownv1.OutcomeNoChanges
 		return res, nil
 	}
+	if err := r.refuseSecrets(files); err != nil {
+		return res, err
+	}
 	if err := r.closeBead(); err != nil {
 		return res, err
 	}
@@ -178,7 +186,12 @@ func (r *Runner) run(ctx context.Context) (gastownv1.PolecatResult, error) {
 		return res, gitFailed(err)
 	}
 	r.logf("committed %s (%d files)", commit.SHA, len(commit.Files))
-	if err := r.push(ctx, repo); err != nil {
+	if c.Push != nil {
+		err = r.handOffPush(ctx, commit.SHA)
+	} else {
+		err = r.push(ctx, repo)
+	}
+	if err != nil {
 		return res, err
 	}
 	r.logf("pushed %s to %s", c.Git.WorkBranch, gitops.RedactURL(c.Git.URL))
@@ -248,6 +261,29 @@ func (r *Runner) collectChanges(repo *gitops.Repo, start string) ([]string, erro
 		return nil, gitFailed(err)
 	}
 	return files, nil
+}
+
+// maxScannedFile bounds the part of a changed file searched for secrets.
+const maxScannedFile = 32 << 20
+
+// refuseSecrets fails the run when a file the agent changed holds the value
+// of a secret the runner was given (the agent's own key, say): a commit
+// would carry it into the branch and the pull request. Nothing is
+// committed or pushed; the message names the file, not the secret.
+func (r *Runner) refuseSecrets(files []string) error {
+	secrets := r.secrets()
+	for _, name := range files {
+		f, err := os.Open(filepath.Join(r.Config.RepoDir, filepath.FromSlash(name)))
+		if err != nil {
+			continue // deleted
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxScannedFile))
+		f.Close()
+		if err == nil && redact.Contains(string(b), secrets...) {
+			return configError(fmt.Errorf("the agent wrote the value of a secret it was given into %s: nothing is committed or pushed", name))
+		}
+	}
+	return nil
 }
 
 func orDetached(branch string) string {

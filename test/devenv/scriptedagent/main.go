@@ -26,6 +26,13 @@
 //	                              (deadline tests: busy, not stuck)
 //	scripted-agent: allocate 512Mi  touch that much memory before working
 //	                              (memory-limit tests)
+//	scripted-agent: hunt-secrets  read every variable and readable file a
+//	                              credential could be in, print the values
+//	                              found, and commit changes/<bead>-hunt.txt
+//	                              listing where each was, by fingerprint
+//	                              (security tests)
+//	scripted-agent: leak-secrets  write the environment's values into the
+//	                              change (the runner must refuse to commit)
 package main
 
 import (
@@ -106,6 +113,25 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 		report(stdout, "failed as the task asked", true)
 		return 1
 	}
+	if p.hunt || p.leakIntoRepo {
+		found := hunt()
+		leak(stdout, found)
+		extra := change{file: filepath.ToSlash(filepath.Join(ChangesDir, in.beadID+"-hunt.txt")), content: huntReport(found)}
+		if p.leakIntoRepo {
+			var b strings.Builder
+			for _, f := range found {
+				if strings.HasPrefix(f.where, "env ") {
+					fmt.Fprintf(&b, "%s=%s\n", f.where, f.value)
+				}
+			}
+			extra.content = b.String()
+		}
+		if err := extra.apply(in.repoDir); err != nil {
+			fmt.Fprintf(stderr, "scripted agent: %v\n", err)
+			report(stdout, err.Error(), true)
+			return 1
+		}
+	}
 	if err := p.apply(in.repoDir); err != nil {
 		fmt.Fprintf(stderr, "scripted agent: %v\n", err)
 		report(stdout, err.Error(), true)
@@ -164,6 +190,8 @@ type change struct {
 	busy  time.Duration
 	// allocate is how many bytes of memory to use.
 	allocate int64
+	// hunt and leakIntoRepo: see hunt-secrets and leak-secrets.
+	hunt, leakIntoRepo bool
 }
 
 // plan decides the change for a task. It is pure, so that tests can check
@@ -188,6 +216,10 @@ func plan(in input) change {
 			}
 		case "allocate":
 			c.allocate = parseBytes(strings.TrimSpace(arg))
+		case "hunt-secrets":
+			c.hunt = true
+		case "leak-secrets":
+			c.leakIntoRepo = true
 		}
 	}
 	if noChange {
