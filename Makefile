@@ -87,6 +87,14 @@ fuzz: ## Fuzz the bead parsers and editors briefly (FUZZTIME each; longer: make 
 bench: ## Run the benchmarks (figures, not pass/fail: ns/bead, MB/s, requests/poll).
 	go test -run='^$$' -bench=. -benchmem ./internal/dispatch/ ./internal/beads/ ./internal/refinery/
 
+BENCH_BEADS ?= 1000,10000
+
+.PHONY: bench-scale
+bench-scale: ## Measure the operator at scale against a real kube-apiserver and print the figures (BENCH_BEADS=1000,10000; minutes, not in make test).
+	hack/testbin.sh envtest >/dev/null
+	hack/testbin.sh flux >/dev/null
+	source <(hack/testbin.sh env) && BENCH_BEADS=$(BENCH_BEADS) go test -count=1 -timeout 120m -run='^$$' -bench='^BenchmarkScale$$' -benchtime=1x ./test/scale/
+
 ##@ Demo
 
 DEMO_ARGS ?=

@@ -42,6 +42,14 @@ func (e *Env) buildBinaries(ctx context.Context) error {
 	if err := goBuild(ctx, root, e.RunnerPath, "./cmd/polecat"); err != nil {
 		return err
 	}
+	if e.opts.ManagerProcess && e.opts.ManagerBinary != "" {
+		e.ManagerPath = e.opts.ManagerBinary
+	} else if e.opts.ManagerProcess {
+		e.ManagerPath = filepath.Join(dir, managerBinary)
+		if err := goBuild(ctx, root, e.ManagerPath, "./cmd/manager"); err != nil {
+			return err
+		}
+	}
 	e.KubectlGTPath = filepath.Join(dir, kubectlGTBinary)
 	if err := goBuild(ctx, root, e.KubectlGTPath, "./cmd/kubectl-gt"); err != nil {
 		return err

@@ -132,6 +132,23 @@ type Options struct {
 	// kept. test/install/incluster installs the chart with it.
 	InstallOperator func(ctx context.Context, e *Env) error
 
+	// ManagerProcess runs the operator as its own process, cmd/manager
+	// built into BinDir, with the env's kubeconfig, once the env's objects
+	// exist, instead of in this process: for figures of the manager alone,
+	// such as its peak memory (Env.OperatorStatus). The control plane is
+	// the in-process operator's (the project's CRDs, no ServiceAccount
+	// admission), and pods need no node: without Pods, polecats of a rig
+	// in executionMode kubernetes make pods that stay Pending. Operator,
+	// OperatorConfig and OperatorLog configure the in-process operator and
+	// are refused with it; ManagerArgs are flags added after the env's own
+	// (a later flag wins), e.g. "--concurrent=8".
+	ManagerProcess bool
+	ManagerArgs    []string
+	// ManagerBinary, with ManagerProcess, is a manager binary to run
+	// instead of building cmd/manager: one build for several envs, or
+	// another version's manager against this tree's CRDs.
+	ManagerBinary string
+
 	// SourceInterval of the GitRepository; DefaultSourceInterval when zero.
 	SourceInterval time.Duration
 
@@ -186,6 +203,8 @@ type Env struct {
 	SSHCloneURL, SSHKnownHosts string
 	SSHKey                     []byte
 
+	// ManagerPath is cmd/manager's binary, with Options.ManagerProcess.
+	ManagerPath string
 	// RunnerPath and AgentPath are the binaries the operator runs locally;
 	// AgentPath is empty unless the agent is AgentScripted or polecats run
 	// as pods. KubectlGTPath is the kubectl plugin, for Kubectl("gt", ...).
@@ -214,6 +233,7 @@ type Env struct {
 	git       *githubemu.Env
 	source    *process
 	operator  *operatorRun
+	manager   *process
 	endpoints Endpoints
 	// imageTarballs are imported into the node before its kubelet starts.
 	imageTarballs []string
@@ -278,6 +298,9 @@ func newEnv(opts Options) (*Env, error) {
 	if opts.Pods && os.Geteuid() != 0 {
 		return nil, errors.New("devenv: polecats as pods need a kubelet, which needs root: run as root, or without Pods (local polecats)")
 	}
+	if err := checkManagerProcess(opts); err != nil {
+		return nil, err
+	}
 	if opts.InstallOperator != nil && !opts.Pods {
 		return nil, errors.New("devenv: an installed operator runs as a pod: set Pods with InstallOperator")
 	}
@@ -332,6 +355,8 @@ func (e *Env) start(ctx context.Context) error {
 		steps = append(steps,
 			step{"operator install", func(ctx context.Context) error { return e.opts.InstallOperator(ctx, e) }},
 			step{"objects", e.createObjects})
+	} else if e.opts.ManagerProcess {
+		steps = append(steps, step{"objects", e.createObjects}, step{"manager process", e.startManagerProcess})
 	} else {
 		steps = append(steps, step{"objects", e.createObjects}, step{"operator", e.startOperator})
 	}
@@ -419,6 +444,9 @@ func (e *Env) Stop() {
 			errs = append(errs, e.operator.stop())
 			// The operator leaves local polecats running when it stops.
 			errs = append(errs, killStrayRunners(e.RunnerPath))
+		}
+		if e.manager != nil {
+			errs = append(errs, e.manager.stop())
 		}
 		if e.Node != nil {
 			// Before the control plane: the kubelet stops its pods' containers

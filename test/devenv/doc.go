@@ -14,7 +14,9 @@
 //     the gastown-polecat runner and, by default, a scripted agent
 //     (test/devenv/scriptedagent) instead of an AI; with Options.Agent the
 //     real claude or opencode CLI (the pinned version, hack/agent-clis.sh)
-//     against the Anthropic API emulator (test/anthropicemu);
+//     against the Anthropic API emulator (test/anthropicemu); with
+//     Options.ManagerProcess, cmd/manager as a child process instead, for
+//     figures of the manager alone (test/scale, `make bench-scale`);
 //   - with Options.Pods, a real node (test/node: containerd, kubelet,
 //     kube-scheduler, kube-controller-manager) with the project's images
 //     (test/images) imported, where polecats run as pods: executionMode

@@ -1,0 +1,20 @@
+// Package scale holds `make bench-scale`: the operator's figures at scale
+// against a real kube-apiserver (issue 12's table). The manager runs as its
+// own process (test/devenv's ManagerProcess), the beads reach it as in
+// production, through a Flux GitRepository artifact that source-controller
+// fetches from a git server, and every count comes from the servers' own
+// /metrics: API writes from kube-apiserver's apiserver_request_total,
+// reconciles from the manager's controller_runtime_reconcile_total, peak
+// memory from the manager's /proc/<pid>/status.
+//
+// It is a benchmark that prints figures, not a test with thresholds:
+//
+//	make bench-scale                     # 1,000 then 10,000 beads
+//	make bench-scale BENCH_BEADS=10000   # one size
+//
+// BENCH_MANAGER runs that manager binary instead of this tree's
+// cmd/manager (built once per run), e.g. another commit's, for a before
+// and after. BENCH_READY (default 1000) is how many beads become ready in the
+// dispatch scenario; BENCH_QUIET (default 10s) how long the apiserver must
+// see no write before a phase's writes are counted as done.
+package scale

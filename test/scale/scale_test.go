@@ -1,0 +1,442 @@
+package scale
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/testenv"
+	"github.com/boshu2/gastown-operator/test/devenv"
+)
+
+// defaultSizes are the bead counts when BENCH_BEADS is unset.
+var defaultSizes = []int{1000, 10000}
+
+const (
+	defaultReady = 1000
+	defaultQuiet = 10 * time.Second
+	// maxSettle bounds the wait for a quiet apiserver after a phase's
+	// target is reached; a phase that never quiets is reported as such.
+	maxSettle = 3 * time.Minute
+	// phaseTimeout bounds a phase's wait for its objects.
+	phaseTimeout = 30 * time.Minute
+	beadsPerFile = 100
+	rigCRD       = "rigs.gastown.gastown.io"
+)
+
+var (
+	beadGVR    = schema.GroupVersionResource{Group: gastownv1.GroupVersion.Group, Version: gastownv1.GroupVersion.Version, Resource: "beads"}
+	polecatGVR = schema.GroupVersionResource{Group: gastownv1.GroupVersion.Group, Version: gastownv1.GroupVersion.Version, Resource: "polecats"}
+	podGVR     = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+)
+
+// BenchmarkScale runs issue 12's scenarios once per size in BENCH_BEADS
+// (comma-separated; 1000,10000 by default), each in an environment of its
+// own, and prints the table. Run it with -benchtime=1x: one run is several
+// minutes.
+func BenchmarkScale(b *testing.B) {
+	if bt := flag.Lookup("test.benchtime"); bt == nil || bt.Value.String() != "1x" {
+		b.Fatal("run BenchmarkScale with -benchtime=1x (make bench-scale): each run starts a control plane and takes minutes")
+	}
+	sizes, err := envInts("BENCH_BEADS", defaultSizes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ready, err := envInts("BENCH_READY", []int{defaultReady})
+	if err != nil || len(ready) != 1 {
+		b.Fatalf("BENCH_READY: one number: %v", err)
+	}
+	quiet := defaultQuiet
+	if v := os.Getenv("BENCH_QUIET"); v != "" {
+		if quiet, err = time.ParseDuration(v); err != nil {
+			b.Fatalf("BENCH_QUIET: %v", err)
+		}
+	}
+	// One manager binary for every size, built now: the tree may change
+	// while the benchmark runs.
+	manager := os.Getenv("BENCH_MANAGER")
+	if manager == "" {
+		if manager, err = buildManager(b.TempDir()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// envtest logs through controller-runtime's logger; its errors are
+	// returned to us anyway.
+	ctrl.SetLogger(logr.Discard())
+	var results []*result
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("beads=%d", n), func(b *testing.B) {
+			r := runScale(b, manager, n, min(ready[0], n), quiet)
+			results = append(results, r)
+			r.report(b)
+		})
+	}
+	if len(results) > 1 {
+		printFlatness(results)
+	}
+}
+
+// result holds one size's figures.
+type result struct {
+	beads int
+
+	intakeTime, intakeSettle time.Duration
+	intakeQuiet              bool
+	intakeWrites             writes
+	intakeReconciles         map[string]float64
+
+	resyncWrites writes
+	resyncQuiet  bool
+
+	ready, maxPolecats, crdMax int
+	readyTime, dispatchTime    time.Duration
+	dispatchSettle             time.Duration
+	dispatchQuiet              bool
+	dispatchWrites             writes
+	dispatchReconciles         map[string]float64
+	polecats, pods             int
+
+	finalBeads   int
+	hwm, rss     string
+	managerFlags string
+}
+
+func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *result {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*phaseTimeout)
+	defer cancel()
+	r := &result{beads: n, ready: ready}
+	env, err := devenv.Start(ctx, devenv.Options{
+		// No beads at first: the intake is measured from a push.
+		Beads:          map[string]string{},
+		ManagerProcess: true,
+		ManagerBinary:  manager,
+		// source-controller fetches when asked (ReconcileSource) only, so
+		// that its writes fall in the phase that asked.
+		SourceInterval: time.Hour,
+		Rig: func(rig *gastownv1.Rig) {
+			rig.Spec.Suspend = true
+			rig.Spec.Settings.ExecutionMode = gastownv1.ExecutionModeKubernetes
+			rig.Spec.Kubernetes.PodTemplate = nil
+		},
+		// The defaults of the CRDs, as a user's objects have, not devenv's
+		// fast ones.
+		Witness:  func(w *gastownv1.Witness) { w.Spec.HealthCheckInterval = nil },
+		Refinery: func(ref *gastownv1.Refinery) { ref.Spec.PollInterval = nil },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Stop()
+	cs, err := newClientset(env.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ph := &phases{b: b, env: env, cs: cs, quiet: quiet}
+	ph.startInformers(ctx)
+	defer ph.stopInformers()
+
+	// An empty repository first, and a quiet apiserver.
+	if _, err := env.ReconcileSource(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ph.settle(ctx)
+
+	// (1) Intake of n beads that are not dispatchable (epics) by a
+	// suspended rig: a suspended rig dispatches today, epics never.
+	if _, err := env.Push(fmt.Sprintf("Add %d beads", n), beadFiles(n, 0, false)); err != nil {
+		b.Fatal(err)
+	}
+	before := ph.snapshot(ctx)
+	began := time.Now()
+	if _, err := env.ReconcileSource(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ph.waitFor(ctx, fmt.Sprintf("%d Beads", n), func() bool { return count(ph.beads) >= n })
+	r.intakeTime = time.Since(began)
+	after, quietOK := ph.settle(ctx)
+	r.intakeSettle, r.intakeQuiet = time.Since(began), quietOK
+	r.intakeWrites = after.w.sub(before.w)
+	r.intakeReconciles = subCounts(after.reconciles, before.reconciles)
+
+	// (2) One bead's title changes.
+	gen0 := generation(ph.beads, beadName(0))
+	if _, err := env.Push("Retitle one bead", beadFiles(n, 0, true)); err != nil {
+		b.Fatal(err)
+	}
+	before = ph.snapshot(ctx)
+	if _, err := env.ReconcileSource(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ph.waitFor(ctx, "the changed bead", func() bool { return generation(ph.beads, beadName(0)) > gen0 })
+	after, r.resyncQuiet = ph.settle(ctx)
+	r.resyncWrites = after.w.sub(before.w)
+
+	// (3) ready beads become tasks on the rig, resumed, with maxPolecats
+	// raised to ready or the CRD's maximum.
+	r.crdMax = maxPolecatsMaximum(ctx, b, env.Client)
+	r.maxPolecats = ready
+	if r.crdMax > 0 && r.crdMax < ready {
+		r.maxPolecats = r.crdMax
+	}
+	rig := &gastownv1.Rig{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: env.Name}, rig); err != nil {
+		b.Fatal(err)
+	}
+	p := client.MergeFrom(rig.DeepCopy())
+	rig.Spec.Suspend = false
+	rig.Spec.Settings.MaxPolecats = int32(r.maxPolecats)
+	if err := env.Client.Patch(ctx, rig, p, client.FieldOwner("bench-scale")); err != nil {
+		b.Fatal(err)
+	}
+	ph.settle(ctx)
+	gens := map[string]int64{}
+	for i := range ready {
+		gens[beadName(i)] = generation(ph.beads, beadName(i))
+	}
+	if _, err := env.Push(fmt.Sprintf("Make %d beads tasks", ready), beadFiles(n, ready, true)); err != nil {
+		b.Fatal(err)
+	}
+	before = ph.snapshot(ctx)
+	began = time.Now()
+	if _, err := env.ReconcileSource(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ph.waitFor(ctx, fmt.Sprintf("%d beads changed to tasks", ready), func() bool {
+		for name, g := range gens {
+			if generation(ph.beads, name) <= g {
+				return false
+			}
+		}
+		return true
+	})
+	r.readyTime = time.Since(began)
+	ph.waitFor(ctx, fmt.Sprintf("%d Polecats and Pods", r.maxPolecats), func() bool {
+		return count(ph.polecats) >= r.maxPolecats && count(ph.pods) >= r.maxPolecats
+	})
+	r.dispatchTime = time.Since(began)
+	after, r.dispatchQuiet = ph.settle(ctx)
+	r.dispatchSettle = time.Since(began)
+	r.dispatchWrites = after.w.sub(before.w)
+	r.dispatchReconciles = subCounts(after.reconciles, before.reconciles)
+	r.polecats, r.pods, r.finalBeads = count(ph.polecats), count(ph.pods), count(ph.beads)
+
+	// (4) The manager's peak and current memory with all of that.
+	st, err := env.OperatorStatus()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.hwm, r.rss = st["VmHWM"], st["VmRSS"]
+	return r
+}
+
+// phases holds what the phases share: the env, informers on the workers
+// namespace's beads, polecats and pods (metadata only), and the quiet
+// window.
+type phases struct {
+	b     *testing.B
+	env   *devenv.Env
+	cs    kubernetes.Interface
+	quiet time.Duration
+
+	beads, polecats, pods cache.SharedIndexInformer
+	stop                  chan struct{}
+}
+
+type snap struct {
+	w          writes
+	reconciles map[string]float64
+}
+
+func (p *phases) startInformers(ctx context.Context) {
+	mc, err := metadata.NewForConfig(p.env.Config)
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	f := metadatainformer.NewFilteredSharedInformerFactory(mc, 0, devenv.WorkersNamespace, nil)
+	p.beads = f.ForResource(beadGVR).Informer()
+	p.polecats = f.ForResource(polecatGVR).Informer()
+	p.pods = f.ForResource(podGVR).Informer()
+	p.stop = make(chan struct{})
+	f.Start(p.stop)
+	for gvr, ok := range f.WaitForCacheSync(p.stop) {
+		if !ok {
+			p.b.Fatalf("informer of %s did not sync", gvr)
+		}
+	}
+}
+
+func (p *phases) stopInformers() { close(p.stop) }
+
+func (p *phases) snapshot(ctx context.Context) snap {
+	w, err := apiserverWrites(ctx, p.cs)
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	rec, err := managerReconciles(ctx, p.env.Endpoints().OperatorMetrics)
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	return snap{w, rec}
+}
+
+// settle waits until the apiserver has seen no write (but leases) for the
+// quiet window, or maxSettle has passed, and returns the last snapshot
+// and whether it was quiet.
+func (p *phases) settle(ctx context.Context) (snap, bool) {
+	began := time.Now()
+	last := p.snapshot(ctx)
+	changed := time.Now()
+	for {
+		time.Sleep(time.Second)
+		s := p.snapshot(ctx)
+		if s.w.total() != last.w.total() {
+			last, changed = s, time.Now()
+		} else if time.Since(changed) >= p.quiet {
+			return last, true
+		}
+		if time.Since(began) > maxSettle {
+			p.b.Logf("bench-scale: the apiserver still sees writes %s after the phase's target", maxSettle)
+			return s, false
+		}
+	}
+}
+
+func (p *phases) waitFor(ctx context.Context, what string, done func() bool) {
+	deadline := time.Now().Add(phaseTimeout)
+	for !done() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			p.b.Fatalf("bench-scale: %s not there within %s; see %s", what, phaseTimeout, p.env.OperatorLog)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func count(inf cache.SharedIndexInformer) int { return len(inf.GetStore().ListKeys()) }
+
+// generation of the named bead in the informer's cache; 0 when absent.
+func generation(inf cache.SharedIndexInformer, name string) int64 {
+	obj, ok, _ := inf.GetStore().GetByKey(devenv.WorkersNamespace + "/" + name)
+	if !ok {
+		return 0
+	}
+	if m, ok := obj.(metav1.Object); ok {
+		return m.GetGeneration()
+	}
+	return 0
+}
+
+// maxPolecatsMaximum reads the Rig CRD's maximum of
+// spec.settings.maxPolecats as the apiserver serves it; 0 when it has none.
+func maxPolecatsMaximum(ctx context.Context, b *testing.B, c client.Client) int {
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	if err := c.Get(ctx, client.ObjectKey{Name: rigCRD}, crd); err != nil {
+		b.Fatal(err)
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		vm, _ := v.(map[string]any)
+		if vm["name"] != gastownv1.GroupVersion.Version {
+			continue
+		}
+		maximum, found, _ := unstructured.NestedFieldNoCopy(vm, "schema", "openAPIV3Schema", "properties",
+			"spec", "properties", "settings", "properties", "maxPolecats", "maximum")
+		if !found {
+			return 0
+		}
+		switch m := maximum.(type) {
+		case int64:
+			return int(m)
+		case float64:
+			return int(m)
+		}
+	}
+	return 0
+}
+
+// buildManager builds cmd/manager of this tree into dir.
+func buildManager(dir string) (string, error) {
+	root, err := testenv.ProjectRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/manager")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/manager in %s: %w\n%s", root, err, b)
+	}
+	return out, nil
+}
+
+func beadName(i int) string { return fmt.Sprintf("gt-b%05d", i) }
+
+// beadFiles are n beads under .gastown/, beadsPerFile a file: the first
+// tasks of them of type task and open without dependencies, the others
+// epics (never dispatched). retitled changes bead 0's title.
+func beadFiles(n, tasks int, retitled bool) map[string]string {
+	files := map[string]string{}
+	for f := 0; f*beadsPerFile < n; f++ {
+		var s strings.Builder
+		for i := f * beadsPerFile; i < min(n, (f+1)*beadsPerFile); i++ {
+			typ, title := "epic", fmt.Sprintf("Scale bead %d", i)
+			if i < tasks {
+				typ = "task"
+			}
+			if i == 0 && retitled {
+				title += ", retitled"
+			}
+			fmt.Fprintf(&s, "---\napiVersion: gastown.gastown.io/v1alpha1\nkind: Bead\nmetadata:\n  name: %s\nspec:\n  title: %s\n  description: A bead of make bench-scale.\n  type: %s\n  priority: 2\n  status: open\n",
+				beadName(i), title, typ)
+		}
+		files[fmt.Sprintf("%s/scale-%03d.yaml", devenv.BeadsDir, f)] = s.String()
+	}
+	return files
+}
+
+func subCounts(after, before map[string]float64) map[string]float64 {
+	d := map[string]float64{}
+	for k, v := range after {
+		if diff := v - before[k]; diff != 0 {
+			d[k] = diff
+		}
+	}
+	return d
+}
+
+func envInts(name string, def []int) ([]int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s=%q: comma-separated positive numbers", name, v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
