@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/fluxcd/pkg/apis/meta"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -239,6 +240,8 @@ const (
 // one writer: the Bead controller (phase, conditions, result), the rig's
 // dispatcher (dispatch) and the Refinery (pullRequest).
 type BeadStatus struct {
+	meta.ReconcileRequestStatus `json:",inline"`
+
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

@@ -160,6 +160,8 @@ func (p PolecatPhase) Finished() bool {
 
 // PolecatStatus is the observed state of a Polecat.
 type PolecatStatus struct {
+	meta.ReconcileRequestStatus `json:",inline"`
+
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

@@ -278,10 +278,11 @@ type PolecatPodTemplate struct {
 
 // RigSettings are a rig's limits.
 type RigSettings struct {
-	// MaxPolecats is the most polecats of this rig that run at once.
+	// MaxPolecats is the most polecats of this rig that run at once: the
+	// cluster's capacity is the real bound.
 	// +kubebuilder:default=8
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:validation:Maximum=10000
 	// +optional
 	MaxPolecats int32 `json:"maxPolecats,omitempty"`
 

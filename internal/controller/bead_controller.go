@@ -45,6 +45,7 @@ type BeadReconciler struct {
 
 // Reconcile evaluates the bead's phase.
 func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ctx = withReconcileStart(ctx)
 	bead := &gastownv1.Bead{}
 	if err := r.Get(ctx, req.NamespacedName, bead); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -52,10 +53,12 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	patcher := patch.NewSerialPatcher(bead, r.Client)
 	phaseBefore := bead.Status.Phase
 	defer func() {
-		if err := patchStatus(ctx, patcher, bead, []string{gastownv1.BeadsValidCondition}, nil); err != nil {
+		if err := patchStatus(ctx, patcher, bead, []string{gastownv1.BeadsValidCondition}, nil, nil); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
-		if bead.Status.Phase != phaseBefore {
+		// A bead's first phase is no event: the BeadStore sends one per
+		// revision for all the beads it synced.
+		if bead.Status.Phase != phaseBefore && phaseBefore != "" {
 			typ := corev1.EventTypeNormal
 			if bead.Status.Phase == gastownv1.BeadPhaseFailed || bead.Status.Phase == gastownv1.BeadPhaseRejected {
 				typ = corev1.EventTypeWarning

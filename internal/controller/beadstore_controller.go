@@ -55,6 +55,7 @@ type BeadStoreReconciler struct {
 
 // Reconcile reads the source artifact and syncs the store's beads and convoys.
 func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ctx = withReconcileStart(ctx)
 	obj := &gastownv1.BeadStore{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -63,10 +64,7 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	before := readyOf(obj)
 	var ok *success
 	defer func() {
-		if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
-			obj.Status.SetLastHandledReconcileRequest(v)
-		}
-		if err := patchStatus(ctx, patcher, obj, []string{gastownv1.ArtifactFetchedCondition, gastownv1.BeadsValidCondition}, ok); err != nil {
+		if err := patchStatus(ctx, patcher, obj, []string{gastownv1.ArtifactFetchedCondition, gastownv1.BeadsValidCondition}, ok, nil); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
 		eventOnChange(r.EventRecorder, obj, &before)

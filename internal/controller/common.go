@@ -11,21 +11,30 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	"github.com/fluxcd/pkg/runtime/patch"
+	corev1 "k8s.io/api/core/v1"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/fluxcd/pkg/runtime/predicates"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	gsmetrics "github.com/boshu2/gastown-operator/internal/metrics"
+	"github.com/boshu2/gastown-operator/internal/scheme"
 )
 
 // FieldOwner is the field manager of everything the operator writes.
 const FieldOwner = "gastown-operator"
 
-// statusObject is a kind with conditions and an observed generation.
+// statusObject is a kind with conditions, an observed generation and the
+// last reconcile request it handled.
 type statusObject interface {
 	client.Object
 	conditions.Setter
+	SetLastHandledReconcileRequest(token string)
 }
 
 // primaryPredicate passes spec changes and Flux's reconcile requests.
@@ -46,10 +55,17 @@ func markReconcilingNewGeneration(obj statusObject) {
 // success is the Ready condition of a reconcile that went through.
 type success struct{ reason, message string }
 
-// patchStatus summarises Ready and patches the object. Ready mirrors
+// patchStatus summarises Ready and patches the object, once. Ready mirrors
 // Stalled, then the first false condition among owned, then ok when the
 // reconcile succeeded (ok not nil); otherwise Ready stays as a step set it.
-func patchStatus(ctx context.Context, p *patch.SerialPatcher, obj statusObject, owned []string, ok *success) error {
+// derive, when not nil, sets what is computed from the summary (a phase)
+// before the patch.
+func patchStatus(ctx context.Context, p *patch.SerialPatcher, obj statusObject, owned []string, ok *success, derive func()) error {
+	// A reconcile requested with the reconcile.fluxcd.io/requestedAt
+	// annotation (flux reconcile, kubectl gt reconcile) was handled.
+	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
+		obj.SetLastHandledReconcileRequest(v)
+	}
 	if conditions.IsStalled(obj) {
 		conditions.MarkFalse(obj, meta.ReadyCondition, conditions.GetReason(obj, meta.StalledCondition), "%s", conditions.GetMessage(obj, meta.StalledCondition))
 	} else if failing := firstFalse(obj, owned); failing != "" {
@@ -60,12 +76,77 @@ func patchStatus(ctx context.Context, p *patch.SerialPatcher, obj statusObject, 
 	if conditions.IsTrue(obj, meta.ReadyCondition) {
 		conditions.Delete(obj, meta.ReconcilingCondition)
 	}
+	if derive != nil {
+		derive()
+	}
 	all := append([]string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}, owned...)
-	return p.Patch(ctx, obj,
+	err := p.Patch(ctx, obj,
 		patch.WithOwnedConditions{Conditions: all},
 		patch.WithFieldOwner(FieldOwner),
 		patch.WithStatusObservedGeneration{},
 	)
+	recordMetrics(ctx, obj)
+	return err
+}
+
+type reconcileStartKey struct{}
+
+// withReconcileStart marks the start of a reconcile in ctx; patchStatus
+// records the reconcile's duration from it. Every Reconcile starts with it.
+func withReconcileStart(ctx context.Context) context.Context {
+	return context.WithValue(ctx, reconcileStartKey{}, time.Now())
+}
+
+// recordMetrics records Flux's reconcile metrics of obj, as Flux's
+// controllers do in their deferred status patch: the duration since
+// withReconcileStart, the Ready, Reconciling and Stalled conditions and,
+// for kinds that can be suspended, gotk_suspend_status. An object that is
+// going away (deleted, the operator's finalizer gone) has its series
+// deleted instead.
+func recordMetrics(ctx context.Context, obj statusObject) {
+	gvk, err := apiutil.GVKForObject(obj, scheme.Scheme)
+	if err != nil {
+		return
+	}
+	ref := corev1.ObjectReference{Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	rec := gsmetrics.Reconcile
+	types := []string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}
+	if !obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, gastownv1.GastownFinalizer) {
+		for _, t := range types {
+			rec.DeleteCondition(ref, t)
+		}
+		rec.DeleteSuspend(ref)
+		rec.DeleteDuration(ref)
+		return
+	}
+	if start, ok := ctx.Value(reconcileStartKey{}).(time.Time); ok {
+		rec.RecordDuration(ref, start)
+	}
+	for _, t := range types {
+		c := conditions.Get(obj, t)
+		if c == nil {
+			c = conditions.UnknownCondition(t, "", "")
+		}
+		rec.RecordCondition(ref, *c)
+	}
+	if suspend, ok := suspendOf(obj); ok {
+		rec.RecordSuspend(ref, suspend)
+	}
+}
+
+// suspendOf is spec.suspend of the kinds that have one.
+func suspendOf(obj client.Object) (suspend, ok bool) {
+	switch o := obj.(type) {
+	case *gastownv1.Rig:
+		return o.Spec.Suspend, true
+	case *gastownv1.BeadStore:
+		return o.Spec.Suspend, true
+	case *gastownv1.Refinery:
+		return o.Spec.Suspend, true
+	case *gastownv1.Witness:
+		return o.Spec.Suspend, true
+	}
+	return false, false
 }
 
 func firstFalse(obj conditions.Getter, types []string) string {

@@ -35,6 +35,7 @@ type ConvoyReconciler struct {
 
 // Reconcile computes the convoy's progress from its tracked beads.
 func (r *ConvoyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ctx = withReconcileStart(ctx)
 	convoy := &gastownv1.Convoy{}
 	if err := r.Get(ctx, req.NamespacedName, convoy); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -42,7 +43,7 @@ func (r *ConvoyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	patcher := patch.NewSerialPatcher(convoy, r.Client)
 	phaseBefore := convoy.Status.Phase
 	defer func() {
-		if err := patchStatus(ctx, patcher, convoy, nil, nil); err != nil {
+		if err := patchStatus(ctx, patcher, convoy, nil, nil, nil); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
 		if convoy.Status.Phase != phaseBefore && convoy.Status.Phase == gastownv1.ConvoyPhaseLanded {

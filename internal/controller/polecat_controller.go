@@ -28,6 +28,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/beads"
+	gsmetrics "github.com/boshu2/gastown-operator/internal/metrics"
 	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/redact"
 	"github.com/boshu2/gastown-operator/internal/witness"
@@ -58,6 +59,7 @@ type PolecatReconciler struct {
 
 // Reconcile brings the polecat's run to its desired state.
 func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ctx = withReconcileStart(ctx)
 	pc := &gastownv1.Polecat{}
 	if err := r.Get(ctx, req.NamespacedName, pc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -66,8 +68,10 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	phaseBefore := pc.Status.Phase
 	defer func() {
 		setPolecatConditions(pc)
-		if err := patchStatus(ctx, patcher, pc, nil, nil); err != nil {
+		if err := patchStatus(ctx, patcher, pc, nil, nil, nil); err != nil {
 			retErr = errors.Join(retErr, err)
+		} else {
+			recordPolecatMetrics(pc, phaseBefore)
 		}
 		if pc.Status.Phase != phaseBefore && pc.DeletionTimestamp == nil {
 			r.eventForPhase(pc)
@@ -106,6 +110,21 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return r.runLocal(ctx, pc, settings)
 	}
 	return r.runPod(ctx, pc, settings)
+}
+
+// recordPolecatMetrics records, once the status that says so is written,
+// what a phase change tells: the run started (dispatch latency, from the
+// polecat's creation for its ready bead to its first run) or finished
+// (outcome, cost and tokens). Each is counted once per polecat, however
+// often it is reconciled.
+func recordPolecatMetrics(pc *gastownv1.Polecat, before gastownv1.PolecatPhase) {
+	uid := string(pc.UID)
+	if pc.Status.Phase == gastownv1.PolecatPhaseWorking && before != gastownv1.PolecatPhaseWorking && pc.Status.Attempts <= 1 {
+		gsmetrics.DispatchLatency(uid, pc.Spec.Rig, time.Since(pc.CreationTimestamp.Time))
+	}
+	if res := pc.Status.Result; res != nil && pc.Status.Phase.Finished() && !before.Finished() {
+		gsmetrics.AgentResult(uid, pc.Spec.Rig, string(res.Outcome), res.CostUSD, res.InputTokens, res.OutputTokens)
+	}
 }
 
 // resolve gathers the polecat's settings from itself, its bead and its rig.

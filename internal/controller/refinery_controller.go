@@ -76,6 +76,7 @@ type mergeStep struct {
 // Reconcile advances the rig's merge queue by one step per bead and merges
 // at most one bead per target branch.
 func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ctx = withReconcileStart(ctx)
 	ref := &gastownv1.Refinery{}
 	if err := r.Get(ctx, req.NamespacedName, ref); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -89,14 +90,8 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	before := readyOf(ref)
 	var ok *success
 	defer func() {
-		if v, ok := meta.ReconcileAnnotationValue(ref.GetAnnotations()); ok {
-			ref.Status.SetLastHandledReconcileRequest(v)
-		}
-		if err := patchStatus(ctx, patcher, ref, nil, ok); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-		ref.Status.Phase = refineryPhase(ref)
-		if err := patcher.Patch(ctx, ref, patch.WithFieldOwner(FieldOwner)); err != nil {
+		derivePhase := func() { ref.Status.Phase = refineryPhase(ref) }
+		if err := patchStatus(ctx, patcher, ref, nil, ok, derivePhase); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
 		eventOnChange(r.EventRecorder, ref, &before)
@@ -379,8 +374,13 @@ func ptrOr[T any](p *T, def T) T {
 func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Refinery{}, builder.WithPredicates(primaryPredicate())).
-		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }))).
-		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }))).
+		// The queue is the rig's beads in review: their phase and spec are
+		// what it reads of them (the pull requests it records itself); a
+		// burst of changes is one reconcile.
+		Watches(&gastownv1.Bead{}, coalescedRequests(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef })),
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
+		Watches(&gastownv1.Polecat{}, coalescedRequests(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig })),
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
 		WithOptions(opts).
 		Complete(r)
 }

@@ -179,6 +179,7 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
 	g.Eventually(func(g Gomega) {
 		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest).NotTo(BeNil(), "the bead records the pull request")
 		g.Expect(b.Status.PullRequest.Number).To(Equal(pr.Number))
 		g.Expect(b.Status.PullRequest.URL).To(ContainSubstring(fmt.Sprintf("/pull/%d", pr.Number)))
 		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))

@@ -13,6 +13,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/dispatch"
+	gsmetrics "github.com/boshu2/gastown-operator/internal/metrics"
 	"github.com/boshu2/gastown-operator/internal/refinery"
 )
 
@@ -45,6 +46,7 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 			}
 		}
 		r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, "Rejected", "pull request #%d was closed without merging", pr.Number)
+		gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestRejected, prKey(bead, pr))
 		return nil, r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.State = gastownv1.PullRequestClosed })
 	}
 	reviews, err := provider.Reviews(ctx, pr.Number)
@@ -183,6 +185,7 @@ func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider ref
 			r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, gastownv1.ProviderErrorReason, "pull request #%d opened, but: %s", pr.Number, err)
 		}
 		r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "PullRequestOpened", "opened pull request #%d %s", pr.Number, pr.URL)
+		gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestOpened, prKey(bead, pr))
 	}
 	state := gastownv1.PullRequestOpen
 	if pr.Merged {
@@ -253,12 +256,19 @@ func (r *RefineryReconciler) recordMerge(ctx context.Context, provider branchDel
 	}
 	ref.Status.LastMergeTime = &now
 	r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Merged", "merged %s as %s", prLabel(pr), sha)
+	gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestMerged, prKey(bead, pr)+"@"+sha)
 	return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) {
 		s.State, s.MergeCommit, s.MergedAt, s.Gate = gastownv1.PullRequestMerged, sha, &now, ""
 		if s.HeadBranch == "" {
 			s.HeadBranch = pr.HeadBranch
 		}
 	})
+}
+
+// prKey names a bead's pull request (or merged branch) for the metrics:
+// an event seen again for it is not counted again.
+func prKey(bead *gastownv1.Bead, pr *refinery.PullRequest) string {
+	return string(bead.UID) + "/" + prLabel(pr)
 }
 
 func prLabel(pr *refinery.PullRequest) string {

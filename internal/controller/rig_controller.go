@@ -17,10 +17,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kuberecorder "k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -36,8 +38,10 @@ import (
 // Refinery when absent, and dispatches its ready beads to polecats.
 type RigReconciler struct {
 	client.Client
-	// APIReader reads polecats uncached, so that a dispatch decision always
-	// sees the polecats the previous one created.
+	// APIReader confirms, uncached, the polecats of a rig about to get new
+	// ones: the cache may not show yet those the last reconcile created, and
+	// the rig's maxPolecats must hold. Decisions that create nothing use the
+	// cache alone.
 	APIReader     client.Reader
 	EventRecorder kuberecorder.EventRecorder
 	// NoCrossNamespaceRefs refuses sources outside the workers namespace.
@@ -57,6 +61,7 @@ type RigReconciler struct {
 
 // Reconcile resolves the rig and dispatches its ready beads.
 func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ctx = withReconcileStart(ctx)
 	rig := &gastownv1.Rig{}
 	if err := r.Get(ctx, req.NamespacedName, rig); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -65,14 +70,8 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	before := readyOf(rig)
 	var ok *success
 	defer func() {
-		if v, ok := meta.ReconcileAnnotationValue(rig.GetAnnotations()); ok {
-			rig.Status.SetLastHandledReconcileRequest(v)
-		}
-		if err := patchStatus(ctx, patcher, rig, []string{gastownv1.SourceReadyCondition}, ok); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-		rig.Status.Phase = rigPhase(rig)
-		if err := patcher.Patch(ctx, rig, patch.WithFieldOwner(FieldOwner)); err != nil {
+		derivePhase := func() { rig.Status.Phase = rigPhase(rig) }
+		if err := patchStatus(ctx, patcher, rig, []string{gastownv1.SourceReadyCondition}, ok, derivePhase); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
 		eventOnChange(r.EventRecorder, rig, &before)
@@ -94,16 +93,18 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.ensureChildren(ctx, rig); err != nil {
 		return ctrl.Result{}, err
 	}
+	if rig.Spec.Suspend {
+		// No dispatch, and none of its reading: the BeadStore (made above
+		// for a new rig) still syncs the beads, the Refinery still merges.
+		conditions.MarkFalse(rig, meta.ReadyCondition, meta.SuspendedReason, "dispatch is suspended")
+		return ctrl.Result{}, nil
+	}
 	plan, err := r.dispatch(ctx, rig)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if rig.Spec.Suspend {
-		conditions.MarkFalse(rig, meta.ReadyCondition, meta.SuspendedReason, "dispatch is suspended; %d beads ready", plan.Ready)
-	} else {
-		ok = &success{meta.ReconciliationSucceededReason,
-			fmt.Sprintf("%d polecats running, %d beads ready", rig.Status.PolecatCount, rig.Status.ReadyBeads)}
-	}
+	ok = &success{meta.ReconciliationSucceededReason,
+		fmt.Sprintf("%d polecats running, %d beads ready", rig.Status.PolecatCount, rig.Status.ReadyBeads)}
 	if !plan.RetryAt.IsZero() {
 		if wait := time.Until(plan.RetryAt); wait < rig.GetRequeueAfter() {
 			return requeueAfter(max(wait, time.Second)), nil
@@ -250,8 +251,8 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 	if err := r.List(ctx, convoys, client.InNamespace(ns), client.MatchingFields{convoyRigIndex: rig.Name}); err != nil {
 		return dispatch.Plan{}, err
 	}
-	polecats, err := r.rigPolecats(ctx, rig)
-	if err != nil {
+	polecats := &gastownv1.PolecatList{}
+	if err := r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}); err != nil {
 		return dispatch.Plan{}, err
 	}
 	limits := r.limits(rig)
@@ -262,7 +263,17 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 	if len(stores.Items) > 0 {
 		limits.WorkTypes = stores.Items[0].DispatchedTypes()
 	}
-	plan := dispatch.Decide(limits, beads.Items, polecats, convoys.Items, time.Now())
+	plan := dispatch.Decide(limits, beads.Items, polecats.Items, convoys.Items, time.Now())
+	if len(plan.Create) > 0 {
+		// Decide again on what the API server holds before creating:
+		// deterministic names already rule out a twin, this keeps the
+		// limits.
+		live, err := r.rigPolecats(ctx, rig)
+		if err != nil {
+			return dispatch.Plan{}, err
+		}
+		plan = dispatch.Decide(limits, beads.Items, live, convoys.Items, time.Now())
+	}
 
 	byName := map[string]*gastownv1.Bead{}
 	for i := range beads.Items {
@@ -292,7 +303,6 @@ func (r *RigReconciler) limits(rig *gastownv1.Rig) dispatch.Rig {
 		MaxRetries:   rig.MaxRetries(),
 		RetryBackoff: r.RetryBackoff,
 		MaxBackoff:   r.MaxRetryBackoff,
-		Suspended:    rig.Spec.Suspend,
 		Policy:       &policy,
 	}
 }
@@ -382,12 +392,28 @@ func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Optio
 		Owns(&gastownv1.Refinery{}).
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.rigsForSource),
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, sourceRevisionChanged{}))).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.rigsForNamespace)).
-		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(rigOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }))).
-		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(rigOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }))).
-		Watches(&gastownv1.Convoy{}, handler.EnqueueRequestsFromMapFunc(rigOf(func(o client.Object) string { return o.(*gastownv1.Convoy).Spec.RigRef }))).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.rigsForNamespace),
+			builder.WithPredicates(createOrDelete())).
+		// What dispatch reads of beads, polecats and convoys is their spec
+		// and phase; a burst of changes (a new revision's beads, polecats
+		// finishing) is one reconcile.
+		Watches(&gastownv1.Bead{}, coalesced(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }),
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
+		Watches(&gastownv1.Polecat{}, coalesced(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }),
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
+		Watches(&gastownv1.Convoy{}, coalesced(func(o client.Object) string { return o.(*gastownv1.Convoy).Spec.RigRef }),
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Convoy).Status.Phase) }))).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// dispatchDelay is how long a rig waits after a bead, polecat or convoy
+// event before it dispatches: the events of the wait are one reconcile.
+const dispatchDelay = 500 * time.Millisecond
+
+// coalesced enqueues the rig an object names, dispatchDelay after the event.
+func coalesced(rigName func(client.Object) string) handler.EventHandler {
+	return coalescedRequests(rigOf(rigName))
 }
 
 func rigOf(name func(client.Object) string) handler.MapFunc {
@@ -397,6 +423,44 @@ func rigOf(name func(client.Object) string) handler.MapFunc {
 		}
 		return nil
 	}
+}
+
+// coalescedRequests enqueues the requests of an event dispatchDelay after
+// it; the queue keeps one entry per object, so a burst of events is one
+// reconcile.
+func coalescedRequests(requests handler.MapFunc) handler.EventHandler {
+	add := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range requests(ctx, o) {
+			q.AddAfter(req, dispatchDelay)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+	}
+}
+
+// phaseChanged passes creations, deletions, spec changes and changes of
+// the phase.
+func phaseChanged(phase func(client.Object) string) predicate.Predicate {
+	return predicate.Or(predicate.GenerationChangedPredicate{}, predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool { return phase(e.ObjectOld) != phase(e.ObjectNew) },
+	})
+}
+
+// createOrDelete passes creations and deletions only.
+func createOrDelete() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }}
 }
 
 func (r *RigReconciler) rigsForSource(ctx context.Context, o client.Object) []reconcile.Request {

@@ -66,6 +66,7 @@ type WitnessReconciler struct {
 
 // Reconcile checks the rig's polecats once and acts on what it finds.
 func (r *WitnessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ctx = withReconcileStart(ctx)
 	w := &gastownv1.Witness{}
 	if err := r.Get(ctx, req.NamespacedName, w); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -74,7 +75,7 @@ func (r *WitnessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	before := readyOf(w)
 	var ok *success
 	defer func() {
-		if err := patchStatus(ctx, patcher, w, nil, ok); err != nil {
+		if err := patchStatus(ctx, patcher, w, nil, ok, nil); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
 		eventOnChange(r.EventRecorder, w, &before)

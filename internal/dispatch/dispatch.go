@@ -29,7 +29,6 @@ type Rig struct {
 	// up to MaxBackoff.
 	RetryBackoff time.Duration
 	MaxBackoff   time.Duration
-	Suspended    bool
 	// WorkTypes are the bead types dispatched: the BeadStore's
 	// spec.workTypes, gastownv1.DefaultWorkTypes when empty.
 	WorkTypes []gastownv1.BeadType
@@ -110,9 +109,6 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convo
 		ready = append(ready, b)
 	}
 	plan.Ready = len(ready)
-	if rig.Suspended {
-		return plan
-	}
 	sort.SliceStable(ready, func(i, j int) bool { return less(ready[i], ready[j]) })
 
 	slots := rig.MaxPolecats - plan.Running

@@ -154,8 +154,6 @@ func TestDecide(t *testing.T) {
 		{name: "a rejected bead waits for an edit", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestClosed))}, ready: 0},
 		{name: "a rejected bead that was edited is dispatched", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestClosed), title("v2"))},
 			want: []string{"gt-a"}, ready: 1},
-		{name: "suspended: nothing is created, ready beads are counted", rig: rigWith(func(r *Rig) { r.Suspended = true }),
-			beads: []gastownv1.Bead{a, b}, ready: 2},
 		{name: "a finished polecat made by hand does not hold the bead's name", beads: []gastownv1.Bead{a},
 			polecats: []gastownv1.Polecat{{ObjectMeta: metav1.ObjectMeta{Name: "gt-a"}, Spec: gastownv1.PolecatSpec{BeadID: "gt-a"},
 				Status: gastownv1.PolecatStatus{Phase: gastownv1.PolecatPhaseSucceeded}}},

@@ -141,7 +141,7 @@ func envOr(key, fallback string) string {
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme.Scheme,
-		Cache:  o.cacheOptions(),
+		Cache:  withoutManagedFields(o.cacheOptions()),
 		// Secrets are read with a GET each, never listed, watched or cached:
 		// the operator reads only the secrets its objects name, and its RBAC
 		// grants secrets get and nothing else.
@@ -174,6 +174,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := setupControllers(mgr, o, recorder); err != nil {
 		return nil, err
 	}
+	if err := setupMetrics(mgr); err != nil {
+		return nil, err
+	}
 	return mgr, nil
 }
 
@@ -195,6 +198,14 @@ func (o Options) cacheOptions() cache.Options {
 		return cache.Options{DefaultNamespaces: namespaceConfigs([]string{o.Namespace})}
 	}
 	return cache.Options{}
+}
+
+// withoutManagedFields drops what the operator never reads from every
+// object it caches: with thousands of beads, managedFields would be most of
+// the cache.
+func withoutManagedFields(opts cache.Options) cache.Options {
+	opts.DefaultTransform = cache.TransformStripManagedFields()
+	return opts
 }
 
 func namespaceConfigs(names []string) map[string]cache.Config {
@@ -230,7 +241,7 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 		setup func() error
 	}{
 		{"Rig", func() error {
-			return (&controller.RigReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
+			return (&controller.RigReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: controller.NewRigEventRecorder(recorder),
 				NoCrossNamespaceRefs: o.ACL.NoCrossNamespaceRefs, RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
 			}).SetupWithManager(mgr, opts)
 		}},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/boshu2/gastown-operator/internal/metrics"
 	"github.com/boshu2/gastown-operator/internal/redact"
 )
 
@@ -70,7 +71,7 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 			timeout = opts.HTTPClient.Timeout
 		}
 	}
-	counter := &callCounter{next: base}
+	counter := &callCounter{next: metrics.GitHubTransport(base, opts.Owner+"/"+opts.Repo)}
 	httpClient := &http.Client{
 		Transport: newETagCache(newRetryTransport(counter, opts.Retry), cacheEntries),
 		Timeout:   timeout,

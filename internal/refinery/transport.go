@@ -15,7 +15,7 @@ import (
 
 // The GitHub provider's HTTP stack, outermost first:
 //
-//	go-github (auth header) → etagCache → retryablehttp → callCounter → base transport
+//	go-github (auth header) → etagCache → retryablehttp → callCounter → metrics → base transport
 //
 // The ETag cache sits above the retries so that a revalidation that needed a
 // retry is still answered from the cache, and the counter sits below them so

@@ -29,7 +29,9 @@ metadata:
   name: gt-db
 spec:
   title: Add a database ping
-  description: Add a function that pings the database.
+  description: |
+    Add a function that pings the database.
+    scripted-agent: cost 0.0042 1200 300
   priority: 1
 ---
 apiVersion: gastown.gastown.io/v1alpha1
@@ -38,7 +40,9 @@ metadata:
   name: gt-health
 spec:
   title: Add a /health endpoint
-  description: Return 200 and {"status":"ok"}, using the database ping.
+  description: |
+    Return 200 and {"status":"ok"}, using the database ping.
+    scripted-agent: cost 0.0042 1200 300
   dependsOn: [gt-db]
 ---
 apiVersion: gastown.gastown.io/v1alpha1
@@ -71,6 +75,7 @@ func TestTheWholeLoop(t *testing.T) {
 	})
 	c := env.Client
 	ns := devenv.WorkersNamespace
+	metricsBefore := scrapeMetrics(t, env)
 
 	// A person commits the bead file and runs `flux reconcile source git`
 	// to have Flux fetch it now.
@@ -147,6 +152,7 @@ func TestTheWholeLoop(t *testing.T) {
 		g.Expect(c.Get(ctx, env.SourceKey(), src)).To(Succeed())
 		g.Expect(src.GetArtifact().Revision).To(Equal(head))
 	}, timeout, poll).Should(Succeed())
+	checkMetrics(t, env, metricsBefore, 2)
 }
 
 // reconcileSource runs `flux reconcile source git` and checks that the

@@ -374,3 +374,82 @@ networkPolicy:
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(string(out)).To(ContainSubstring("networkPolicy.egress is empty"))
 }
+
+// serviceMonitor is the part of a monitoring.coreos.com/v1 ServiceMonitor
+// the chart sets. Its CRD is not on the test API server: render only.
+type serviceMonitor struct {
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	Spec     struct {
+		NamespaceSelector struct {
+			MatchNames []string `json:"matchNames"`
+		} `json:"namespaceSelector"`
+		Selector  metav1.LabelSelector `json:"selector"`
+		Endpoints []struct {
+			Port, Path, Interval, ScrapeTimeout string
+		} `json:"endpoints"`
+	} `json:"spec"`
+}
+
+// TestHelmChartServiceMonitor: serviceMonitor.enabled renders a
+// ServiceMonitor that selects the metrics Service (and no other Service of
+// the chart) and scrapes its metrics port at the interval given, with the
+// labels given; by default the chart renders none, and it refuses one
+// without the metrics Service.
+func TestHelmChartServiceMonitor(t *testing.T) {
+	g := NewWithT(t)
+	template := []string{"template", "gastown-operator", "charts/gastown-operator", "--namespace", "gastown-system"}
+	for key := range objects(t, helm(t, template...)) {
+		g.Expect(key).NotTo(HavePrefix("ServiceMonitor/"), "off by default")
+	}
+
+	on := append(append([]string{}, template...),
+		"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=15s",
+		"--set-string", "serviceMonitor.labels.release=kube-prometheus-stack")
+	helm(t, append([]string{"lint", "--strict", "charts/gastown-operator"}, on[len(template):]...)...)
+	objs := objects(t, helm(t, on...))
+	var sm serviceMonitor
+	g.Expect(yaml.Unmarshal(objs["ServiceMonitor/gastown-operator"], &sm)).To(Succeed(), "a ServiceMonitor in %v", keys(objs))
+	g.Expect(sm.Metadata.Namespace).To(Equal("gastown-system"))
+	g.Expect(sm.Metadata.Labels).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
+	g.Expect(sm.Spec.NamespaceSelector.MatchNames).To(Equal([]string{"gastown-system"}))
+	selector, err := metav1.LabelSelectorAsSelector(&sm.Spec.Selector)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(selector.Empty()).To(BeFalse())
+
+	var selected []corev1.Service
+	for key, doc := range objs {
+		if !strings.HasPrefix(key, "Service/") {
+			continue
+		}
+		var svc corev1.Service
+		g.Expect(yaml.Unmarshal(doc, &svc)).To(Succeed())
+		if selector.Matches(labels.Set(svc.Labels)) {
+			selected = append(selected, svc)
+		}
+	}
+	g.Expect(selected).To(HaveLen(1), "the ServiceMonitor selects exactly one Service")
+	svc := selected[0]
+	g.Expect(svc.Name).To(Equal("gastown-operator-metrics"))
+	g.Expect(sm.Spec.Endpoints).To(HaveLen(1))
+	ep := sm.Spec.Endpoints[0]
+	g.Expect(ep.Path).To(Equal("/metrics"))
+	g.Expect(ep.Interval).To(Equal("15s"))
+	g.Expect(svc.Spec.Ports).To(ContainElement(HaveField("Name", ep.Port)), "the endpoint names a port of the Service")
+
+	// Without the metrics Service there is nothing to monitor.
+	path, err := testenv.HelmPath()
+	g.Expect(err).NotTo(HaveOccurred())
+	cmd := exec.Command(path, append(on, "--set", "metrics.service=false")...)
+	cmd.Dir = root(t)
+	out, err := cmd.CombinedOutput()
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(string(out)).To(ContainSubstring("serviceMonitor.enabled needs metrics.service"))
+}
+
+func keys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -33,6 +33,9 @@
 //	                              (security tests)
 //	scripted-agent: leak-secrets  write the environment's values into the
 //	                              change (the runner must refuse to commit)
+//	scripted-agent: cost 0.01 1200 300  report that cost in USD, input and
+//	                              output tokens (metrics tests); a run
+//	                              reports none otherwise
 package main
 
 import (
@@ -81,7 +84,7 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 	in, err := readInput()
 	if err != nil {
 		fmt.Fprintf(stderr, "scripted agent: %v\n", err)
-		report(stdout, err.Error(), true)
+		report(stdout, err.Error(), true, usage{})
 		return 1
 	}
 	p := plan(in)
@@ -95,7 +98,7 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	if p.busy > 0 {
 		if err := busy(ctx, stdout, p.busy); err != nil {
-			report(stdout, "stopped while busy", true)
+			report(stdout, "stopped while busy", true, usage{})
 			return 1
 		}
 	}
@@ -104,13 +107,13 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 		select {
 		case <-time.After(p.sleep):
 		case <-ctx.Done():
-			report(stdout, "stopped while sleeping", true)
+			report(stdout, "stopped while sleeping", true, usage{})
 			return 1
 		}
 	}
 	if p.fail {
 		fmt.Fprintf(stdout, "scripted agent: failing on bead %s as the task asks\n", in.beadID)
-		report(stdout, "failed as the task asked", true)
+		report(stdout, "failed as the task asked", true, usage{})
 		return 1
 	}
 	if p.hunt || p.leakIntoRepo {
@@ -128,17 +131,17 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 		if err := extra.apply(in.repoDir); err != nil {
 			fmt.Fprintf(stderr, "scripted agent: %v\n", err)
-			report(stdout, err.Error(), true)
+			report(stdout, err.Error(), true, usage{})
 			return 1
 		}
 	}
 	if err := p.apply(in.repoDir); err != nil {
 		fmt.Fprintf(stderr, "scripted agent: %v\n", err)
-		report(stdout, err.Error(), true)
+		report(stdout, err.Error(), true, usage{})
 		return 1
 	}
 	fmt.Fprintln(stdout, "scripted agent: "+p.summary)
-	report(stdout, p.summary, false)
+	report(stdout, p.summary, false, p.usage)
 	return 0
 }
 
@@ -192,6 +195,8 @@ type change struct {
 	allocate int64
 	// hunt and leakIntoRepo: see hunt-secrets and leak-secrets.
 	hunt, leakIntoRepo bool
+	// usage is what the cost directive says to report.
+	usage usage
 }
 
 // plan decides the change for a task. It is pure, so that tests can check
@@ -220,6 +225,8 @@ func plan(in input) change {
 			c.hunt = true
 		case "leak-secrets":
 			c.leakIntoRepo = true
+		case "cost":
+			c.usage = parseUsage(arg)
 		}
 	}
 	if noChange {
@@ -379,16 +386,44 @@ func parseBytes(s string) int64 {
 	return n * mult
 }
 
+// usage is the cost and tokens a run reports: none unless the task's cost
+// directive gives them.
+type usage struct {
+	costUSD                   float64
+	inputTokens, outputTokens int64
+}
+
+// parseUsage reads "USD INPUT OUTPUT" of the cost directive; what does not
+// parse is zero.
+func parseUsage(arg string) usage {
+	var u usage
+	f := strings.Fields(arg)
+	if len(f) > 0 {
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil && v >= 0 {
+			u.costUSD = v
+		}
+	}
+	if len(f) > 1 {
+		u.inputTokens, _ = strconv.ParseInt(f[1], 10, 64)
+	}
+	if len(f) > 2 {
+		u.outputTokens, _ = strconv.ParseInt(f[2], 10, 64)
+	}
+	u.inputTokens, u.outputTokens = max(u.inputTokens, 0), max(u.outputTokens, 0)
+	return u
+}
+
 // report prints the result object claude-code ends with, the form the
-// runner reads a custom agent's summary from.
-func report(w io.Writer, summary string, isError bool) {
+// runner reads a custom agent's summary, cost and tokens from.
+func report(w io.Writer, summary string, isError bool, u usage) {
 	subtype := "success"
 	if isError {
 		subtype = "error_during_execution"
 	}
 	b, _ := json.Marshal(map[string]any{
 		"type": "result", "subtype": subtype, "is_error": isError,
-		"num_turns": 1, "result": summary, "total_cost_usd": 0,
+		"num_turns": 1, "result": summary, "total_cost_usd": u.costUSD,
+		"usage": map[string]int64{"input_tokens": u.inputTokens, "output_tokens": u.outputTokens},
 	})
 	fmt.Fprintln(w, string(b))
 }

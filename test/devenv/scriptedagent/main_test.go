@@ -38,6 +38,7 @@ func TestPlan(t *testing.T) {
 		sleep   time.Duration
 		busy    time.Duration
 		bytes   int64
+		usage   usage
 	}{
 		{name: "work", task: prompt(gastownv1.PurposeWork, desc, ""), file: "changes/gt-db.md",
 			has: []string{"# gt-db: Add an in-memory store\n", "> Create package store.\n> Add a test.\n"}},
@@ -56,14 +57,17 @@ func TestPlan(t *testing.T) {
 		{name: "allocate a size it cannot read", task: prompt(gastownv1.PurposeWork, "scripted-agent: allocate lots", ""),
 			file: "changes/gt-db.md"},
 		{name: "no change", task: prompt(gastownv1.PurposeWork, "scripted-agent: no-change", "")},
+		{name: "cost", task: prompt(gastownv1.PurposeWork, "scripted-agent: cost 0.0042 1200 300", ""), file: "changes/gt-db.md",
+			usage: usage{costUSD: 0.0042, inputTokens: 1200, outputTokens: 300}},
+		{name: "cost it cannot read", task: prompt(gastownv1.PurposeWork, "scripted-agent: cost much -5", ""), file: "changes/gt-db.md"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := plan(input{task: tt.task, beadID: "gt-db"})
 			if c.file != tt.file || c.appendTo != tt.appends || c.fail != tt.fail || c.sleep != tt.sleep ||
-				c.busy != tt.busy || c.allocate != tt.bytes {
-				t.Fatalf("plan = file %q append %v fail %v sleep %v busy %v allocate %d, want %q %v %v %v %v %d",
-					c.file, c.appendTo, c.fail, c.sleep, c.busy, c.allocate, tt.file, tt.appends, tt.fail, tt.sleep, tt.busy, tt.bytes)
+				c.busy != tt.busy || c.allocate != tt.bytes || c.usage != tt.usage {
+				t.Fatalf("plan = file %q append %v fail %v sleep %v busy %v allocate %d usage %+v, want %q %v %v %v %v %d %+v",
+					c.file, c.appendTo, c.fail, c.sleep, c.busy, c.allocate, c.usage, tt.file, tt.appends, tt.fail, tt.sleep, tt.busy, tt.bytes, tt.usage)
 			}
 			for _, want := range tt.has {
 				if !strings.Contains(c.content, want) {
