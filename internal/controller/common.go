@@ -10,7 +10,6 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -60,7 +59,7 @@ type success struct{ reason, message string }
 // reconcile succeeded (ok not nil); otherwise Ready stays as a step set it.
 // derive, when not nil, sets what is computed from the summary (a phase)
 // before the patch.
-func patchStatus(ctx context.Context, p *patch.SerialPatcher, obj statusObject, owned []string, ok *success, derive func()) error {
+func patchStatus(ctx context.Context, p *objectPatcher, obj statusObject, owned []string, ok *success, derive func()) error {
 	// A reconcile requested with the reconcile.fluxcd.io/requestedAt
 	// annotation (flux reconcile, kubectl gt reconcile) was handled.
 	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
@@ -79,12 +78,7 @@ func patchStatus(ctx context.Context, p *patch.SerialPatcher, obj statusObject, 
 	if derive != nil {
 		derive()
 	}
-	all := append([]string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}, owned...)
-	err := p.Patch(ctx, obj,
-		patch.WithOwnedConditions{Conditions: all},
-		patch.WithFieldOwner(FieldOwner),
-		patch.WithStatusObservedGeneration{},
-	)
+	err := p.Patch(ctx, obj)
 	recordMetrics(ctx, obj)
 	return err
 }

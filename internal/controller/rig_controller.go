@@ -9,7 +9,6 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,7 +65,7 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.Get(ctx, req.NamespacedName, rig); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := patch.NewSerialPatcher(rig, r.Client)
+	patcher := newObjectPatcher(rig, r.Client)
 	before := readyOf(rig)
 	var ok *success
 	defer func() {

@@ -1,0 +1,88 @@
+package controller_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/controller"
+)
+
+// writeCounter counts the requests a client sends: object patches and
+// status patches.
+type writeCounter struct {
+	client.Client
+	objects, statuses atomic.Int32
+}
+
+func (c *writeCounter) Patch(ctx context.Context, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+	c.objects.Add(1)
+	return c.Client.Patch(ctx, obj, p, opts...)
+}
+
+func (c *writeCounter) Status() client.SubResourceWriter { return statusCounter{c.Client.Status(), c} }
+
+type statusCounter struct {
+	client.SubResourceWriter
+	c *writeCounter
+}
+
+func (s statusCounter) Patch(ctx context.Context, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+	s.c.statuses.Add(1)
+	return s.SubResourceWriter.Patch(ctx, obj, p, opts...)
+}
+
+// A reconcile's changes are one status request (conditions with the rest
+// of the status) and one for the metadata; nothing is sent when nothing
+// changed; and a status field another writer set since the fetch is kept.
+func TestObjectPatcherSendsOneStatusRequest(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	bead := &gastownv1.Bead{ObjectMeta: metav1.ObjectMeta{Name: "gt-patch", Namespace: ns}, Spec: gastownv1.BeadSpec{Title: "t"}}
+	g.Expect(k8s.Create(ctx, bead)).To(Succeed())
+	fetched := &gastownv1.Bead{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bead), fetched)).To(Succeed())
+
+	// Another writer records a pull request after the fetch.
+	other := fetched.DeepCopy()
+	orig := other.DeepCopy()
+	other.Status.PullRequest = &gastownv1.PullRequestStatus{Number: 7, State: gastownv1.PullRequestOpen}
+	g.Expect(k8s.Status().Patch(ctx, other, client.MergeFrom(orig))).To(Succeed())
+
+	c := &writeCounter{Client: k8s}
+	g.Expect(controller.PatchOnce(ctx, c, fetched, func() {
+		fetched.Status.Phase = gastownv1.BeadPhaseReady
+		conditions.MarkFalse(fetched, meta.ReadyCondition, "Waiting", "waiting")
+		conditions.MarkReconciling(fetched, "Waiting", "waiting")
+		controllerutil.AddFinalizer(fetched, "example.com/test")
+	})).To(Succeed())
+	g.Expect(c.statuses.Load()).To(BeEquivalentTo(1), "conditions and phase in one request")
+	g.Expect(c.objects.Load()).To(BeEquivalentTo(1), "the finalizer")
+
+	// What the API server answered (the manager's Bead reconciler may
+	// write the bead again at any time: its answer is what this patch made).
+	got := fetched
+	g.Expect(got.Status.Phase).To(Equal(gastownv1.BeadPhaseReady))
+	g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal("Waiting"))
+	g.Expect(conditions.IsReconciling(got)).To(BeTrue())
+	g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+	g.Expect(got.Finalizers).To(ContainElement("example.com/test"))
+	g.Expect(got.Status.PullRequest).NotTo(BeNil(), "the other writer's field is kept")
+	g.Expect(got.Status.PullRequest.Number).To(Equal(7))
+
+	c = &writeCounter{Client: k8s}
+	g.Expect(controller.PatchOnce(ctx, c, got, func() {})).To(Succeed())
+	g.Expect(c.statuses.Load()+c.objects.Load()).To(BeZero(), "nothing changed, nothing sent")
+
+	g.Expect(controller.PatchOnce(ctx, k8s, got, func() { controllerutil.RemoveFinalizer(got, "example.com/test") })).To(Succeed())
+	g.Expect(got.Finalizers).NotTo(ContainElement("example.com/test"))
+}
