@@ -236,9 +236,10 @@ const (
 	BeadPhaseRejected BeadPhase = "Rejected"
 )
 
-// BeadStatus is the cluster-side state of a bead. Each group of fields has
-// one writer: the Bead controller (phase, conditions, result), the rig's
-// dispatcher (dispatch) and the Refinery (pullRequest).
+// BeadStatus is the cluster-side state of a bead. The Bead controller is
+// its only writer: it derives every field from the bead's polecats (which
+// the rig's dispatcher creates) and its merge requests (which the Refinery
+// keeps).
 type BeadStatus struct {
 	meta.ReconcileRequestStatus `json:",inline"`
 
@@ -255,7 +256,7 @@ type BeadStatus struct {
 	// +optional
 	Phase BeadPhase `json:"phase,omitempty"`
 
-	// Dispatch records the polecats the rig created for the bead.
+	// Dispatch sums up the bead's dispatched polecats.
 	// +optional
 	Dispatch *DispatchStatus `json:"dispatch,omitempty"`
 
@@ -275,25 +276,31 @@ type BeadStatus struct {
 	// +optional
 	Result *PolecatResult `json:"result,omitempty"`
 
-	// PullRequest of the bead's work.
+	// PullRequest of the bead's latest attempt, as its MergeRequest has it.
 	// +optional
 	PullRequest *PullRequestStatus `json:"pullRequest,omitempty"`
 }
 
-// DispatchStatus is the dispatcher's record for a bead.
+// DispatchStatus sums up a bead's dispatched polecats, read from their
+// spec-hash and retry-token annotations.
 type DispatchStatus struct {
-	// SpecHash of the spec the current attempts are for.
+	// Polecat is the latest dispatched polecat; its merge request carries
+	// its name.
+	// +optional
+	Polecat string `json:"polecat,omitempty"`
+
+	// SpecHash of the spec the latest polecat was dispatched for.
 	SpecHash string `json:"specHash"`
 
-	// Retry is the value of the retry annotation the record is for.
+	// Retry is the value of the retry annotation the latest polecat was
+	// dispatched for.
 	// +optional
 	Retry string `json:"retry,omitempty"`
 
-	// Attempts is the number of polecats created for SpecHash and Retry.
+	// Attempts is the number of polecats dispatched for SpecHash and Retry.
 	Attempts int32 `json:"attempts"`
 
-	// Runs is the number of polecats ever created for the bead; it names
-	// the next one, so a restart never creates a twin.
+	// Runs is the number of polecats ever dispatched for the bead.
 	Runs int32 `json:"runs"`
 
 	// LastDispatchTime is when the latest polecat was created.

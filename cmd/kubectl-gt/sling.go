@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -156,23 +155,18 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 	if err := c.List(ctx, polecats, client.InNamespace(ns)); err != nil {
 		return apiError(err)
 	}
-	var beadPolecats []gastownv1.Polecat
 	for i := range polecats.Items {
-		pc := &polecats.Items[i]
-		if pc.Spec.BeadID != bead.Name {
-			continue
-		}
-		if dispatch.IsLive(pc) {
+		if pc := &polecats.Items[i]; pc.Spec.BeadID == bead.Name && dispatch.IsLive(pc) {
 			return liveError(bead, pc)
 		}
-		beadPolecats = append(beadPolecats, *pc)
 	}
 
 	pc := o.newPolecat(rig, ns)
 	pc.Labels[gastownv1.BeadLabel] = bead.BeadID()
 	// The annotations of a dispatched polecat: the run counts as an attempt
-	// of the bead's current spec, so that its branch goes to the Refinery
-	// and the dispatcher names its next run after it.
+	// of the bead's current spec (the Bead controller reads its dispatch
+	// record from them), so that its branch goes to the Refinery and the
+	// dispatcher names its next run after it.
 	pc.Annotations = map[string]string{
 		dispatch.SpecHashAnnotation: bead.Spec.Hash(),
 		dispatch.RetryAnnotation:    bead.Annotations[gastownv1.RetryAnnotation],
@@ -191,7 +185,7 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 			if err := o.printCreated(root.out, rig, pc, "bead "+bead.Name); err != nil {
 				return err
 			}
-			return recordDispatch(ctx, c, rig, bead, beadPolecats)
+			return nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating polecat %s/%s for bead %s: %w", ns, pc.Name, bead.Name, apiError(err))
@@ -206,38 +200,6 @@ func (o *slingOptions) slingBead(ctx context.Context, root *rootOptions, beadNam
 	}
 	return fmt.Errorf("bead %s has polecats %s to %s-sling-%d already: delete finished ones ('kubectl gt polecat list --rig %s') and try again",
 		bead.Name, bead.Name, bead.Name, maxSlingNames, rig.Name)
-}
-
-// recordDispatch writes in the bead's status what the rig's dispatcher
-// writes when it creates a polecat, so that the bead's lifecycle (attempts,
-// a pull request of an earlier spec) treats the run as a dispatched one.
-// earlier are the bead's polecats before this one.
-func recordDispatch(ctx context.Context, c client.Client, rig *gastownv1.Rig, bead *gastownv1.Bead, earlier []gastownv1.Polecat) error {
-	st := dispatch.Evaluate(bead, earlier, nil, dispatch.Rig{MaxPolecats: rig.MaxPolecats(), MaxRetries: rig.MaxRetries()}, time.Now())
-	runs := 0
-	for i := range earlier {
-		if dispatch.IsDispatched(&earlier[i]) {
-			runs++
-		}
-	}
-	orig := bead.DeepCopy()
-	now := metav1.Now()
-	bead.Status.Dispatch = &gastownv1.DispatchStatus{
-		SpecHash:         bead.Spec.Hash(),
-		Retry:            bead.Annotations[gastownv1.RetryAnnotation],
-		Attempts:         int32(st.Attempts + 1),
-		Runs:             int32(runs + 1),
-		LastDispatchTime: &now,
-	}
-	if st.Attempts == 0 {
-		// A first attempt for this spec: a pull request belonged to an earlier one.
-		bead.Status.PullRequest = nil
-	}
-	if err := c.Status().Patch(ctx, bead, client.MergeFrom(orig)); err != nil {
-		return fmt.Errorf("the polecat runs, but recording its dispatch in the status of bead %s/%s failed, so the bead's attempts miss it: %w",
-			bead.Namespace, bead.Name, apiError(err))
-	}
-	return nil
 }
 
 // slingable refuses beads whose work is done or under way elsewhere.

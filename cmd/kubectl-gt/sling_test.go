@@ -98,16 +98,27 @@ watch it with:
 	}
 }
 
-// checkDispatch checks the dispatch record of a bead.
+// checkDispatch checks the dispatch record the Bead controller reads from
+// the bead's polecats: sling's polecats count as dispatched runs.
 func checkDispatch(t *testing.T, ns, name string, attempts, runs int32) {
 	t.Helper()
 	bead := &gastownv1.Bead{}
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, bead); err != nil {
 		t.Fatal(err)
 	}
-	d := bead.Status.Dispatch
+	polecats := &gastownv1.PolecatList{}
+	if err := env.Client.List(context.Background(), polecats, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var own []gastownv1.Polecat
+	for _, pc := range polecats.Items {
+		if pc.Spec.BeadID == name {
+			own = append(own, pc)
+		}
+	}
+	d := dispatch.Record(bead, own)
 	if d == nil || d.SpecHash != bead.Spec.Hash() || d.Attempts != attempts || d.Runs != runs || d.LastDispatchTime == nil {
-		t.Errorf("status.dispatch of bead %s = %+v, want attempt %d, run %d of its spec hash %s", name, d, attempts, runs, bead.Spec.Hash())
+		t.Errorf("dispatch record of bead %s = %+v, want attempt %d, run %d of its spec hash %s", name, d, attempts, runs, bead.Spec.Hash())
 	}
 }
 

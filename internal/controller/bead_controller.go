@@ -26,9 +26,11 @@ import (
 	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
 
-// BeadReconciler keeps a bead's phase, conditions and latest polecat result
-// in its status. It is the only writer of those fields; the dispatcher
-// writes status.dispatch and the Refinery status.pullRequest.
+// BeadReconciler keeps a bead's status: its phase and conditions, its
+// dispatch record, latest polecat and result, and its pull request. It is
+// the status's only writer, and derives it from what the other
+// controllers keep on the objects they own: the polecats (their
+// annotations and status) and the Refinery's merge requests.
 type BeadReconciler struct {
 	client.Client
 	EventRecorder kuberecorder.EventRecorder
@@ -41,6 +43,7 @@ type BeadReconciler struct {
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=mergerequests,verbs=get;list;watch
 
 // Reconcile evaluates the bead's phase.
 func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -77,8 +80,12 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if limits.WorkTypes, err = r.workTypes(ctx, bead); err != nil {
 		return ctrl.Result{}, err
 	}
+	mergeRequests, err := r.mergeRequests(ctx, bead, polecats.Items)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	src := &clusterBeads{ctx: ctx, c: r.Client, ns: bead.Namespace}
-	st := dispatch.Evaluate(bead, polecats.Items, dispatch.NewGraph(src), limits, time.Now())
+	st := dispatch.Evaluate(bead, polecats.Items, mergeRequests, dispatch.NewGraph(src), limits, time.Now())
 	if src.err != nil {
 		return ctrl.Result{}, src.err
 	}
@@ -87,6 +94,7 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 			fmt.Sprintf("rig %q not found: no rig dispatches this bead", bead.Spec.RigRef)
 	}
 	bead.Status.Phase = st.Phase
+	bead.Status.Dispatch, bead.Status.PullRequest = st.Dispatch, st.PullRequest
 	setBeadConditions(bead, st)
 	if st.Latest != nil {
 		bead.Status.Polecat = st.Latest.Name
@@ -107,6 +115,20 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		return requeueAfter(max(time.Until(st.RetryAt), time.Second)), nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// mergeRequests returns the merge request of the bead's latest dispatched
+// polecat, the only one its phase depends on.
+func (r *BeadReconciler) mergeRequests(ctx context.Context, bead *gastownv1.Bead, polecats []gastownv1.Polecat) ([]gastownv1.MergeRequest, error) {
+	d := dispatch.Record(bead, polecats)
+	if d == nil {
+		return nil, nil
+	}
+	mr := &gastownv1.MergeRequest{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: d.Polecat}, mr); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return []gastownv1.MergeRequest{*mr}, nil
 }
 
 // setBeadConditions maps the phase to kstatus conditions: Ready once the
@@ -227,6 +249,8 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Bead{}).
 		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(beadOfPolecat)).
+		Watches(&gastownv1.MergeRequest{}, handler.EnqueueRequestsFromMapFunc(beadOfMergeRequest),
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.dependents)).
 		Watches(&gastownv1.BeadStore{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfStore),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -244,6 +268,10 @@ func beadOfPolecat(_ context.Context, o client.Object) []reconcile.Request {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: pc.Namespace, Name: pc.Spec.BeadID}}}
+}
+
+func beadOfMergeRequest(_ context.Context, o client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*gastownv1.MergeRequest).Spec.BeadRef}}}
 }
 
 // beadsOfRig are a rig's beads: a rig that appears or goes changes their phase.

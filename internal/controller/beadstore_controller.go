@@ -122,7 +122,7 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.EventRecorder.AnnotatedEventf(obj, map[string]string{"revision": artifact.Revision}, eventType(len(set.Errors)), "Synced",
 			"revision %s: %s", artifact.Revision, stats)
 	}
-	return requeueAfter(obj.GetRequeueAfter()), nil
+	return requeuePoll(obj.GetRequeueAfter()), nil
 }
 
 // syncFresh says whether the store already applied this revision for its

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/fluxcd/pkg/runtime/jitter"
 	"github.com/fluxcd/pkg/runtime/predicates"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -181,3 +182,10 @@ func readyOf(obj conditions.Getter) readyState {
 
 // requeueAfter is a result that reconciles again after d.
 func requeueAfter(d time.Duration) ctrl.Result { return ctrl.Result{RequeueAfter: d} }
+
+// requeuePoll is the result of a reconcile that polls again after its
+// interval, jittered (--interval-jitter-percentage) so that objects made
+// together do not poll together.
+func requeuePoll(interval time.Duration) ctrl.Result {
+	return ctrl.Result{RequeueAfter: jitter.JitteredIntervalDuration(interval)}
+}

@@ -56,7 +56,7 @@ func TestObjectPatcherSendsOneStatusRequest(t *testing.T) {
 	fetched := &gastownv1.Bead{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bead), fetched)).To(Succeed())
 
-	// Another writer records a pull request after the fetch.
+	// A write after the fetch (another replica's, a person's) is not undone.
 	other := fetched.DeepCopy()
 	orig := other.DeepCopy()
 	other.Status.PullRequest = &gastownv1.PullRequestStatus{Number: 7, State: gastownv1.PullRequestOpen}
@@ -80,7 +80,7 @@ func TestObjectPatcherSendsOneStatusRequest(t *testing.T) {
 	g.Expect(conditions.IsReconciling(got)).To(BeTrue())
 	g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 	g.Expect(fetched.Finalizers).To(ContainElement("example.com/test"), "the metadata patch's answer")
-	g.Expect(got.Status.PullRequest).NotTo(BeNil(), "the other writer's field is kept")
+	g.Expect(got.Status.PullRequest).NotTo(BeNil(), "the other write's field is kept")
 	g.Expect(got.Status.PullRequest.Number).To(Equal(7))
 
 	c = &writeCounter{Client: k8s}

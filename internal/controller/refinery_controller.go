@@ -55,7 +55,8 @@ type cachedProvider struct {
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=refineries,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=refineries/status,verbs=patch
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=mergerequests,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=mergerequests/status,verbs=patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=polecats,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
@@ -129,7 +130,7 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	case errors.As(err, &setup):
 		// A secret or setting the user must fix; the poll retries it.
 		conditions.MarkFalse(ref, meta.ReadyCondition, setup.reason, "%s", setup.err)
-		return requeueAfter(ref.GetRequeueAfter()), nil
+		return requeuePoll(ref.GetRequeueAfter()), nil
 	case err != nil:
 		// The forge failed after the provider's retries: say so, and retry
 		// with the work queue's backoff.
@@ -142,7 +143,7 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return requeueAfter(step.requeue), nil
 	}
 	if ref.Status.QueueLength > 0 {
-		return requeueAfter(ref.GetRequeueAfter()), nil
+		return requeuePoll(ref.GetRequeueAfter()), nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -222,8 +223,18 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	target := targetBranch(ref, rig)
 	var entries []gastownv1.RefineryQueueEntry
 	var mergeable []*prState
+	var step mergeStep
 	for _, bead := range queue {
-		st, err := r.advance(ctx, provider, ref, rig, bead, target)
+		mr, err := r.mergeRequest(ctx, ref, bead)
+		if err != nil {
+			return mergeStep{}, err
+		}
+		if mr == nil {
+			// Made in an earlier pass, not in the cache yet: next pass.
+			step.requeue = time.Second
+			continue
+		}
+		st, err := r.advance(ctx, provider, ref, rig, bead, mr, target)
 		if err != nil {
 			return mergeStep{}, err
 		}
@@ -237,7 +248,7 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	}
 	ref.Status.Queue, ref.Status.CurrentMerge = entries, ""
 	if len(mergeable) == 0 {
-		return mergeStep{}, nil
+		return step, nil
 	}
 	// One merge per pass: the rest are behind the new base afterwards and
 	// get their branches updated and checked again.
@@ -305,6 +316,7 @@ func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery
 func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Refinery, rig *gastownv1.Rig, queue []*gastownv1.Bead) (mergeStep, error) {
 	var entries []gastownv1.RefineryQueueEntry
 	var next *gastownv1.Bead
+	var mr *gastownv1.MergeRequest
 	for _, b := range queue {
 		if b.Status.Branch == "" {
 			continue
@@ -317,6 +329,10 @@ func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Re
 	ref.Status.Queue, ref.Status.CurrentMerge = entries, ""
 	if next == nil {
 		return mergeStep{}, nil
+	}
+	mr, err := r.mergeRequest(ctx, ref, next)
+	if err != nil || mr == nil {
+		return mergeStep{requeue: time.Second}, err
 	}
 	ref.Status.CurrentMerge = next.BeadID()
 	auth, err := r.gitAuth(ctx, ref, rig)
@@ -331,17 +347,12 @@ func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Re
 	case errors.Is(err, refinery.ErrTargetMoved):
 		return mergeStep{requeue: time.Second}, nil
 	case errors.Is(err, refinery.ErrConflict):
-		if next.Status.PullRequest == nil {
-			if err := r.setPR(ctx, next, func(s *gastownv1.PullRequestStatus) { s.HeadBranch = next.Status.Branch }); err != nil {
-				return mergeStep{}, err
-			}
-		}
 		gate := &refinery.GateResult{Action: refinery.ActionFixConflict}
-		return mergeStep{}, r.fixConflict(ctx, nil, ref, rig, next, targetBranch(ref, rig), next.Status.Branch, gate)
+		return mergeStep{}, r.fixConflict(ctx, nil, ref, rig, next, mr, targetBranch(ref, rig), next.Status.Branch, gate)
 	case err != nil:
 		return mergeStep{}, err
 	}
-	return mergeStep{requeue: time.Second}, r.recordMerge(ctx, merger, ref, next, &refinery.PullRequest{HeadBranch: next.Status.Branch}, sha)
+	return mergeStep{requeue: time.Second}, r.recordMerge(ctx, merger, ref, next, mr, &refinery.PullRequest{HeadBranch: next.Status.Branch}, sha)
 }
 
 // gitAuth reads the git credentials of the git provider.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,25 +21,28 @@ import (
 )
 
 // The life of one bead's pull request: open it, gate it, act on reviews
-// and conflicts, merge it, record it in the bead.
+// and conflicts, merge it, and record each step in the attempt's
+// MergeRequest, whose status the Refinery alone writes.
 
-// prState is one queued bead with its pull request and gate decision.
+// prState is one queued bead with its merge request, pull request and gate
+// decision.
 type prState struct {
 	bead *gastownv1.Bead
+	mr   *gastownv1.MergeRequest
 	pr   *refinery.PullRequest
 	gate refinery.GateResult
 }
 
 // advance opens, refreshes and gates one bead's pull request, launching
 // revision or conflict polecats and updating the branch as the gate says.
-func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, target string) (*prState, error) {
-	pr, err := r.ensurePullRequest(ctx, provider, ref, bead, target)
+func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, target string) (*prState, error) {
+	pr, err := r.ensurePullRequest(ctx, provider, ref, bead, mr, target)
 	if err != nil || pr == nil {
 		return nil, err
 	}
 	switch {
 	case pr.Merged:
-		return nil, r.recordMerge(ctx, provider, ref, bead, pr, pr.MergeCommitSHA)
+		return nil, r.recordMerge(ctx, provider, ref, bead, mr, pr, pr.MergeCommitSHA)
 	case pr.State == refinery.StateClosed:
 		// The branch goes too, so that the bead, once edited or retried, starts
 		// a new one (a runner never overwrites a branch).
@@ -47,7 +53,7 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 		}
 		r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, "Rejected", "pull request #%d was closed without merging", pr.Number)
 		gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestRejected, prKey(bead, pr))
-		return nil, r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.State = gastownv1.PullRequestClosed })
+		return nil, r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.State = gastownv1.PullRequestClosed })
 	}
 	reviews, err := provider.Reviews(ctx, pr.Number)
 	if err != nil {
@@ -57,7 +63,7 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 	if err != nil {
 		return nil, err
 	}
-	status := bead.Status.PullRequest
+	status := &mr.Status.PullRequestStatus
 	gate := refinery.Gate(refinery.GateInput{
 		PR: pr, Reviews: reviews, Checks: checks,
 		RequiredApprovals: int(ptrOr(ref.Spec.RequiredApprovals, 1)),
@@ -71,19 +77,19 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 	if live != "" {
 		gate = refinery.GateResult{Action: refinery.ActionWait, Message: "polecat " + live + " is working on the branch"}
 	}
-	if err := r.act(ctx, provider, ref, rig, bead, pr, &gate); err != nil {
+	if err := r.act(ctx, provider, ref, rig, bead, mr, pr, &gate); err != nil {
 		return nil, err
 	}
-	if err := r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.HeadSHA, s.Gate = pr.HeadSHA, gate.Message }); err != nil {
+	if err := r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.HeadSHA, s.Gate = pr.HeadSHA, gate.Message }); err != nil {
 		return nil, err
 	}
-	return &prState{bead: bead, pr: pr, gate: gate}, nil
+	return &prState{bead: bead, mr: mr, pr: pr, gate: gate}, nil
 }
 
 // act carries out the gate's decision short of merging; it may rewrite the
 // gate's message with what it did.
-func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, pr *refinery.PullRequest, gate *refinery.GateResult) error {
-	status := bead.Status.PullRequest
+func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, pr *refinery.PullRequest, gate *refinery.GateResult) error {
+	status := &mr.Status.PullRequestStatus
 	switch gate.Action {
 	case refinery.ActionRevise:
 		if status.Revisions >= ptrOr(ref.Spec.MaxRevisions, gastownv1.DefaultMaxRevisions) {
@@ -101,7 +107,7 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 			return err
 		}
 		gate.Message = "revision polecat " + name + " launched for the review of " + gate.ChangesRequested.User
-		return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) {
+		return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) {
 			s.Revisions, s.LastReviewID = n, gate.ChangesRequested.ID
 		})
 	case refinery.ActionWait:
@@ -111,7 +117,7 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 				return err
 			}
 			r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "ReviewRequested", "asked %v to review revision %d", gate.Reviewers, status.Revisions)
-			return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.ReviewRequested = s.Revisions })
+			return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.ReviewRequested = s.Revisions })
 		}
 	case refinery.ActionUpdateBranch:
 		if err := provider.UpdateBranch(ctx, pr.Number, pr.HeadSHA); err != nil && !errors.Is(err, refinery.ErrHeadChanged) {
@@ -120,7 +126,7 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 		gate.Action, gate.Message = refinery.ActionWait, "updating the branch with "+pr.BaseBranch+"; checks run again"
 	case refinery.ActionFixConflict:
 		comment := func(body string) error { return provider.Comment(ctx, pr.Number, body) }
-		return r.fixConflict(ctx, comment, ref, rig, bead, pr.BaseBranch, pr.HeadBranch, gate)
+		return r.fixConflict(ctx, comment, ref, rig, bead, mr, pr.BaseBranch, pr.HeadBranch, gate)
 	}
 	return nil
 }
@@ -128,8 +134,8 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 // fixConflict launches a conflict-resolution polecat, or fails the bead
 // (with a pull request comment, when there is a pull request) when the
 // fixes allowed are used up.
-func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(string) error, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, base, head string, gate *refinery.GateResult) error {
-	status := bead.Status.PullRequest
+func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(string) error, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, base, head string, gate *refinery.GateResult) error {
+	status := &mr.Status.PullRequestStatus
 	if status.ConflictFixes >= ptrOr(ref.Spec.MaxConflictFixes, gastownv1.DefaultMaxConflictFixes) {
 		why := fmt.Sprintf("the branch still conflicts with %s after %d conflict fixes; resolve it by hand, then edit the bead or set %s",
 			base, status.ConflictFixes, gastownv1.RetryAnnotation)
@@ -142,7 +148,7 @@ func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(strin
 			r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, gastownv1.MergeConflictReason, "%s", why)
 		}
 		gate.Action, gate.Message = refinery.ActionWait, why
-		return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.Failure = why })
+		return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.Failure = why })
 	}
 	n := status.ConflictFixes + 1
 	name := fmt.Sprintf("%s-fix-%d", bead.Name, n)
@@ -150,26 +156,25 @@ func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(strin
 		return err
 	}
 	gate.Action, gate.Message = refinery.ActionWait, "conflict polecat "+name+" is redoing the work on "+base
-	return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) { s.ConflictFixes = n })
+	return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.ConflictFixes = n })
 }
 
-// ensurePullRequest returns the bead's pull request, opening it if there is
-// none. It looks the pull request up by head branch before opening one, so
-// that a restart between opening and recording never opens a second.
-func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, bead *gastownv1.Bead, target string) (*refinery.PullRequest, error) {
-	if s := bead.Status.PullRequest; s != nil && s.Number > 0 {
-		return provider.GetPullRequest(ctx, s.Number)
+// ensurePullRequest returns the attempt's pull request, opening it if there
+// is none. It looks the pull request up by head branch before opening one,
+// so that a restart between opening and recording never opens a second.
+func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, target string) (*refinery.PullRequest, error) {
+	if n := mr.Status.Number; n > 0 {
+		return provider.GetPullRequest(ctx, n)
 	}
-	branch, commit := bead.Status.Branch, bead.Status.Commit
-	if branch == "" {
-		return nil, nil // the bead controller has not recorded the push yet
-	}
+	branch := mr.Spec.HeadBranch
 	pr, err := provider.FindPullRequest(ctx, branch)
 	if err != nil {
 		return nil, err
 	}
-	// A closed pull request of an earlier run (another head) does not count.
-	if pr != nil && pr.State == refinery.StateClosed && pr.HeadSHA != commit {
+	// A closed or merged pull request of an earlier attempt on the same
+	// branch (another head) is not this attempt's: recording its merge
+	// would close the new work unmerged.
+	if pr != nil && pr.State != refinery.StateOpen && pr.HeadSHA != bead.Status.Commit {
 		pr = nil
 	}
 	if pr == nil {
@@ -191,7 +196,7 @@ func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider ref
 	if pr.Merged {
 		state = gastownv1.PullRequestMerged
 	}
-	return pr, r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) {
+	return pr, r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) {
 		s.Number, s.URL, s.State, s.HeadBranch, s.HeadSHA = pr.Number, pr.URL, state, pr.HeadBranch, pr.HeadSHA
 	})
 }
@@ -217,7 +222,7 @@ func (r *RefineryReconciler) mergePullRequest(ctx context.Context, provider refi
 		return err
 	}
 	if fresh.Merged {
-		return r.recordMerge(ctx, provider, ref, st.bead, fresh, fresh.MergeCommitSHA)
+		return r.recordMerge(ctx, provider, ref, st.bead, st.mr, fresh, fresh.MergeCommitSHA)
 	}
 	if fresh.HeadSHA != st.pr.HeadSHA || fresh.State != refinery.StateOpen {
 		return nil // changed under us: gate it again next pass
@@ -227,7 +232,7 @@ func (r *RefineryReconciler) mergePullRequest(ctx context.Context, provider refi
 	sha, err := provider.Merge(ctx, fresh.Number, fresh.HeadSHA, string(ref.Spec.MergeMethod), title, message)
 	switch {
 	case errors.Is(err, refinery.ErrMergeQueueRequired):
-		return r.setPR(ctx, st.bead, func(s *gastownv1.PullRequestStatus) {
+		return r.setPR(ctx, st.mr, func(s *gastownv1.MergeRequestStatus) {
 			s.Gate = "the target branch requires GitHub's merge queue; add the pull request to the queue or lift the rule"
 		})
 	case errors.Is(err, refinery.ErrHeadChanged), errors.Is(err, refinery.ErrNotMergeable):
@@ -235,7 +240,7 @@ func (r *RefineryReconciler) mergePullRequest(ctx context.Context, provider refi
 	case err != nil:
 		return err
 	}
-	return r.recordMerge(ctx, provider, ref, st.bead, fresh, sha)
+	return r.recordMerge(ctx, provider, ref, st.bead, st.mr, fresh, sha)
 }
 
 // branchDeleter deletes a branch: the GitHub provider and the git merger.
@@ -244,7 +249,7 @@ type branchDeleter interface {
 }
 
 // recordMerge records a merged pull request and deletes its branch.
-func (r *RefineryReconciler) recordMerge(ctx context.Context, provider branchDeleter, ref *gastownv1.Refinery, bead *gastownv1.Bead, pr *refinery.PullRequest, sha string) error {
+func (r *RefineryReconciler) recordMerge(ctx context.Context, provider branchDeleter, ref *gastownv1.Refinery, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, pr *refinery.PullRequest, sha string) error {
 	if ptrOr(ref.Spec.DeleteBranch, true) {
 		if err := provider.DeleteBranch(ctx, pr.HeadBranch); err != nil {
 			return err
@@ -257,8 +262,9 @@ func (r *RefineryReconciler) recordMerge(ctx context.Context, provider branchDel
 	ref.Status.LastMergeTime = &now
 	r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Merged", "merged %s as %s", prLabel(pr), sha)
 	gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestMerged, prKey(bead, pr)+"@"+sha)
-	return r.setPR(ctx, bead, func(s *gastownv1.PullRequestStatus) {
+	return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) {
 		s.State, s.MergeCommit, s.MergedAt, s.Gate = gastownv1.PullRequestMerged, sha, &now, ""
+		s.BeadGeneration, s.BeadRetry = bead.Generation, bead.Annotations[gastownv1.RetryAnnotation]
 		if s.HeadBranch == "" {
 			s.HeadBranch = pr.HeadBranch
 		}
@@ -278,14 +284,68 @@ func prLabel(pr *refinery.PullRequest) string {
 	return "branch " + pr.HeadBranch
 }
 
-// setPR patches the bead's status.pullRequest.
-func (r *RefineryReconciler) setPR(ctx context.Context, bead *gastownv1.Bead, mutate func(*gastownv1.PullRequestStatus)) error {
-	orig := bead.DeepCopy()
-	if bead.Status.PullRequest == nil {
-		bead.Status.PullRequest = &gastownv1.PullRequestStatus{State: gastownv1.PullRequestOpen}
+// mergeRequest returns the merge request of the bead's latest attempt,
+// creating it when the Refinery first takes the attempt's push into its
+// queue; nil while the Bead controller has not recorded the push, or the
+// cache has not seen a merge request created in an earlier pass.
+func (r *RefineryReconciler) mergeRequest(ctx context.Context, ref *gastownv1.Refinery, bead *gastownv1.Bead) (*gastownv1.MergeRequest, error) {
+	d := bead.Status.Dispatch
+	if d == nil || bead.Status.Branch == "" {
+		return nil, nil
 	}
-	mutate(bead.Status.PullRequest)
-	return r.Status().Patch(ctx, bead, client.MergeFrom(orig))
+	mr := &gastownv1.MergeRequest{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: d.Polecat}, mr)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return mr, err
+	}
+	mr = &gastownv1.MergeRequest{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: d.Polecat, Namespace: bead.Namespace,
+			Labels: map[string]string{
+				gastownv1.RigLabel: ref.Spec.RigRef, gastownv1.BeadLabel: bead.BeadID(),
+				gastownv1.PolecatLabel: d.Polecat, gastownv1.ManagedByLabel: gastownv1.ManagedByValue,
+			},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(bead, gastownv1.GroupVersion.WithKind(gastownv1.BeadKind))},
+		},
+		Spec: gastownv1.MergeRequestSpec{BeadRef: bead.Name, RigRef: ref.Spec.RigRef, Polecat: d.Polecat, HeadBranch: bead.Status.Branch},
+	}
+	if err := r.Create(ctx, mr); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("creating merge request %s/%s: %w", mr.Namespace, mr.Name, err)
+	}
+	return mr, nil
+}
+
+// setPR patches the merge request's status, and its conditions with it.
+func (r *RefineryReconciler) setPR(ctx context.Context, mr *gastownv1.MergeRequest, mutate func(*gastownv1.MergeRequestStatus)) error {
+	orig := mr.DeepCopy()
+	s := &mr.Status
+	if s.State == "" {
+		s.State = gastownv1.PullRequestOpen
+	}
+	mutate(s)
+	mr.Status.ObservedGeneration = mr.Generation
+	switch {
+	case s.State == gastownv1.PullRequestMerged:
+		conditions.MarkTrue(mr, meta.ReadyCondition, gastownv1.PullRequestMergedReason, "merged as %s", s.MergeCommit)
+		conditions.Delete(mr, meta.StalledCondition)
+	case s.State == gastownv1.PullRequestClosed:
+		conditions.MarkStalled(mr, gastownv1.PullRequestClosedReason, "closed without merging")
+		conditions.MarkFalse(mr, meta.ReadyCondition, gastownv1.PullRequestClosedReason, "closed without merging")
+	case s.Failure != "":
+		conditions.MarkStalled(mr, gastownv1.MergeConflictReason, "%s", s.Failure)
+		conditions.MarkFalse(mr, meta.ReadyCondition, gastownv1.MergeConflictReason, "%s", s.Failure)
+	default:
+		msg := orDefault(s.Gate, "in the queue")
+		conditions.MarkFalse(mr, meta.ReadyCondition, gastownv1.PullRequestOpenReason, "%s", msg)
+		conditions.Delete(mr, meta.StalledCondition)
+	}
+	if equality.Semantic.DeepEqual(orig.Status, mr.Status) {
+		return nil // a poll that learned nothing writes nothing
+	}
+	return r.Status().Patch(ctx, mr, client.MergeFrom(orig))
 }
 
 // liveFollowUp names a live polecat of the bead, if any.

@@ -55,7 +55,7 @@ type RigReconciler struct {
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs/status,verbs=patch
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=rigs/finalizers;beads/finalizers,verbs=update
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores;witnesses;refineries;polecats,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads/status,verbs=patch
+// +kubebuilder:rbac:groups=gastown.gastown.io,resources=mergerequests,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Reconcile resolves the rig and dispatches its ready beads.
@@ -109,7 +109,7 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 			return requeueAfter(max(wait, time.Second)), nil
 		}
 	}
-	return requeueAfter(rig.GetRequeueAfter()), nil
+	return requeuePoll(rig.GetRequeueAfter()), nil
 }
 
 func rigPhase(rig *gastownv1.Rig) string {
@@ -254,6 +254,10 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 	if err := r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}); err != nil {
 		return dispatch.Plan{}, err
 	}
+	mergeRequests := &gastownv1.MergeRequestList{}
+	if err := r.List(ctx, mergeRequests, client.InNamespace(ns), client.MatchingFields{mergeRequestRigIndex: rig.Name}); err != nil {
+		return dispatch.Plan{}, err
+	}
 	limits := r.limits(rig)
 	stores := &gastownv1.BeadStoreList{}
 	if err := r.List(ctx, stores, client.InNamespace(ns), client.MatchingFields{beadStoreRigIndex: rig.Name}); err != nil {
@@ -262,7 +266,7 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 	if len(stores.Items) > 0 {
 		limits.WorkTypes = stores.Items[0].DispatchedTypes()
 	}
-	plan := dispatch.Decide(limits, beads.Items, polecats.Items, convoys.Items, time.Now())
+	plan := dispatch.Decide(limits, beads.Items, polecats.Items, mergeRequests.Items, convoys.Items, time.Now())
 	if len(plan.Create) > 0 {
 		// Decide again on what the API server holds before creating:
 		// deterministic names already rule out a twin, this keeps the
@@ -271,7 +275,7 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 		if err != nil {
 			return dispatch.Plan{}, err
 		}
-		plan = dispatch.Decide(limits, beads.Items, live, convoys.Items, time.Now())
+		plan = dispatch.Decide(limits, beads.Items, live, mergeRequests.Items, convoys.Items, time.Now())
 	}
 
 	byName := map[string]*gastownv1.Bead{}
@@ -321,9 +325,10 @@ func (r *RigReconciler) rigPolecats(ctx context.Context, rig *gastownv1.Rig) ([]
 	return out, nil
 }
 
-// createPolecat creates the decided polecat, owned by its bead, and records
-// the dispatch in the bead's status. A polecat that already exists under
-// the decided name is the one an earlier reconcile created: it is adopted.
+// createPolecat creates the decided polecat, owned by its bead; its
+// annotations are the dispatch record the Bead controller reads. A polecat
+// that already exists under the decided name is the one an earlier
+// reconcile created: it is adopted.
 func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, d dispatch.Decision) error {
 	pc := &gastownv1.Polecat{
 		ObjectMeta: metav1.ObjectMeta{
@@ -358,18 +363,7 @@ func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, b
 	if err == nil {
 		r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Dispatched", "polecat %s started (attempt %d)", d.Polecat, d.Attempt)
 	}
-
-	orig := bead.DeepCopy()
-	now := metav1.Now()
-	bead.Status.Dispatch = &gastownv1.DispatchStatus{
-		SpecHash: d.SpecHash, Retry: d.Retry, Attempts: int32(d.Attempt), Runs: int32(d.Run), LastDispatchTime: &now,
-	}
-	if d.Attempt == 1 {
-		// A fresh dispatch for a new spec or retry token: an earlier pull
-		// request belonged to the old one.
-		bead.Status.PullRequest = nil
-	}
-	return r.Status().Patch(ctx, bead, client.MergeFrom(orig))
+	return nil
 }
 
 func activeConvoys(convoys []gastownv1.Convoy) int32 {

@@ -100,34 +100,36 @@ func startManager(e *testenv.Env) (func(), error) {
 	}
 	k8s = mgr.GetClient()
 	storeWrites = &countingClient{Client: k8s, writes: map[string][]string{}}
+	// Each reconciler's client logs the statuses it writes.
+	as := func(reconciler string, c client.Client) client.Client { return statusLoggingClient{c, reconciler} }
 	opts := ctrlcontroller.Options{MaxConcurrentReconciles: 2}
 	for _, setup := range []func() error{
 		func() error {
-			return (&controller.RigReconciler{Client: k8s, APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
+			return (&controller.RigReconciler{Client: as("Rig", k8s), APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
 				RetryBackoff: testRetryBackoff, MaxRetryBackoff: testMaxBackoff}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.BeadStoreReconciler{Client: storeWrites, EventRecorder: recorder, ArtifactRetries: 1}).SetupWithManager(mgr, opts)
+			return (&controller.BeadStoreReconciler{Client: as("BeadStore", storeWrites), EventRecorder: recorder, ArtifactRetries: 1}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.BeadReconciler{Client: k8s, EventRecorder: recorder,
+			return (&controller.BeadReconciler{Client: as("Bead", k8s), EventRecorder: recorder,
 				RetryBackoff: testRetryBackoff, MaxRetryBackoff: testMaxBackoff}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.ConvoyReconciler{Client: k8s, EventRecorder: recorder}).SetupWithManager(mgr, opts)
+			return (&controller.ConvoyReconciler{Client: as("Convoy", k8s), EventRecorder: recorder}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.PolecatReconciler{Client: k8s, EventRecorder: recorder,
+			return (&controller.PolecatReconciler{Client: as("Polecat", k8s), EventRecorder: recorder,
 				Defaults:    polecat.Defaults{RunnerImage: "ghcr.io/boshu2/gastown-operator:test"},
 				LocalRunner: runnerPath, LocalWorkDir: filepath.Join(filepath.Dir(runnerPath), "work"),
 			}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.RefineryReconciler{Client: k8s, EventRecorder: recorder,
+			return (&controller.RefineryReconciler{Client: as("Refinery", k8s), EventRecorder: recorder,
 				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
 			}).SetupWithManager(mgr, opts)
 		},
-		func() error { return setupWitness(mgr, e.Config, k8s, recorder, opts) },
+		func() error { return setupWitness(mgr, e.Config, as("Witness", k8s), recorder, opts) },
 	} {
 		if err := setup(); err != nil {
 			cancel()
@@ -188,6 +190,62 @@ func (b *lockedBuffer) String() string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// statusWriters is which reconcilers wrote the status of each kind.
+var statusWriters = struct {
+	sync.Mutex
+	byKind map[string]map[string]bool
+}{byKind: map[string]map[string]bool{}}
+
+// statusLoggingClient is a reconciler's client; it records the kinds whose
+// status it writes in statusWriters.
+type statusLoggingClient struct {
+	client.Client
+	reconciler string
+}
+
+func (c statusLoggingClient) Status() client.SubResourceWriter {
+	return statusLoggingWriter{c.Client.Status(), c.reconciler}
+}
+
+type statusLoggingWriter struct {
+	client.SubResourceWriter
+	reconciler string
+}
+
+func (w statusLoggingWriter) log(obj client.Object) {
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", obj), "*v1alpha1.")
+	statusWriters.Lock()
+	defer statusWriters.Unlock()
+	if statusWriters.byKind[kind] == nil {
+		statusWriters.byKind[kind] = map[string]bool{}
+	}
+	statusWriters.byKind[kind][w.reconciler] = true
+}
+
+func (w statusLoggingWriter) Patch(ctx context.Context, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+	w.log(obj)
+	return w.SubResourceWriter.Patch(ctx, obj, p, opts...)
+}
+
+func (w statusLoggingWriter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	w.log(obj)
+	return w.SubResourceWriter.Update(ctx, obj, opts...)
+}
+
+// statusWritersOf returns the reconcilers that wrote the status of each kind so far.
+func statusWritersOf() map[string][]string {
+	statusWriters.Lock()
+	defer statusWriters.Unlock()
+	out := map[string][]string{}
+	for kind, names := range statusWriters.byKind {
+		for n := range names {
+			out[kind] = append(out[kind], n)
+		}
+		sort.Strings(out[kind])
+	}
+	return out
+}
 
 // countingClient records object writes (not status writes) per namespace.
 type countingClient struct {

@@ -93,7 +93,7 @@ func (r *WitnessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		w.Status.Phase = gastownv1.WitnessPhaseActive
 		ok = &success{meta.ReconciliationSucceededReason, "no escalations outstanding"}
 	}
-	return requeueAfter(w.GetRequeueAfter()), nil
+	return requeuePoll(w.GetRequeueAfter()), nil
 }
 
 // check looks at each of the rig's polecats, acts on the live ones' findings

@@ -22,7 +22,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.ReportAllocs()
 			var created int
 			for b.Loop() {
-				created = len(Decide(rig, beads, polecats, convoys, t0).Create)
+				created = len(Decide(rig, beads, polecats, nil, convoys, t0).Create)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/bead")
 			b.ReportMetric(float64(created), "created")

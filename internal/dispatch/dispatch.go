@@ -60,9 +60,12 @@ type Plan struct {
 	RetryAt time.Time
 }
 
-// Decide returns the polecats to create now.
-func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convoys []gastownv1.Convoy, now time.Time) Plan {
+// Decide returns the polecats to create now. mergeRequests are the rig's
+// (the Refinery's records of pushed work), which hold a bead whose pull
+// request is open, merged or closed.
+func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, mergeRequests []gastownv1.MergeRequest, convoys []gastownv1.Convoy, now time.Time) Plan {
 	byBead := polecatsByBead(polecats)
+	mrsByBead := mergeRequestsByBead(mergeRequests)
 	graph := NewGraph(SourceOfBeads(beads))
 
 	var plan Plan
@@ -96,7 +99,7 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, convo
 	var ready []*gastownv1.Bead
 	for i := range beads {
 		b := &beads[i]
-		st := Evaluate(b, byBead[b.Name], graph, rig, now)
+		st := Evaluate(b, byBead[b.Name], mrsByBead[b.Name], graph, rig, now)
 		if st.Phase != gastownv1.BeadPhaseReady {
 			continue
 		}
@@ -211,6 +214,74 @@ func currentAttempts(b *gastownv1.Bead, polecats []gastownv1.Polecat) []*gastown
 	return out
 }
 
+func mergeRequestsByBead(mrs []gastownv1.MergeRequest) map[string][]gastownv1.MergeRequest {
+	out := map[string][]gastownv1.MergeRequest{}
+	for _, mr := range mrs {
+		out[mr.Spec.BeadRef] = append(out[mr.Spec.BeadRef], mr)
+	}
+	return out
+}
+
+// Record sums up the bead's dispatched polecats: nil when there are none.
+func Record(b *gastownv1.Bead, polecats []gastownv1.Polecat) *gastownv1.DispatchStatus {
+	var last *gastownv1.Polecat
+	runs := 0
+	for i := range polecats {
+		pc := &polecats[i]
+		if !IsDispatched(pc) {
+			continue
+		}
+		runs++
+		if last == nil || last.CreationTimestamp.Before(&pc.CreationTimestamp) ||
+			(last.CreationTimestamp.Equal(&pc.CreationTimestamp) && last.Name < pc.Name) {
+			last = pc
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	d := &gastownv1.DispatchStatus{
+		Polecat:  last.Name,
+		SpecHash: last.Annotations[SpecHashAnnotation],
+		Retry:    last.Annotations[RetryAnnotation],
+		Runs:     int32(runs),
+	}
+	created := last.CreationTimestamp
+	d.LastDispatchTime = &created
+	for i := range polecats {
+		pc := &polecats[i]
+		if IsDispatched(pc) && pc.Annotations[SpecHashAnnotation] == d.SpecHash && pc.Annotations[RetryAnnotation] == d.Retry {
+			d.Attempts++
+		}
+	}
+	return d
+}
+
+// currentPullRequest is the pull request of the bead's latest dispatched
+// polecat, as its merge request has it, and whether it still decides the
+// bead's phase. A merge does while the bead is as it was when the merge was
+// recorded; a rejection or a failure while the bead is as it was
+// dispatched (spec and retry token). Otherwise the pull request shows, but
+// the bead (reopened, edited, retried) runs again.
+func currentPullRequest(b *gastownv1.Bead, d *gastownv1.DispatchStatus, mrs []gastownv1.MergeRequest) (*gastownv1.PullRequestStatus, bool) {
+	if d == nil {
+		return nil, false
+	}
+	retry := b.Annotations[gastownv1.RetryAnnotation]
+	for i := range mrs {
+		mr := &mrs[i]
+		if mr.Name != d.Polecat || mr.Spec.BeadRef != b.Name || mr.Status.State == "" {
+			continue
+		}
+		pr := mr.Status.PullRequestStatus
+		if pr.State == gastownv1.PullRequestMerged && mr.Status.BeadGeneration != 0 {
+			return &pr, mr.Status.BeadGeneration == b.Generation && mr.Status.BeadRetry == retry
+		}
+		return &pr, d.SpecHash == b.Spec.Hash() && d.Retry == retry
+	}
+	return nil, false
+}
+
 func polecatsByBead(polecats []gastownv1.Polecat) map[string][]gastownv1.Polecat {
 	out := map[string][]gastownv1.Polecat{}
 	for _, pc := range polecats {
@@ -231,24 +302,42 @@ type State struct {
 	Attempts int
 	// Latest is the latest polecat of the bead, dispatched or follow-up.
 	Latest *gastownv1.Polecat
+	// Dispatch sums up the bead's dispatched polecats (Record).
+	Dispatch *gastownv1.DispatchStatus
+	// PullRequest is the latest dispatched polecat's, from its merge request.
+	PullRequest *gastownv1.PullRequestStatus
 	// RetryAt is set for a Ready bead waiting for its retry backoff.
 	RetryAt time.Time
 }
 
-// Evaluate returns the phase of bead b given its polecats and the rig's
-// beads, through g (nil: no other bead is known).
-func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, g *Graph, rig Rig, now time.Time) State {
+// Evaluate returns the phase of bead b given its polecats, its merge
+// requests and the rig's beads, through g (nil: no other bead is known).
+// It is the one place a bead's phase is computed: the Bead controller
+// stores it, the dispatcher checks it against the polecats it is about to
+// add to.
+func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, mergeRequests []gastownv1.MergeRequest, g *Graph, rig Rig, now time.Time) State {
+	st := State{Latest: latest(polecats), Dispatch: Record(b, polecats)}
+	pr, current := currentPullRequest(b, st.Dispatch, mergeRequests)
+	st.PullRequest = pr
 	attempts := currentAttempts(b, polecats)
-	st := State{Attempts: len(attempts), Latest: latest(polecats)}
-	pr := b.Status.PullRequest
+	if pr != nil && pr.State == gastownv1.PullRequestMerged && !current {
+		// Reopened after its merge, even to the very same spec: the merged
+		// attempts are done, the bead starts over.
+		attempts = nil
+	}
+	st.Attempts = len(attempts)
 
+	// A merged, failed or rejected pull request of the bead as it was is
+	// history (see currentPullRequest): the bead as it is now (reopened,
+	// edited, retried) runs again. An open one still holds it: its branch is
+	// in review.
 	switch {
 	case b.Spec.Status == gastownv1.BeadClosed:
 		return st.with(gastownv1.BeadPhaseClosed, "Closed", "the bead is closed in git")
-	case pr != nil && pr.State == gastownv1.PullRequestMerged:
+	case pr != nil && pr.State == gastownv1.PullRequestMerged && current:
 		return st.with(gastownv1.BeadPhaseMerged, gastownv1.PullRequestMergedReason,
 			fmt.Sprintf("pull request %s merged as %s; waiting for the source to show the bead closed", prName(pr), short(pr.MergeCommit)))
-	case pr != nil && pr.Failure != "" && !recordStale(b):
+	case pr != nil && pr.Failure != "" && current:
 		return st.with(gastownv1.BeadPhaseFailed, gastownv1.MergeConflictReason, fmt.Sprintf("pull request %s: %s", prName(pr), pr.Failure))
 	case pr != nil && pr.State == gastownv1.PullRequestOpen:
 		msg := fmt.Sprintf("pull request %s is open", prName(pr))
@@ -256,7 +345,7 @@ func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, g *Graph, rig Rig
 			msg += ": " + pr.Gate
 		}
 		return st.with(gastownv1.BeadPhaseInReview, gastownv1.PullRequestOpenReason, msg)
-	case pr != nil && pr.State == gastownv1.PullRequestClosed && !recordStale(b):
+	case pr != nil && pr.State == gastownv1.PullRequestClosed && current:
 		return st.with(gastownv1.BeadPhaseRejected, gastownv1.PullRequestClosedReason,
 			fmt.Sprintf("pull request %s was closed unmerged; edit the bead or set the %s annotation to try again", prName(pr), gastownv1.RetryAnnotation))
 	}
@@ -313,13 +402,6 @@ func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, g *Graph, rig Rig
 		return st.with(gastownv1.BeadPhaseOpen, gastownv1.RigNotFoundReason, "spec.rigRef is empty: no rig dispatches this bead")
 	}
 	return st.with(gastownv1.BeadPhaseReady, "Ready", "waiting for a polecat slot")
-}
-
-// recordStale says whether the bead changed (spec or retry token) since
-// its last dispatch, which makes an earlier rejection irrelevant.
-func recordStale(b *gastownv1.Bead) bool {
-	d := b.Status.Dispatch
-	return d == nil || d.SpecHash != b.Spec.Hash() || d.Retry != b.Annotations[gastownv1.RetryAnnotation]
 }
 
 func (s State) with(p gastownv1.BeadPhase, reason, msg string) State {

@@ -38,11 +38,34 @@ func retryToken(v string) beadOpt {
 	return func(b *gastownv1.Bead) { b.Annotations = map[string]string{gastownv1.RetryAnnotation: v} }
 }
 func title(t string) beadOpt { return func(b *gastownv1.Bead) { b.Spec.Title = t } }
-func pr(state string) beadOpt {
-	return func(b *gastownv1.Bead) {
-		b.Status.PullRequest = &gastownv1.PullRequestStatus{Number: 7, State: state}
-		b.Status.Dispatch = &gastownv1.DispatchStatus{SpecHash: b.Spec.Hash(), Retry: b.Annotations[gastownv1.RetryAnnotation]}
+
+// reviewed is what a bead whose first attempt pushed has: the attempt's
+// polecat, and the Refinery's merge request for it in the given state.
+func reviewed(b gastownv1.Bead, state string, edit ...func(*gastownv1.PullRequestStatus)) ([]gastownv1.Polecat, []gastownv1.MergeRequest) {
+	pc := dispatched(b, b.Name, gastownv1.PolecatPhaseSucceeded, finished(1, gastownv1.OutcomePushed))
+	mr := gastownv1.MergeRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: pc.Name},
+		Spec:       gastownv1.MergeRequestSpec{BeadRef: b.Name, RigRef: "rig", Polecat: pc.Name, HeadBranch: "polecat/" + b.Name},
+		Status:     gastownv1.MergeRequestStatus{PullRequestStatus: gastownv1.PullRequestStatus{Number: 7, State: state}},
 	}
+	for _, e := range edit {
+		e(&mr.Status.PullRequestStatus)
+	}
+	return []gastownv1.Polecat{pc}, []gastownv1.MergeRequest{mr}
+}
+
+// generation is b at metadata.generation n.
+func generation(b gastownv1.Bead, n int64) gastownv1.Bead {
+	b.Generation = n
+	return b
+}
+
+// mergedAt is a merge request whose merge the Refinery recorded when the
+// bead was at generation n.
+func mergedAt(mrs []gastownv1.MergeRequest, n int64) []gastownv1.MergeRequest {
+	out := append([]gastownv1.MergeRequest(nil), mrs...)
+	out[0].Status.BeadGeneration = n
+	return out
 }
 
 type pcOpt func(*gastownv1.Polecat)
@@ -91,15 +114,19 @@ func rigWith(f func(*Rig)) Rig {
 func TestDecide(t *testing.T) {
 	a, b, c := bead("gt-a"), bead("gt-b"), bead("gt-c")
 	failedA := dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(5, gastownv1.OutcomeAgentFailed), created(20))
+	pushedA, openA := reviewed(a, gastownv1.PullRequestOpen)
+	_, closedA := reviewed(a, gastownv1.PullRequestClosed)
+	_, mergedA := reviewed(a, gastownv1.PullRequestMerged)
 	tests := []struct {
-		name     string
-		rig      Rig
-		beads    []gastownv1.Bead
-		polecats []gastownv1.Polecat
-		convoys  []gastownv1.Convoy
-		want     []string // polecat names created, in order
-		ready    int
-		retryAt  time.Time
+		name          string
+		rig           Rig
+		beads         []gastownv1.Bead
+		polecats      []gastownv1.Polecat
+		mergeRequests []gastownv1.MergeRequest
+		convoys       []gastownv1.Convoy
+		want          []string // polecat names created, in order
+		ready         int
+		retryAt       time.Time
 	}{
 		{name: "every ready bead within the rig limit", beads: []gastownv1.Bead{a, b, c}, want: []string{"gt-a", "gt-b", "gt-c"}, ready: 3},
 		{name: "rig limit: highest priority first", rig: rigWith(func(r *Rig) { r.MaxPolecats = 1 }),
@@ -150,10 +177,12 @@ func TestDecide(t *testing.T) {
 			want:     []string{"gt-a-2"}, ready: 1},
 		{name: "a terminated polecat is not retried by itself", beads: []gastownv1.Bead{a},
 			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseTerminated, finished(30, gastownv1.OutcomeError))}, ready: 0},
-		{name: "an open pull request is the refinery's", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestOpen))}, ready: 0},
-		{name: "a rejected bead waits for an edit", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestClosed))}, ready: 0},
-		{name: "a rejected bead that was edited is dispatched", beads: []gastownv1.Bead{bead("gt-a", pr(gastownv1.PullRequestClosed), title("v2"))},
-			want: []string{"gt-a"}, ready: 1},
+		{name: "an open pull request is the refinery's", beads: []gastownv1.Bead{a}, polecats: pushedA, mergeRequests: openA, ready: 0},
+		{name: "a rejected bead waits for an edit", beads: []gastownv1.Bead{a}, polecats: pushedA, mergeRequests: closedA, ready: 0},
+		{name: "a rejected bead that was edited is dispatched, with its next name", beads: []gastownv1.Bead{bead("gt-a", title("v2"))},
+			polecats: pushedA, mergeRequests: closedA, want: []string{"gt-a-2"}, ready: 1},
+		{name: "a merged bead reopened in git is dispatched again", beads: []gastownv1.Bead{bead("gt-a", title("v2"))},
+			polecats: pushedA, mergeRequests: mergedA, want: []string{"gt-a-2"}, ready: 1},
 		{name: "a finished polecat made by hand does not hold the bead's name", beads: []gastownv1.Bead{a},
 			polecats: []gastownv1.Polecat{{ObjectMeta: metav1.ObjectMeta{Name: "gt-a"}, Spec: gastownv1.PolecatSpec{BeadID: "gt-a"},
 				Status: gastownv1.PolecatStatus{Phase: gastownv1.PolecatPhaseSucceeded}}},
@@ -168,7 +197,7 @@ func TestDecide(t *testing.T) {
 			if rig.MaxPolecats == 0 {
 				rig = defaultRig
 			}
-			plan := Decide(rig, tt.beads, tt.polecats, tt.convoys, t0)
+			plan := Decide(rig, tt.beads, tt.polecats, tt.mergeRequests, tt.convoys, t0)
 			var got []string
 			for _, d := range plan.Create {
 				got = append(got, d.Polecat)
@@ -189,7 +218,7 @@ func TestDecide(t *testing.T) {
 func TestDecisionCarriesAttemptAndHash(t *testing.T) {
 	a := bead("gt-a", retryToken("r1"))
 	failed := dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(40))
-	plan := Decide(defaultRig, []gastownv1.Bead{a}, []gastownv1.Polecat{failed}, nil, t0)
+	plan := Decide(defaultRig, []gastownv1.Bead{a}, []gastownv1.Polecat{failed}, nil, nil, t0)
 	if len(plan.Create) != 1 {
 		t.Fatalf("plan %+v", plan)
 	}
@@ -202,14 +231,23 @@ func TestDecisionCarriesAttemptAndHash(t *testing.T) {
 
 func TestEvaluatePhases(t *testing.T) {
 	a := bead("gt-a")
+	inReview, openMR := reviewed(a, gastownv1.PullRequestOpen)
+	_, mergedMR := reviewed(a, gastownv1.PullRequestMerged)
+	_, closedMR := reviewed(a, gastownv1.PullRequestClosed)
+	_, failedMR := reviewed(a, gastownv1.PullRequestOpen, func(s *gastownv1.PullRequestStatus) { s.Failure = "conflicts" })
+	// The same bead after the work: reopened with a new description, or
+	// retried with the annotation.
+	reopened := bead("gt-a", func(b *gastownv1.Bead) { b.Spec.Description = "do it again, differently" })
+	retried := bead("gt-a", retryToken("again"))
 	tests := []struct {
-		name     string
-		bead     gastownv1.Bead
-		polecats []gastownv1.Polecat
-		others   []gastownv1.Bead
-		phase    gastownv1.BeadPhase
-		reason   string
-		message  string
+		name          string
+		bead          gastownv1.Bead
+		polecats      []gastownv1.Polecat
+		mergeRequests []gastownv1.MergeRequest
+		others        []gastownv1.Bead
+		phase         gastownv1.BeadPhase
+		reason        string
+		message       string
 	}{
 		{name: "ready", bead: a, phase: gastownv1.BeadPhaseReady},
 		{name: "blocked names the open dependencies", bead: bead("gt-b", deps("gt-x", "gt-y", "gt-missing")), others: []gastownv1.Bead{bead("gt-x"), bead("gt-y", closedBead())},
@@ -219,10 +257,27 @@ func TestEvaluatePhases(t *testing.T) {
 		{name: "pushed, waiting for the refinery", bead: a,
 			polecats: []gastownv1.Polecat{dispatched(a, "gt-a", gastownv1.PolecatPhaseSucceeded, finished(1, gastownv1.OutcomePushed))},
 			phase:    gastownv1.BeadPhaseInReview, reason: gastownv1.WaitingReason},
-		{name: "in review", bead: bead("gt-a", pr(gastownv1.PullRequestOpen)), phase: gastownv1.BeadPhaseInReview, message: "pull request #7 is open"},
-		{name: "merged", bead: bead("gt-a", pr(gastownv1.PullRequestMerged)), phase: gastownv1.BeadPhaseMerged},
-		{name: "closed in git wins", bead: bead("gt-a", pr(gastownv1.PullRequestMerged), closedBead()), phase: gastownv1.BeadPhaseClosed},
-		{name: "rejected", bead: bead("gt-a", pr(gastownv1.PullRequestClosed)), phase: gastownv1.BeadPhaseRejected, reason: gastownv1.PullRequestClosedReason},
+		{name: "in review", bead: a, polecats: inReview, mergeRequests: openMR, phase: gastownv1.BeadPhaseInReview, message: "pull request #7 is open"},
+		{name: "merged", bead: a, polecats: inReview, mergeRequests: mergedMR, phase: gastownv1.BeadPhaseMerged},
+		{name: "closed in git wins", bead: bead("gt-a", closedBead()), polecats: inReview, mergeRequests: mergedMR, phase: gastownv1.BeadPhaseClosed},
+		{name: "rejected", bead: a, polecats: inReview, mergeRequests: closedMR, phase: gastownv1.BeadPhaseRejected, reason: gastownv1.PullRequestClosedReason},
+		{name: "given up by the refinery", bead: a, polecats: inReview, mergeRequests: failedMR, phase: gastownv1.BeadPhaseFailed, reason: gastownv1.MergeConflictReason},
+		{name: "reopened after merge runs again", bead: reopened, polecats: inReview, mergeRequests: mergedMR, phase: gastownv1.BeadPhaseReady},
+		{name: "edited after rejection runs again", bead: reopened, polecats: inReview, mergeRequests: closedMR, phase: gastownv1.BeadPhaseReady},
+		{name: "retried after rejection runs again", bead: retried, polecats: inReview, mergeRequests: closedMR, phase: gastownv1.BeadPhaseReady},
+		// Its message asks for a fix by hand, then an edit: the open pull
+		// request goes back to the Refinery's gate.
+		{name: "edited after the refinery gave up goes back to review", bead: reopened, polecats: inReview, mergeRequests: failedMR, phase: gastownv1.BeadPhaseInReview},
+		{name: "merged, the bead unchanged since the merge", bead: generation(a, 3), polecats: inReview,
+			mergeRequests: mergedAt(mergedMR, 3), phase: gastownv1.BeadPhaseMerged},
+		{name: "reopened after merge, its file as it was before", bead: generation(a, 5), polecats: inReview,
+			mergeRequests: mergedAt(mergedMR, 3), phase: gastownv1.BeadPhaseReady},
+		{name: "edited while in review, then merged", bead: generation(reopened, 4), polecats: inReview,
+			mergeRequests: mergedAt(mergedMR, 4), phase: gastownv1.BeadPhaseMerged},
+		{name: "edited while in review waits for the open pull request", bead: reopened, polecats: inReview, mergeRequests: openMR, phase: gastownv1.BeadPhaseInReview},
+		{name: "another bead's merge request is not this one's", bead: bead("gt-b"), polecats: []gastownv1.Polecat{
+			dispatched(bead("gt-b"), "gt-a", gastownv1.PolecatPhaseSucceeded, finished(1, gastownv1.OutcomePushed))},
+			mergeRequests: mergedMR, phase: gastownv1.BeadPhaseInReview, reason: gastownv1.WaitingReason},
 		{name: "failed after retries, with the last reason", bead: a, polecats: []gastownv1.Polecat{
 			dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(50)),
 			dispatched(a, "gt-a-2", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(45)),
@@ -233,7 +288,7 @@ func TestEvaluatePhases(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewGraph(SourceOfBeads(append([]gastownv1.Bead{tt.bead}, tt.others...)))
-			st := Evaluate(&tt.bead, tt.polecats, g, defaultRig, t0)
+			st := Evaluate(&tt.bead, tt.polecats, tt.mergeRequests, g, defaultRig, t0)
 			if st.Phase != tt.phase {
 				t.Errorf("phase %s (%s), want %s", st.Phase, st.Message, tt.phase)
 			}
@@ -258,18 +313,37 @@ func TestDecideSkipsBeadsThePolicyRefuses(t *testing.T) {
 		b.Spec.Agent = &gastownv1.AgentSpec{AgentConfig: gastownv1.AgentConfig{Image: "evil:latest"}}
 	})
 	good := bead("gt-good", prio(4))
-	plan := Decide(rig, []gastownv1.Bead{hostile, good}, nil, nil, t0)
+	plan := Decide(rig, []gastownv1.Bead{hostile, good}, nil, nil, nil, t0)
 	if len(plan.Create) != 1 || plan.Create[0].Bead != "gt-good" {
 		t.Fatalf("created %+v, want gt-good alone", plan.Create)
 	}
-	st := Evaluate(&hostile, nil, nil, rig, t0)
+	st := Evaluate(&hostile, nil, nil, nil, rig, t0)
 	if st.Phase != gastownv1.BeadPhaseFailed || st.Reason != gastownv1.PolicyViolationReason || !strings.Contains(st.Message, "spec.agent.image: a bead may not choose an image") {
 		t.Errorf("got %s %s %q, want Failed PolicyViolation naming spec.agent.image", st.Phase, st.Reason, st.Message)
 	}
 	done := dispatched(hostile, "gt-evil", gastownv1.PolecatPhaseSucceeded, func(pc *gastownv1.Polecat) {
 		pc.Status.Result = &gastownv1.PolecatResult{Outcome: gastownv1.OutcomePushed, Branch: "polecat/gt-evil"}
 	})
-	if st := Evaluate(&hostile, []gastownv1.Polecat{done}, nil, rig, t0); st.Phase != gastownv1.BeadPhaseInReview {
+	if st := Evaluate(&hostile, []gastownv1.Polecat{done}, nil, nil, rig, t0); st.Phase != gastownv1.BeadPhaseInReview {
 		t.Errorf("pushed work: got %s %s, want InReview", st.Phase, st.Reason)
+	}
+}
+
+// TestRecordIsReadFromThePolecats: the dispatch record is the polecats'
+// annotations summed up; follow-ups and polecats made by hand do not count.
+func TestRecordIsReadFromThePolecats(t *testing.T) {
+	a := bead("gt-a")
+	if d := Record(&a, nil); d != nil {
+		t.Fatalf("no polecats: got %+v, want nil", d)
+	}
+	first := dispatched(a, "gt-a", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(40))
+	retried := bead("gt-a", retryToken("r1"))
+	second := dispatched(retried, "gt-a-2", gastownv1.PolecatPhaseWorking, created(20))
+	revision := dispatched(retried, "gt-a-rev-1", gastownv1.PolecatPhaseWorking, created(10), func(pc *gastownv1.Polecat) {
+		pc.Spec.Purpose = gastownv1.PurposeRevision
+	})
+	d := Record(&retried, []gastownv1.Polecat{revision, second, first})
+	if d == nil || d.Polecat != "gt-a-2" || d.Runs != 2 || d.Attempts != 1 || d.Retry != "r1" || d.SpecHash != retried.Spec.Hash() {
+		t.Fatalf("got %+v, want gt-a-2, 2 runs, 1 attempt for retry r1", d)
 	}
 }

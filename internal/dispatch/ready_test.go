@@ -145,7 +145,7 @@ func TestEvaluateExplainsHolds(t *testing.T) {
 				tt.spec.Status = open
 			}
 			b.Spec = tt.spec
-			st := Evaluate(&b, nil, NewGraph(SourceOfBeads(append([]gastownv1.Bead{b}, tt.others...))), defaultRig, t0)
+			st := Evaluate(&b, nil, nil, NewGraph(SourceOfBeads(append([]gastownv1.Bead{b}, tt.others...))), defaultRig, t0)
 			if st.Phase != tt.phase || (tt.reason != "" && st.Reason != tt.reason) || !strings.Contains(st.Message, tt.msg) {
 				t.Errorf("got %s %s %q, want %s %s %q", st.Phase, st.Reason, st.Message, tt.phase, tt.reason, tt.msg)
 			}

@@ -15,6 +15,7 @@ import (
 	runtimeclient "github.com/fluxcd/pkg/runtime/client"
 	runtimectrl "github.com/fluxcd/pkg/runtime/controller"
 	"github.com/fluxcd/pkg/runtime/events"
+	"github.com/fluxcd/pkg/runtime/jitter"
 	"github.com/fluxcd/pkg/runtime/leaderelection"
 	"github.com/fluxcd/pkg/runtime/logger"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -81,6 +82,9 @@ type Options struct {
 	ACL            acl.Options
 	RateLimiter    runtimectrl.RateLimiterOptions
 	Log            logger.Options
+	// IntervalJitter spreads the periodic polls (spec.interval,
+	// pollInterval, healthCheckInterval) as Flux's controllers do.
+	IntervalJitter jitter.IntervalOptions
 }
 
 // DefaultOptions returns the options a flag-less manager runs with.
@@ -127,6 +131,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	o.LeaderElection.BindFlags(fs)
 	o.ACL.BindFlags(fs)
 	o.RateLimiter.BindFlags(fs)
+	o.IntervalJitter.BindFlags(fs)
 	o.Log.BindFlags(fs)
 }
 
@@ -139,6 +144,9 @@ func envOr(key, fallback string) string {
 
 // New creates the manager with probes, metrics and every controller.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if err := o.IntervalJitter.SetGlobalJitter(nil); err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme.Scheme,
 		Cache:  withoutManagedFields(o.cacheOptions()),
