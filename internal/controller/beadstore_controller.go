@@ -271,9 +271,20 @@ func (r *BeadStoreReconciler) SetupWithManager(mgr ctrl.Manager, opts controller
 		Watches(&gastownv1.Rig{},
 			handler.EnqueueRequestsFromMapFunc(r.storesForRig),
 			builder.WithPredicates(primaryPredicate())).
-		Owns(&gastownv1.Bead{}, builder.WithPredicates(beadPhaseChanged{})).
+		// Its beads' phases are its phase counts; a burst of changes is one
+		// reconcile.
+		Watches(&gastownv1.Bead{}, coalescedRequests(storeOfBead), builder.WithPredicates(beadPhaseChanged{})).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// storeOfBead is the BeadStore that owns the bead.
+func storeOfBead(_ context.Context, o client.Object) []reconcile.Request {
+	owner := metav1.GetControllerOf(o)
+	if owner == nil || owner.Kind != gastownv1.BeadStoreKind {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: owner.Name}}}
 }
 
 func (r *BeadStoreReconciler) storesForRig(ctx context.Context, o client.Object) []reconcile.Request {

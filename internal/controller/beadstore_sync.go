@@ -283,7 +283,7 @@ func firstErrorPerFile(set *beads.Set) map[string]string {
 // the cache has them.
 func (r *BeadStoreReconciler) countPhases(ctx context.Context, store *gastownv1.BeadStore) {
 	list := &gastownv1.BeadList{}
-	if err := r.List(ctx, list, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: store.Spec.RigRef}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: store.Spec.RigRef}, readOnly); err != nil {
 		return
 	}
 	phases := map[string]int32{}

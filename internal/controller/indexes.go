@@ -32,10 +32,15 @@ const (
 	mergeRequestRigIndex = ".spec.rigRef"
 )
 
+// readOnly lists straight from the cache, without a deep copy of each
+// item: for lists that are only read (thousands of beads per dispatch
+// pass). Never change what such a list holds.
+var readOnly = client.UnsafeDisableDeepCopy
+
 // requestsByIndex returns a request for each object of list (in namespace
 // ns, all namespaces when empty) whose field index has value.
 func requestsByIndex(ctx context.Context, c client.Client, list client.ObjectList, ns, index, value string) []reconcile.Request {
-	opts := []client.ListOption{client.MatchingFields{index: value}}
+	opts := []client.ListOption{client.MatchingFields{index: value}, readOnly}
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}

@@ -72,7 +72,9 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		} else {
 			recordPolecatMetrics(pc, phaseBefore)
 		}
-		if pc.Status.Phase != phaseBefore && pc.DeletionTimestamp == nil {
+		// A new polecat's first phase is no event: the Rig's Dispatched
+		// event and the bead's Working event say it started.
+		if pc.Status.Phase != phaseBefore && phaseBefore != "" && pc.DeletionTimestamp == nil {
 			r.eventForPhase(pc)
 		}
 	}()
@@ -82,9 +84,12 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		controllerutil.RemoveFinalizer(pc, gastownv1.GastownFinalizer)
 		return ctrl.Result{}, nil
 	}
-	if !controllerutil.ContainsFinalizer(pc, gastownv1.GastownFinalizer) {
-		controllerutil.AddFinalizer(pc, gastownv1.GastownFinalizer)
-		return ctrl.Result{Requeue: true}, nil
+	// The Rig creates its polecats with the finalizer; others get it here,
+	// written before any pod or process exists, and the pass goes on.
+	if controllerutil.AddFinalizer(pc, gastownv1.GastownFinalizer) {
+		if err := patcher.Patch(ctx, pc); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	pc.Status.AssignedBead = pc.Spec.BeadID
 

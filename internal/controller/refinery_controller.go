@@ -163,7 +163,7 @@ func refineryPhase(ref *gastownv1.Refinery) string {
 // highest priority first, then oldest, and records the merge summary.
 func (r *RefineryReconciler) queue(ctx context.Context, ref *gastownv1.Refinery) ([]*gastownv1.Bead, error) {
 	beads := &gastownv1.BeadList{}
-	if err := r.List(ctx, beads, client.InNamespace(ref.Namespace), client.MatchingFields{beadRigIndex: ref.Spec.RigRef}); err != nil {
+	if err := r.List(ctx, beads, client.InNamespace(ref.Namespace), client.MatchingFields{beadRigIndex: ref.Spec.RigRef}, readOnly); err != nil {
 		return nil, err
 	}
 	var queue []*gastownv1.Bead

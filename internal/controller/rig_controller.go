@@ -243,19 +243,19 @@ func (r *RigReconciler) ensureChildren(ctx context.Context, rig *gastownv1.Rig) 
 func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispatch.Plan, error) {
 	ns := rig.WorkersNamespace()
 	beads := &gastownv1.BeadList{}
-	if err := r.List(ctx, beads, client.InNamespace(ns), client.MatchingFields{beadRigIndex: rig.Name}); err != nil {
+	if err := r.List(ctx, beads, client.InNamespace(ns), client.MatchingFields{beadRigIndex: rig.Name}, readOnly); err != nil {
 		return dispatch.Plan{}, err
 	}
 	convoys := &gastownv1.ConvoyList{}
-	if err := r.List(ctx, convoys, client.InNamespace(ns), client.MatchingFields{convoyRigIndex: rig.Name}); err != nil {
+	if err := r.List(ctx, convoys, client.InNamespace(ns), client.MatchingFields{convoyRigIndex: rig.Name}, readOnly); err != nil {
 		return dispatch.Plan{}, err
 	}
 	polecats := &gastownv1.PolecatList{}
-	if err := r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}); err != nil {
+	if err := r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}, readOnly); err != nil {
 		return dispatch.Plan{}, err
 	}
 	mergeRequests := &gastownv1.MergeRequestList{}
-	if err := r.List(ctx, mergeRequests, client.InNamespace(ns), client.MatchingFields{mergeRequestRigIndex: rig.Name}); err != nil {
+	if err := r.List(ctx, mergeRequests, client.InNamespace(ns), client.MatchingFields{mergeRequestRigIndex: rig.Name}, readOnly); err != nil {
 		return dispatch.Plan{}, err
 	}
 	limits := r.limits(rig)
@@ -282,16 +282,25 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 	for i := range beads.Items {
 		byName[beads.Items[i].Name] = &beads.Items[i]
 	}
-	created := 0
+	var started []string
 	for _, d := range plan.Create {
-		if err := r.createPolecat(ctx, rig, byName[d.Bead], d); err != nil {
+		made, err := r.createPolecat(ctx, rig, byName[d.Bead], d)
+		if err != nil {
 			return plan, err
 		}
-		created++
+		if made {
+			started = append(started, d.Polecat)
+		}
 	}
+	created := len(plan.Create)
 	if created > 0 {
 		now := metav1.Now()
 		rig.Status.LastDispatchTime = &now
+	}
+	if len(started) > 0 {
+		// One event per pass, not one per bead: each bead's own phase
+		// event (Working) names its polecat.
+		r.EventRecorder.Eventf(rig, corev1.EventTypeNormal, "Dispatched", "started %d polecats: %s", len(started), listOf(started, 10))
 	}
 	rig.Status.PolecatCount = int32(plan.Running + created)
 	rig.Status.ReadyBeads = int32(plan.Ready - created)
@@ -329,11 +338,14 @@ func (r *RigReconciler) rigPolecats(ctx context.Context, rig *gastownv1.Rig) ([]
 // annotations are the dispatch record the Bead controller reads. A polecat
 // that already exists under the decided name is the one an earlier
 // reconcile created: it is adopted.
-func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, d dispatch.Decision) error {
+func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, d dispatch.Decision) (bool, error) {
 	pc := &gastownv1.Polecat{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      d.Polecat,
-			Namespace: bead.Namespace,
+			Name: d.Polecat,
+			// The Polecat controller's finalizer from the start: one write
+			// fewer than adding it on the first reconcile.
+			Finalizers: []string{gastownv1.GastownFinalizer},
+			Namespace:  bead.Namespace,
 			Labels: map[string]string{
 				gastownv1.RigLabel:       rig.Name,
 				gastownv1.BeadLabel:      bead.BeadID(),
@@ -358,12 +370,17 @@ func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, b
 	}
 	err := r.Create(ctx, pc)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating polecat %s for bead %s: %w", d.Polecat, bead.Name, err)
+		return false, fmt.Errorf("creating polecat %s for bead %s: %w", d.Polecat, bead.Name, err)
 	}
-	if err == nil {
-		r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Dispatched", "polecat %s started (attempt %d)", d.Polecat, d.Attempt)
+	return err == nil, nil
+}
+
+// listOf joins names, the first max of them and how many more.
+func listOf(names []string, max int) string {
+	if len(names) <= max {
+		return strings.Join(names, ", ")
 	}
-	return nil
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
 }
 
 func activeConvoys(convoys []gastownv1.Convoy) int32 {

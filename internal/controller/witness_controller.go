@@ -22,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -311,7 +310,8 @@ func (r *WitnessReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.O
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Witness{}, builder.WithPredicates(primaryPredicate())).
-		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(r.witnessesOfPolecat),
+		// A burst of polecats starting or finishing is one check.
+		Watches(&gastownv1.Polecat{}, coalescedRequests(r.witnessesOfPolecat),
 			builder.WithPredicates(polecatPhaseChanged{})).
 		WithOptions(opts).
 		Complete(r)

@@ -152,7 +152,7 @@ func TestHelmChart(t *testing.T) {
 	g.Expect(*sc.AllowPrivilegeEscalation).To(BeFalse())
 
 	// The chart's CRDs are the generated ones.
-	for _, crd := range []string{"rigs", "beadstores", "beads", "convoys", "polecats", "witnesses", "refineries"} {
+	for _, crd := range []string{"rigs", "beadstores", "beads", "convoys", "polecats", "witnesses", "refineries", "mergerequests"} {
 		name := "gastown.gastown.io_" + crd + ".yaml"
 		inChart, err := os.ReadFile(filepath.Join(root(t), "charts", "gastown-operator", "crds", name))
 		g.Expect(err).NotTo(HaveOccurred())

@@ -63,7 +63,7 @@ const (
 )
 
 // The CRDs the chart's crds/ installs.
-var crds = []string{"beads", "beadstores", "convoys", "polecats", "refineries", "rigs", "witnesses"}
+var crds = []string{"beads", "beadstores", "convoys", "mergerequests", "polecats", "refineries", "rigs", "witnesses"}
 
 // The bead the in-cluster operator works on.
 const bead = `apiVersion: gastown.gastown.io/v1alpha1
