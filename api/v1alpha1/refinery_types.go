@@ -29,6 +29,15 @@ const (
 	ProviderGit RefineryProvider = "git"
 )
 
+// UpdateBranchPolicy is when a Refinery updates a pull request's branch
+// with its target before merging.
+type UpdateBranchPolicy string
+
+const (
+	UpdateBranchAlways       UpdateBranchPolicy = "always"
+	UpdateBranchWhenRequired UpdateBranchPolicy = "whenRequired"
+)
+
 // MergeMethod is how a pull request is merged.
 // +kubebuilder:validation:Enum=squash;merge;rebase
 type MergeMethod string
@@ -78,6 +87,17 @@ type RefinerySpec struct {
 	// +kubebuilder:default=true
 	// +optional
 	AutoMerge *bool `json:"autoMerge,omitempty"`
+
+	// UpdateBranch says when a pull request whose branch lacks the target's
+	// latest commits is brought up to date (and its checks run again)
+	// before it merges: always (the default), so that nothing merges that
+	// was not tested on what it merges into, as a merge queue guarantees;
+	// or whenRequired, only when the target's branch protection requires
+	// up-to-date branches (GitHub's mergeable_state "behind").
+	// +kubebuilder:validation:Enum=always;whenRequired
+	// +kubebuilder:default=always
+	// +optional
+	UpdateBranch UpdateBranchPolicy `json:"updateBranch,omitempty"`
 
 	// MergeMethod: squash (default), merge or rebase.
 	// +kubebuilder:default=squash

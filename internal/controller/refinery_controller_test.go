@@ -508,3 +508,59 @@ func TestAMergeQueueRepositoryIsReported(t *testing.T) {
 		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 }
+
+// twoApproved brings gt-lo (priority 3) and gt-hi (priority 0) to green,
+// approved pull requests that become mergeable in the same pass.
+func twoApproved(t *testing.T, f forge) (lo, hi githubemu.PullRequest) {
+	t.Helper()
+	f.suspendRefinery(t, true)
+	f.bead(t, "gt-lo", 3)
+	f.bead(t, "gt-hi", 0)
+	f.dispatch(t)
+	NewWithT(t).Eventually(func(g Gomega) {
+		for _, id := range []string{"gt-lo", "gt-hi"} {
+			g.Expect(get(g, f.ns, id, &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		}
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.suspendRefinery(t, false)
+	lo, hi = f.pr(t, "gt-lo"), f.pr(t, "gt-hi")
+	f.suspendRefinery(t, true)
+	for _, pr := range []githubemu.PullRequest{lo, hi} {
+		f.green(t, pr)
+		f.approve(t, pr)
+	}
+	f.suspendRefinery(t, false)
+	return lo, hi
+}
+
+// TestUpdateBranchWhenRequiredFollowsBranchProtection: with updateBranch
+// whenRequired and no branch protection, GitHub calls a pull request that
+// lacks the target's latest commit "clean" and the Refinery merges it as it
+// was tested; once protection requires up-to-date branches, it is updated
+// first. (The default, always, is TestRefineryMergesInPriorityOrderAndUpdatesABranchBehindBase.)
+func TestUpdateBranchWhenRequiredFollowsBranchProtection(t *testing.T) {
+	for _, protected := range []bool{false, true} {
+		t.Run(fmt.Sprintf("protected=%v", protected), func(t *testing.T) {
+			g := NewWithT(t)
+			f := newForge(t, func(s *gastownv1.RefinerySpec) { s.UpdateBranch = gastownv1.UpdateBranchWhenRequired }, "gt-lo", "gt-hi")
+			f.emu.API.RequireUpToDate("org", "app", "main", protected)
+			lo, _ := twoApproved(t, f)
+			f.merged(t, "gt-hi")
+			if !protected {
+				f.merged(t, "gt-lo")
+				now, err := f.emu.API.PullRequest("org", "app", lo.Number)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(now.HeadSHA).To(Equal(lo.HeadSHA), "merged as it was tested, on the old base")
+				return
+			}
+			g.Eventually(func(g Gomega) {
+				now, err := f.emu.API.PullRequest("org", "app", lo.Number)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(now.HeadSHA).NotTo(Equal(lo.HeadSHA), "update-branch moved the head")
+			}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+			updated, _ := f.emu.API.PullRequest("org", "app", lo.Number)
+			f.green(t, updated)
+			f.merged(t, "gt-lo")
+		})
+	}
+}

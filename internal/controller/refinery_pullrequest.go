@@ -120,15 +120,25 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 			return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.ReviewRequested = s.Revisions })
 		}
 	case refinery.ActionUpdateBranch:
-		if err := provider.UpdateBranch(ctx, pr.Number, pr.HeadSHA); err != nil && !errors.Is(err, refinery.ErrHeadChanged) {
+		msg, err := updateBranch(ctx, provider, pr)
+		if err != nil {
 			return err
 		}
-		gate.Action, gate.Message = refinery.ActionWait, "updating the branch with "+pr.BaseBranch+"; checks run again"
+		gate.Action, gate.Message = refinery.ActionWait, msg
 	case refinery.ActionFixConflict:
 		comment := func(body string) error { return provider.Comment(ctx, pr.Number, body) }
 		return r.fixConflict(ctx, comment, ref, rig, bead, mr, pr.BaseBranch, pr.HeadBranch, gate)
 	}
 	return nil
+}
+
+// updateBranch merges the target into the pull request's branch, so that
+// its checks run again on it, and says so for the gate.
+func updateBranch(ctx context.Context, provider refinery.Provider, pr *refinery.PullRequest) (string, error) {
+	if err := provider.UpdateBranch(ctx, pr.Number, pr.HeadSHA); err != nil && !errors.Is(err, refinery.ErrHeadChanged) {
+		return "", err
+	}
+	return "updating the branch with " + pr.BaseBranch + "; checks run again", nil
 }
 
 // fixConflict launches a conflict-resolution polecat, or fails the bead
@@ -226,6 +236,22 @@ func (r *RefineryReconciler) mergePullRequest(ctx context.Context, provider refi
 	}
 	if fresh.HeadSHA != st.pr.HeadSHA || fresh.State != refinery.StateOpen {
 		return nil // changed under us: gate it again next pass
+	}
+	// Right before the merge, so that the base it was checked against is
+	// the one it merges into: a head that lacks the target's latest
+	// commits is updated and tested again first.
+	if ref.Spec.UpdateBranch != gastownv1.UpdateBranchWhenRequired {
+		behind, err := provider.Behind(ctx, fresh.BaseBranch, fresh.HeadSHA)
+		if err != nil {
+			return err
+		}
+		if behind {
+			msg, err := updateBranch(ctx, provider, fresh)
+			if err != nil {
+				return err
+			}
+			return r.setPR(ctx, st.mr, func(s *gastownv1.MergeRequestStatus) { s.Gate = msg })
+		}
 	}
 	title := fmt.Sprintf("%s (#%d)", refinery.PullRequestTitle(r.beadInfo(ctx, st.bead)), fresh.Number)
 	message := fmt.Sprintf("Bead: %s\nPolecat: %s\n", st.bead.BeadID(), st.bead.Status.Polecat)

@@ -197,6 +197,17 @@ func (g *GitHub) GetPullRequest(ctx context.Context, number int) (*PullRequest, 
 	return toPullRequest(pr), nil
 }
 
+// Behind says whether head lacks commits of base: tested on it, the work
+// was not tested on what it would merge into. GitHub's compare API decides
+// it, whatever branch protection says.
+func (g *GitHub) Behind(ctx context.Context, base, head string) (bool, error) {
+	cmp, _, err := g.client.Repositories.CompareCommits(ctx, g.owner, g.repo, base, head, nil)
+	if err != nil {
+		return false, g.wrap(fmt.Sprintf("compare %s with %s", head, base), err)
+	}
+	return cmp.GetBehindBy() > 0, nil
+}
+
 // Reviews lists a pull request's reviews, oldest first.
 func (g *GitHub) Reviews(ctx context.Context, number int) ([]Review, error) {
 	opts := &github.ListOptions{PerPage: perPage}

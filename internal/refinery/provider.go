@@ -113,6 +113,8 @@ type Provider interface {
 	// Checks summarises a commit's statuses and check runs. With no
 	// required names, every reported check counts.
 	Checks(ctx context.Context, sha string, required []string) (CheckSummary, error)
+	// Behind says whether head lacks commits of base.
+	Behind(ctx context.Context, base, head string) (bool, error)
 	// UpdateBranch merges the base into the head branch, if the head is
 	// still headSHA.
 	UpdateBranch(ctx context.Context, number int, headSHA string) error

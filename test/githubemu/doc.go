@@ -14,5 +14,11 @@
 // merge queue. Calls counts requests per route so that tests can assert how
 // many requests a client made without measuring time.
 //
+// Mergeability follows GitHub's rule: a pull request whose head lacks the
+// base's latest commits is mergeable_state "behind", and refused at merge,
+// only where branch protection requires up-to-date branches
+// (RequireUpToDate); elsewhere it is "clean". The compare API says where a
+// head stands against a base.
+//
 // StartWithRepo starts a git server and an emulator over it in one call.
 package githubemu

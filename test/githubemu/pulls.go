@@ -16,6 +16,7 @@ const (
 	msgNotMergeable       = "Pull Request is not mergeable"
 	msgDraft              = "Pull Request is still a draft"
 	msgMergeQueue         = "Changes must be made through the merge queue"
+	msgNotUpToDate        = "Head branch is out of date. Review and try the merge again."
 	msgHeadModified       = "Head branch was modified. Review and try the merge again."
 	msgBaseModified       = "Base branch was modified. Review and try the merge again."
 	msgNotRebaseable      = "This branch can't be rebased"
@@ -209,6 +210,13 @@ func (s *Server) mergePull(c *call) response {
 	if len(conflicts) > 0 {
 		return apiError(http.StatusMethodNotAllowed, msgNotMergeable)
 	}
+	if s.requiresUpToDate(c.repo, p.baseRef) {
+		if upToDate, err := c.repo.git.isAncestor(p.baseSHA, p.headSHA); err != nil {
+			return internalError(err)
+		} else if !upToDate {
+			return apiError(http.StatusMethodNotAllowed, msgNotUpToDate)
+		}
+	}
 	sha, err := s.land(c.repo, p, method, tree, req)
 	switch {
 	case errors.Is(err, errRefMoved):
@@ -393,12 +401,15 @@ func (s *Server) mergeability(r *repoState, p *pull) (*bool, string) {
 		return nil, "unknown"
 	}
 	mergeable := len(conflicts) == 0
+	// GitHub says "behind" only where branch protection requires pull
+	// requests to be up to date; elsewhere a pull request missing the
+	// base's latest commits is "clean".
 	switch upToDate, err := r.git.isAncestor(p.baseSHA, p.headSHA); {
 	case !mergeable:
 		return &mergeable, "dirty"
 	case p.draft:
 		return &mergeable, "draft"
-	case err == nil && !upToDate:
+	case err == nil && !upToDate && s.requiresUpToDate(r, p.baseRef):
 		return &mergeable, "behind"
 	default:
 		return &mergeable, "clean"

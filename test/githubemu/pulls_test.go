@@ -345,10 +345,21 @@ func TestMergeabilityStates(t *testing.T) {
 	g.Expect(mergeable).To(BeTrue())
 	g.Expect(s).To(Equal("clean"))
 
+	// A head that lacks the base's latest commit is "behind" only where
+	// branch protection requires up-to-date branches; elsewhere GitHub says
+	// "clean", and the merge goes through on the old base.
 	commit(t, env, DefaultBranch, map[string]string{"unrelated.txt": "x\n"})
 	mergeable, s = state()
 	g.Expect(mergeable).To(BeTrue())
+	g.Expect(s).To(Equal("clean"))
+
+	env.API.RequireUpToDate(testOwner, testRepo, DefaultBranch, true)
+	mergeable, s = state()
+	g.Expect(mergeable).To(BeTrue())
 	g.Expect(s).To(Equal("behind"))
+	_, _, err := client.PullRequests.Merge(ctx, testOwner, testRepo, 1, "", nil)
+	g.Expect(statusOf(err)).To(Equal(http.StatusMethodNotAllowed), "a protected base refuses a head that is out of date")
+	env.API.RequireUpToDate(testOwner, testRepo, DefaultBranch, false)
 
 	commit(t, env, DefaultBranch, map[string]string{"shared.txt": "main side\n"})
 	mergeable, s = state()
@@ -461,5 +472,37 @@ func TestGetRepository(t *testing.T) {
 	g.Expect(repo.GetCloneURL()).To(Equal(env.CloneURL))
 
 	_, _, err = client.Repositories.Get(context.Background(), testOwner, "missing")
+	g.Expect(statusOf(err)).To(Equal(http.StatusNotFound))
+}
+
+func TestCompareCommits(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	env, client := newEnv(t)
+	openPR(t, env, client, branchA, map[string]string{"a.txt": "a\n"})
+	head, err := env.API.BranchSHA(testOwner, testRepo, branchA)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	cmp, _, err := client.Repositories.CompareCommits(ctx, testOwner, testRepo, DefaultBranch, head, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cmp.GetStatus()).To(Equal("ahead"))
+	g.Expect(cmp.GetAheadBy()).To(Equal(1))
+	g.Expect(cmp.GetBehindBy()).To(BeZero())
+
+	commit(t, env, DefaultBranch, map[string]string{"b.txt": "b\n"})
+	base, err := env.API.BranchSHA(testOwner, testRepo, DefaultBranch)
+	g.Expect(err).NotTo(HaveOccurred())
+	cmp, _, err = client.Repositories.CompareCommits(ctx, testOwner, testRepo, DefaultBranch, branchA, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cmp.GetStatus()).To(Equal("diverged"))
+	g.Expect(cmp.GetAheadBy()).To(Equal(1))
+	g.Expect(cmp.GetBehindBy()).To(Equal(1))
+	g.Expect(cmp.GetBaseCommit().GetSHA()).To(Equal(base))
+
+	cmp, _, err = client.Repositories.CompareCommits(ctx, testOwner, testRepo, head, head, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cmp.GetStatus()).To(Equal("identical"))
+
+	_, _, err = client.Repositories.CompareCommits(ctx, testOwner, testRepo, DefaultBranch, "no-such-branch", nil)
 	g.Expect(statusOf(err)).To(Equal(http.StatusNotFound))
 }

@@ -54,6 +54,7 @@ func (s *Server) routeTable() []route {
 		newRoute(http.MethodGet, "/repos/{owner}/{repo}/issues/{number}/comments", s.listIssueComments),
 		newRoute(http.MethodPost, "/repos/{owner}/{repo}/issues/{number}/comments", s.createIssueComment),
 		newRoute(http.MethodDelete, "/repos/{owner}/{repo}/git/refs/heads/{branch...}", s.deleteBranch),
+		newRoute(http.MethodGet, "/repos/{owner}/{repo}/compare/{basehead...}", s.compare),
 	}
 }
 

@@ -70,7 +70,10 @@ type Server struct {
 	calls      map[string]int
 	faults     []*fault
 	mergeQueue bool
-	rate       rateWindow
+	// upToDate holds the base branches ("owner/repo:branch") whose
+	// protection requires pull requests to be up to date (RequireUpToDate).
+	upToDate map[string]bool
+	rate     rateWindow
 }
 
 // New starts an emulator. It panics when RepoRoot or Token is empty, since
