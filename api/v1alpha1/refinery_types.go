@@ -166,7 +166,21 @@ type GitHubSpec struct {
 	// TokenSecretRef holds the API token (key token by default).
 	// +optional
 	TokenSecretRef *meta.SecretKeyReference `json:"tokenSecretRef,omitempty"`
+
+	// WebhookSecretRef holds the secret of the repository's webhook (key
+	// secret by default). With it, and the manager's --webhook-addr, GitHub's
+	// deliveries to /hooks/github/<namespace>/<name> wake the Refinery, and
+	// polling slows to ten times pollInterval as a fallback.
+	// +optional
+	WebhookSecretRef *meta.SecretKeyReference `json:"webhookSecretRef,omitempty"`
 }
+
+// DefaultWebhookSecretKey is the key of spec.github.webhookSecretRef when
+// it names none.
+const DefaultWebhookSecretKey = "secret"
+
+// WebhookPollFactor is how much slower a Refinery with a webhook polls.
+const WebhookPollFactor = 10
 
 // RefineryStatus is the state of a rig's merge queue.
 type RefineryStatus struct {

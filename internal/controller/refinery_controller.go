@@ -22,8 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/gitops"
@@ -41,6 +43,10 @@ type RefineryReconciler struct {
 	EventRecorder kuberecorder.EventRecorder
 	// GitHubRetry tunes the provider's retries of server errors.
 	GitHubRetry refinery.RetryOptions
+	// Wake, when set, is where the webhook receiver (--webhook-addr) asks
+	// for a Refinery's reconcile; Refineries with a webhook then poll
+	// WebhookPollFactor times slower.
+	Wake chan event.GenericEvent
 
 	mu        sync.Mutex
 	providers map[types.NamespacedName]cachedProvider
@@ -143,9 +149,18 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return requeueAfter(step.requeue), nil
 	}
 	if ref.Status.QueueLength > 0 {
-		return requeuePoll(ref.GetRequeueAfter()), nil
+		return requeuePoll(r.pollInterval(ref)), nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// pollInterval is how often a queue with pull requests is polled: the
+// spec's pollInterval, or a slow fallback when webhooks wake the Refinery.
+func (r *RefineryReconciler) pollInterval(ref *gastownv1.Refinery) time.Duration {
+	if r.Wake != nil && ref.Spec.GitHub != nil && ref.Spec.GitHub.WebhookSecretRef != nil {
+		return gastownv1.WebhookPollFactor * ref.GetRequeueAfter()
+	}
+	return ref.GetRequeueAfter()
 }
 
 func refineryPhase(ref *gastownv1.Refinery) string {
@@ -382,7 +397,11 @@ func ptrOr[T any](p *T, def T) T {
 
 // SetupWithManager registers the reconciler with its watches.
 func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Wake != nil {
+		b = b.WatchesRawSource(source.Channel(r.Wake, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		For(&gastownv1.Refinery{}, builder.WithPredicates(primaryPredicate())).
 		// The queue is the rig's beads in review: their phase and spec are
 		// what it reads of them (the pull requests it records itself); a

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -48,6 +50,8 @@ var (
 	storeWrites *countingClient
 	// runnerPath is the gastown-polecat binary local polecats run.
 	runnerPath string
+	// webhooks serves the Refinery's webhook receiver.
+	webhooks *httptest.Server
 	// logs holds everything the controllers logged.
 	logs = &lockedBuffer{}
 )
@@ -125,8 +129,11 @@ func startManager(e *testenv.Env) (func(), error) {
 			}).SetupWithManager(mgr, opts)
 		},
 		func() error {
+			wake := make(chan event.GenericEvent, 64)
+			webhooks = httptest.NewServer(&controller.RefineryWebhookReceiver{Client: k8s, Wake: wake})
 			return (&controller.RefineryReconciler{Client: as("Refinery", k8s), EventRecorder: recorder,
 				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
+				Wake:        wake,
 			}).SetupWithManager(mgr, opts)
 		},
 		func() error { return setupWitness(mgr, e.Config, as("Witness", k8s), recorder, opts) },
@@ -146,6 +153,7 @@ func startManager(e *testenv.Env) (func(), error) {
 	return func() {
 		cancel()
 		<-done
+		webhooks.Close()
 		artifacts.Stop()
 		os.RemoveAll(artifacts.Root())
 		os.RemoveAll(filepath.Dir(runnerPath))

@@ -29,7 +29,22 @@ const (
 	PullRequestRejected = "rejected"
 )
 
+// Webhook delivery results, the values of the result label of
+// gastown_webhook_deliveries_total.
+const (
+	WebhookAccepted     = "accepted"      // verified, and it woke the Refinery
+	WebhookIgnored      = "ignored"       // verified, an event that changes no gate
+	WebhookBadSignature = "bad_signature" // refused: signature missing or wrong
+	WebhookInvalid      = "invalid"       // refused: the body is not a delivery
+	WebhookUnknown      = "unknown"       // refused: no Refinery with a webhook at that path
+)
+
 var (
+	webhookDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gastown_webhook_deliveries_total",
+		Help: "GitHub webhook deliveries the manager received, by rig (empty when the path names no Refinery with a webhook) and result (accepted, ignored, bad_signature, invalid, unknown).",
+	}, []string{"rig", "result"})
+
 	pullRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gastown_pull_requests_total",
 		Help: "Pull requests of a rig's beads the Refinery opened, merged, or saw closed without merging (rejected).",
@@ -70,7 +85,7 @@ var (
 // Collectors are every collector of the package but the polecat collector.
 func Collectors() []prometheus.Collector {
 	return append(Reconcile.Collectors(),
-		pullRequests, agentCost, agentTokens, polecatResults, dispatchLatency, githubRequests, githubRateLimitRemaining)
+		pullRequests, agentCost, agentTokens, polecatResults, dispatchLatency, githubRequests, githubRateLimitRemaining, webhookDeliveries)
 }
 
 var registerOnce sync.Once
@@ -88,6 +103,9 @@ func Register(reg prometheus.Registerer) error {
 	})
 	return err
 }
+
+// Webhook counts one webhook delivery for the rig's Refinery.
+func Webhook(rig, result string) { webhookDeliveries.WithLabelValues(rig, result).Inc() }
 
 // PullRequest counts a pull request event of the rig's bead. key names the
 // event's subject (e.g. the bead's UID and the pull request number): an

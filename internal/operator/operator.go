@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -42,9 +43,12 @@ const ControllerName = "gastown-operator"
 
 // Options configure the manager. BindFlags binds them in Flux's flag style.
 type Options struct {
-	MetricsAddr        string
-	HealthAddr         string
-	EventsAddr         string
+	MetricsAddr string
+	HealthAddr  string
+	EventsAddr  string
+	// WebhookAddr, when set, serves GitHub webhook deliveries for the
+	// Refineries with spec.github.webhookSecretRef.
+	WebhookAddr        string
 	Concurrent         int
 	WatchAllNamespaces bool
 	// WatchNamespaces, when set, are the only namespaces watched (the
@@ -100,6 +104,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "The address the metric endpoint binds to.")
 	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "The address the health endpoint binds to.")
 	fs.StringVar(&o.EventsAddr, "events-addr", "", "The address of Flux's notification-controller events endpoint.")
+	fs.StringVar(&o.WebhookAddr, "webhook-addr", "", "The address GitHub webhook deliveries are served on (/hooks/github/<namespace>/<refinery>); empty serves none.")
 	fs.IntVar(&o.Concurrent, "concurrent", 4, "The number of concurrent reconciles per controller.")
 	fs.BoolVar(&o.WatchAllNamespaces, "watch-all-namespaces", true,
 		"Watch all namespaces; when false only the namespace the operator runs in.")
@@ -272,7 +277,14 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 			}).SetupWithManager(mgr, opts)
 		}},
 		{"Refinery", func() error {
-			return (&controller.RefineryReconciler{Client: c, EventRecorder: recorder}).SetupWithManager(mgr, opts)
+			r := &controller.RefineryReconciler{Client: c, EventRecorder: recorder}
+			if o.WebhookAddr != "" {
+				r.Wake = make(chan event.GenericEvent, 256)
+				if err := mgr.Add(webhookServer(o.WebhookAddr, &controller.RefineryWebhookReceiver{Client: c, Wake: r.Wake})); err != nil {
+					return err
+				}
+			}
+			return r.SetupWithManager(mgr, opts)
 		}},
 		{"Witness", func() error {
 			return (&controller.WitnessReconciler{Client: c, EventRecorder: recorder}).SetupWithManager(mgr, opts)

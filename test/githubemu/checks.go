@@ -42,6 +42,7 @@ func (s *Server) addStatus(r *repoState, sha string, req createStatusRequest, cr
 		description: req.Description, targetURL: req.TargetURL, creator: creator, createdAt: now(),
 	}
 	r.statuses = append(r.statuses, st)
+	s.deliver(r, "status", map[string]any{"id": st.id, "sha": sha, "context": st.context, "state": st.state})
 	return st, response{}, true
 }
 
@@ -148,6 +149,12 @@ func (s *Server) addCheckRun(r *repoState, req createCheckRunRequest) (*checkRun
 		run.completedAt = t
 	}
 	r.checkRuns = append(r.checkRuns, run)
+	action := "created"
+	if run.status == "completed" {
+		action = "completed"
+	}
+	s.deliver(r, "check_run", map[string]any{"action": action, "check_run": map[string]any{
+		"id": run.id, "head_sha": run.sha, "name": run.name, "status": run.status, "conclusion": run.conclusion}})
 	return run, response{}, true
 }
 

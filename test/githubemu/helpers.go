@@ -50,14 +50,14 @@ func (s *Server) RequestChanges(owner, repo string, number int, login, body stri
 func (s *Server) review(owner, repo string, number int, login, state, body string, comments []LineComment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, p, err := s.lookupPull(owner, repo, number)
+	r, p, err := s.lookupPull(owner, repo, number)
 	if err != nil {
 		return err
 	}
 	if resp, ok := s.checkReview(p, login, state, body, comments); !ok {
 		return responseError(resp)
 	}
-	s.addReview(p, login, state, body, "", comments)
+	s.addReview(r, p, login, state, body, "", comments)
 	return nil
 }
 

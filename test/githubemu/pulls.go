@@ -119,6 +119,7 @@ func (s *Server) createPull(c *call) response {
 		updatedAt: t,
 	}
 	c.repo.pulls[p.number] = p
+	s.deliverPull(c.repo, p, "opened")
 	return reply(http.StatusCreated, s.renderPull(c.repo, p, true))
 }
 
@@ -162,6 +163,7 @@ func (s *Server) changeState(r *repoState, p *pull, state string) (response, boo
 		return apiError(http.StatusUnprocessableEntity, msgMergedStateChanged), false
 	case state == stateClosed:
 		p.close(now())
+		s.deliverPull(r, p, "closed")
 		return response{}, true
 	case state != stateOpen:
 		return validationFailed(errorDetailJSON{Resource: "PullRequest", Field: "state", Code: "invalid"}), false
@@ -174,6 +176,7 @@ func (s *Server) changeState(r *repoState, p *pull, state string) (response, boo
 		return customValidation("PullRequest", "state cannot be changed. The %s branch has been deleted or has another open pull request.", p.headRef), false
 	}
 	p.state, p.headSHA, p.closedAt = stateOpen, sha, time.Time{}
+	s.deliverPull(r, p, "reopened")
 	return response{}, true
 }
 
@@ -230,6 +233,8 @@ func (s *Server) mergePull(c *call) response {
 	t := now()
 	p.merged, p.mergeCommitSHA, p.mergedBy, p.mergedAt = true, sha, s.opts.Login, t
 	p.close(t)
+	s.deliverPull(c.repo, p, "closed")
+	s.deliver(c.repo, "push", map[string]any{"ref": "refs/heads/" + p.baseRef, "after": sha})
 	return reply(http.StatusOK, mergeResultJSON{SHA: sha, Merged: true, Message: msgMerged})
 }
 
@@ -319,6 +324,7 @@ func (s *Server) updateBranch(c *call) response {
 		return internalError(err)
 	}
 	p.headSHA, p.updatedAt = sha, t
+	s.deliverPull(c.repo, p, "synchronize")
 	return reply(http.StatusAccepted, messageJSON{Message: msgUpdatingBranch, URL: s.htmlURL(c.repo, p)})
 }
 

@@ -84,7 +84,15 @@ func (s *Server) CommitFiles(owner, repo, branch, message string, files map[stri
 			return "", err
 		}
 	}
-	return commitAndPush(work, dir, branch, message, files)
+	sha, err := commitAndPush(work, dir, branch, message, files)
+	if err == nil {
+		s.mu.Lock()
+		if r, err := s.lookupRepo(owner, repo); err == nil {
+			s.deliver(r, "push", map[string]any{"ref": "refs/heads/" + branch, "after": sha})
+		}
+		s.mu.Unlock()
+	}
+	return sha, err
 }
 
 // BranchSHA returns the commit a branch points to.

@@ -3,6 +3,7 @@ package githubemu
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Review states, as GitHub reports them.
@@ -61,7 +62,7 @@ func (s *Server) createReview(c *call) response {
 	if resp, ok := s.checkReview(p, s.opts.Login, state, req.Body, comments); !ok {
 		return resp
 	}
-	r := s.addReview(p, s.opts.Login, state, req.Body, req.CommitID, comments)
+	r := s.addReview(c.repo, p, s.opts.Login, state, req.Body, req.CommitID, comments)
 	return reply(http.StatusOK, s.renderReview(c.repo, p, r))
 }
 
@@ -82,7 +83,7 @@ func (s *Server) checkReview(p *pull, login, state, body string, comments []Line
 	return response{}, true
 }
 
-func (s *Server) addReview(p *pull, login, state, body, commitID string, comments []LineComment) *review {
+func (s *Server) addReview(repo *repoState, p *pull, login, state, body, commitID string, comments []LineComment) *review {
 	if commitID == "" {
 		commitID = p.headSHA
 	}
@@ -96,6 +97,9 @@ func (s *Server) addReview(p *pull, login, state, body, commitID string, comment
 		})
 	}
 	p.updatedAt = t
+	s.deliver(repo, "pull_request_review", map[string]any{"action": "submitted",
+		"review":       map[string]any{"id": r.id, "state": strings.ToLower(state), "user": map[string]any{"login": login}, "commit_id": commitID},
+		"pull_request": pullPayload(p)})
 	return r
 }
 

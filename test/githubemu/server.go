@@ -73,6 +73,7 @@ type Server struct {
 	// upToDate holds the base branches ("owner/repo:branch") whose
 	// protection requires pull requests to be up to date (RequireUpToDate).
 	upToDate map[string]bool
+	sender   *hookSender
 	rate     rateWindow
 }
 
@@ -103,7 +104,15 @@ func New(opts Options) *Server {
 func (s *Server) URL() string { return s.http.URL + "/" }
 
 // Close shuts the server down. The repositories are left on disk.
-func (s *Server) Close() { s.http.Close() }
+func (s *Server) Close() {
+	s.http.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sender != nil {
+		close(s.sender.queue)
+		s.sender = nil
+	}
+}
 
 // call is one request on its way through a handler.
 type call struct {

@@ -16,6 +16,7 @@ type repoState struct {
 	pulls       map[int]*pull
 	statuses    []*commitStatus
 	checkRuns   []*checkRun
+	hooks       []webhook
 }
 
 func newRepoState(owner, name, dir string, id int64) *repoState {

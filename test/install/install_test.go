@@ -403,7 +403,7 @@ func TestHelmChartServiceMonitor(t *testing.T) {
 	}
 
 	on := append(append([]string{}, template...),
-		"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=15s",
+		"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=15s", "--set", "webhook.enabled=true",
 		"--set-string", "serviceMonitor.labels.release=kube-prometheus-stack")
 	helm(t, append([]string{"lint", "--strict", "charts/gastown-operator"}, on[len(template):]...)...)
 	objs := objects(t, helm(t, on...))
@@ -452,4 +452,37 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestHelmChartWebhook: webhook.enabled serves --webhook-addr on the
+// webhook port, behind a Service and, with webhook.ingress.enabled, an
+// Ingress that routes /hooks/github/ to it; by default none of it.
+func TestHelmChartWebhook(t *testing.T) {
+	g := NewWithT(t)
+	template := []string{"template", "gastown-operator", "charts/gastown-operator", "--namespace", "gastown-system"}
+	objs := objects(t, helm(t, template...))
+	g.Expect(objs).NotTo(HaveKey("Service/gastown-operator-webhook"))
+	g.Expect(objs).NotTo(HaveKey("Ingress/gastown-operator-webhook"))
+	g.Expect(string(objs["Deployment/gastown-operator"])).NotTo(ContainSubstring("--webhook-addr"))
+
+	on := append(append([]string{}, template...), "--set", "webhook.enabled=true", "--set", "webhook.ingress.enabled=true",
+		"--set", "webhook.ingress.host=hooks.example.com")
+	helm(t, append([]string{"lint", "--strict", "charts/gastown-operator"}, on[len(template):]...)...)
+	objs = objects(t, helm(t, on...))
+	var dep appsv1.Deployment
+	g.Expect(yaml.Unmarshal(objs["Deployment/gastown-operator"], &dep)).To(Succeed())
+	c := dep.Spec.Template.Spec.Containers[0]
+	g.Expect(c.Args).To(ContainElement("--webhook-addr=:9292"))
+	g.Expect(c.Ports).To(ContainElement(And(HaveField("Name", "http-webhook"), HaveField("ContainerPort", int32(9292)))))
+	var svc corev1.Service
+	g.Expect(yaml.Unmarshal(objs["Service/gastown-operator-webhook"], &svc)).To(Succeed(), "a webhook Service in %v", keys(objs))
+	g.Expect(svc.Spec.Ports).To(ConsistOf(HaveField("TargetPort.StrVal", "http-webhook")))
+	var ing networkingv1.Ingress
+	g.Expect(yaml.Unmarshal(objs["Ingress/gastown-operator-webhook"], &ing)).To(Succeed())
+	g.Expect(ing.Spec.Rules).To(HaveLen(1))
+	g.Expect(ing.Spec.Rules[0].Host).To(Equal("hooks.example.com"))
+	path := ing.Spec.Rules[0].HTTP.Paths[0]
+	g.Expect(path.Path).To(Equal("/hooks/github/"))
+	g.Expect(path.Backend.Service.Name).To(Equal(svc.Name))
+	g.Expect(path.Backend.Service.Port.Name).To(Equal("http-webhook"))
 }
