@@ -41,6 +41,9 @@ const DefaultGitHubTokenSecret = "github-token"
 type RefineryReconciler struct {
 	client.Client
 	EventRecorder kuberecorder.EventRecorder
+	// APIReader, when set, counts the rig's polecats from the API server
+	// before a follow-up polecat is created, so that maxPolecats holds.
+	APIReader client.Reader
 	// GitHubRetry tunes the provider's retries of server errors.
 	GitHubRetry refinery.RetryOptions
 	// Wake, when set, is where the webhook receiver (--webhook-addr) asks

@@ -564,3 +564,41 @@ func TestUpdateBranchWhenRequiredFollowsBranchProtection(t *testing.T) {
 		})
 	}
 }
+
+// TestARevisionTakesAPolecatSlot: with maxPolecats 1 and another polecat of
+// the rig live, the revision a review asks for waits for the slot, then
+// starts once the slot is free.
+func TestARevisionTakesAPolecatSlot(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	update(t, "", f.rig, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Settings.MaxPolecats = 1 })
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+
+	// A polecat made by hand for the rig: its pod stays Pending here, so
+	// it holds the rig's one slot.
+	blocker := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: "hand-made", Namespace: f.ns},
+		Spec: gastownv1.PolecatSpec{Rig: f.rig, DesiredState: gastownv1.DesiredWorking,
+			ExecutionMode: gastownv1.ExecutionModeKubernetes, TaskDescription: "hold the slot",
+			Kubernetes: &gastownv1.PolecatKubernetes{Image: "registry.example.com/agent:1"}},
+	}
+	g.Expect(k8s.Create(context.Background(), blocker)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "hand-made", &gastownv1.Polecat{}).Status.Phase).To(Equal(gastownv1.PolecatPhasePending))
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Please say hello.", nil)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.Gate).To(Equal("alice requested changes; the revision waits for a polecat slot"))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a", "hand-made"}), "no revision polecat over the limit")
+
+	update(t, f.ns, "hand-made", &gastownv1.Polecat{}, func(pc *gastownv1.Polecat) { pc.Spec.DesiredState = gastownv1.DesiredTerminated })
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+}

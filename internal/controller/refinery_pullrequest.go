@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
@@ -103,7 +104,10 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 		task := refinery.RevisionTask(pr.Number, *gate.ChangesRequested, comments)
 		n := status.Revisions + 1
 		name := fmt.Sprintf("%s-rev-%d", bead.Name, n)
-		if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeRevision, pr.HeadBranch, task); err != nil {
+		if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeRevision, pr.HeadBranch, task); errors.Is(err, errNoSlot) {
+			gate.Action, gate.Message = refinery.ActionWait, fmt.Sprintf("%s; the revision waits for a polecat slot", gate.Message)
+			return nil
+		} else if err != nil {
 			return err
 		}
 		gate.Message = "revision polecat " + name + " launched for the review of " + gate.ChangesRequested.User
@@ -162,7 +166,10 @@ func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(strin
 	}
 	n := status.ConflictFixes + 1
 	name := fmt.Sprintf("%s-fix-%d", bead.Name, n)
-	if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeConflictFix, head, ""); err != nil {
+	if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeConflictFix, head, ""); errors.Is(err, errNoSlot) {
+		gate.Action, gate.Message = refinery.ActionWait, "the branch conflicts with "+base+"; the conflict fix waits for a polecat slot"
+		return nil
+	} else if err != nil {
 		return err
 	}
 	gate.Action, gate.Message = refinery.ActionWait, "conflict polecat "+name+" is redoing the work on "+base
@@ -388,8 +395,48 @@ func (r *RefineryReconciler) liveFollowUp(ctx context.Context, bead *gastownv1.B
 	return "", nil
 }
 
-// followUp creates a revision or conflict polecat on the bead's branch.
+// hasSlot says whether the rig's limits leave room for one more polecat of
+// the bead, counting the rig's polecats as the API server has them (as the
+// Rig does before it creates one) when an APIReader is set.
+func (r *RefineryReconciler) hasSlot(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead) (bool, error) {
+	ns := rig.WorkersNamespace()
+	polecats := &gastownv1.PolecatList{}
+	var err error
+	if r.APIReader != nil {
+		err = r.APIReader.List(ctx, polecats, client.InNamespace(ns))
+	} else {
+		err = r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}, readOnly)
+	}
+	if err != nil {
+		return false, err
+	}
+	polecats.Items = slices.DeleteFunc(polecats.Items, func(pc gastownv1.Polecat) bool { return pc.Spec.Rig != rig.Name })
+	convoys := &gastownv1.ConvoyList{}
+	if err := r.List(ctx, convoys, client.InNamespace(ns), client.MatchingFields{convoyRigIndex: rig.Name}, readOnly); err != nil {
+		return false, err
+	}
+	return dispatch.HasSlot(dispatch.Rig{MaxPolecats: rig.MaxPolecats()}, bead.BeadID(), polecats.Items, convoys.Items), nil
+}
+
+// errNoSlot: the rig's maxPolecats, or a convoy's parallelism, leaves no
+// room for a follow-up polecat now.
+var errNoSlot = errors.New("no polecat slot")
+
+// followUp creates a revision or conflict polecat on the bead's branch, if
+// it does not exist yet and the rig has a slot for it (errNoSlot if not).
 func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, name string, purpose gastownv1.PolecatPurpose, branch, task string) error {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: name}, &gastownv1.Polecat{}); err == nil {
+		return nil // made in an earlier pass
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ok, err := r.hasSlot(ctx, rig, bead)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNoSlot
+	}
 	pc := &gastownv1.Polecat{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: bead.Namespace,

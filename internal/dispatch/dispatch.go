@@ -131,6 +131,35 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, merge
 	return plan
 }
 
+// HasSlot says whether one more polecat for the bead with ID beadID fits
+// the rig's maxPolecats and the parallelism of the bead's convoys, given
+// the rig's polecats: the Refinery's revision and conflict polecats take
+// slots like the dispatcher's.
+func HasSlot(rig Rig, beadID string, polecats []gastownv1.Polecat, convoys []gastownv1.Convoy) bool {
+	tracking := map[string][]*gastownv1.Convoy{}
+	for i := range convoys {
+		for _, id := range convoys[i].Spec.TrackedBeads {
+			tracking[id] = append(tracking[id], &convoys[i])
+		}
+	}
+	running, convoyRunning := 0, map[string]int{}
+	for i := range polecats {
+		pc := &polecats[i]
+		if !IsLive(pc) {
+			continue
+		}
+		running++
+		id := pc.Labels[gastownv1.BeadLabel]
+		if id == "" {
+			id = pc.Spec.BeadID
+		}
+		for _, c := range tracking[id] {
+			convoyRunning[c.Name]++
+		}
+	}
+	return running < rig.MaxPolecats && convoysAllow(tracking[beadID], convoyRunning)
+}
+
 // less orders beads by priority, then age, then name.
 func less(a, b *gastownv1.Bead) bool {
 	if pa, pb := a.Spec.PriorityValue(), b.Spec.PriorityValue(); pa != pb {

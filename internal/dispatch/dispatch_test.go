@@ -347,3 +347,30 @@ func TestRecordIsReadFromThePolecats(t *testing.T) {
 		t.Fatalf("got %+v, want gt-a-2, 2 runs, 1 attempt for retry r1", d)
 	}
 }
+
+// TestHasSlot: a follow-up polecat fits when the rig's limit and the
+// bead's convoys leave room, counting every live polecat of the rig.
+func TestHasSlot(t *testing.T) {
+	rig := rigWith(func(r *Rig) { r.MaxPolecats = 2 })
+	sprint := []gastownv1.Convoy{convoy("sprint", 1, "gt-a", "gt-b")}
+	b := bead("gt-b")
+	workingB := dispatched(b, "gt-b", gastownv1.PolecatPhaseWorking, func(pc *gastownv1.Polecat) {
+		pc.Labels = map[string]string{gastownv1.BeadLabel: "gt-b"}
+	})
+	done := dispatched(bead("gt-c"), "gt-c", gastownv1.PolecatPhaseSucceeded)
+	for _, tt := range []struct {
+		name     string
+		bead     string
+		polecats []gastownv1.Polecat
+		want     bool
+	}{
+		{"a free rig", "gt-a", nil, true},
+		{"the convoy's one slot is taken", "gt-a", []gastownv1.Polecat{workingB}, false},
+		{"a bead outside the convoy", "gt-c", []gastownv1.Polecat{workingB, done}, true},
+		{"the rig is full", "gt-c", []gastownv1.Polecat{workingB, dispatched(bead("gt-d"), "gt-d", gastownv1.PolecatPhasePending)}, false},
+	} {
+		if got := HasSlot(rig, tt.bead, tt.polecats, sprint); got != tt.want {
+			t.Errorf("%s: HasSlot = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

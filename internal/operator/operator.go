@@ -277,7 +277,7 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 			}).SetupWithManager(mgr, opts)
 		}},
 		{"Refinery", func() error {
-			r := &controller.RefineryReconciler{Client: c, EventRecorder: recorder}
+			r := &controller.RefineryReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder}
 			if o.WebhookAddr != "" {
 				r.Wake = make(chan event.GenericEvent, 256)
 				if err := mgr.Add(webhookServer(o.WebhookAddr, &controller.RefineryWebhookReceiver{Client: c, Wake: r.Wake})); err != nil {
