@@ -80,12 +80,12 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if limits.WorkTypes, err = r.workTypes(ctx, bead); err != nil {
 		return ctrl.Result{}, err
 	}
-	mergeRequests, err := r.mergeRequests(ctx, bead, polecats.Items)
-	if err != nil {
+	mergeRequests := &gastownv1.MergeRequestList{}
+	if err := r.List(ctx, mergeRequests, client.InNamespace(bead.Namespace), client.MatchingFields{mergeRequestBeadIndex: bead.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
 	src := &clusterBeads{ctx: ctx, c: r.Client, ns: bead.Namespace}
-	st := dispatch.Evaluate(bead, polecats.Items, mergeRequests, dispatch.NewGraph(src), limits, time.Now())
+	st := dispatch.Evaluate(bead, polecats.Items, mergeRequests.Items, dispatch.NewGraph(src), limits, time.Now())
 	if src.err != nil {
 		return ctrl.Result{}, src.err
 	}
@@ -115,20 +115,6 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		return requeueAfter(max(time.Until(st.RetryAt), time.Second)), nil
 	}
 	return ctrl.Result{}, nil
-}
-
-// mergeRequests returns the merge request of the bead's latest dispatched
-// polecat, the only one its phase depends on.
-func (r *BeadReconciler) mergeRequests(ctx context.Context, bead *gastownv1.Bead, polecats []gastownv1.Polecat) ([]gastownv1.MergeRequest, error) {
-	d := dispatch.Record(bead, polecats)
-	if d == nil {
-		return nil, nil
-	}
-	mr := &gastownv1.MergeRequest{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: d.Polecat}, mr); err != nil {
-		return nil, client.IgnoreNotFound(err)
-	}
-	return []gastownv1.MergeRequest{*mr}, nil
 }
 
 // setBeadConditions maps the phase to kstatus conditions: Ready once the

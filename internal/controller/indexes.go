@@ -19,17 +19,18 @@ import (
 
 // Field indexes the reconcilers look related objects up by.
 const (
-	beadStoreRigIndex    = ".spec.rigRef"
-	rigSourceIndex       = ".spec.sourceRef"
-	beadRigIndex         = ".spec.rigRef"
-	beadDependsIndex     = ".spec.dependsOn"
-	convoyRigIndex       = ".spec.rigRef"
-	convoyBeadIndex      = ".spec.trackedBeads"
-	polecatRigIndex      = ".spec.rig"
-	polecatBeadIndex     = ".spec.beadID"
-	refineryRigIndex     = ".spec.rigRef"
-	witnessRigIndex      = ".spec.rigRef"
-	mergeRequestRigIndex = ".spec.rigRef"
+	beadStoreRigIndex     = ".spec.rigRef"
+	rigSourceIndex        = ".spec.sourceRef"
+	beadRigIndex          = ".spec.rigRef"
+	beadDependsIndex      = ".spec.dependsOn"
+	convoyRigIndex        = ".spec.rigRef"
+	convoyBeadIndex       = ".spec.trackedBeads"
+	polecatRigIndex       = ".spec.rig"
+	polecatBeadIndex      = ".spec.beadID"
+	refineryRigIndex      = ".spec.rigRef"
+	witnessRigIndex       = ".spec.rigRef"
+	mergeRequestRigIndex  = ".spec.rigRef"
+	mergeRequestBeadIndex = ".spec.beadRef"
 )
 
 // readOnly lists straight from the cache, without a deep copy of each
@@ -89,6 +90,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		{&gastownv1.Refinery{}, refineryRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Refinery).Spec.RigRef} }},
 		{&gastownv1.Witness{}, witnessRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Witness).Spec.RigRef} }},
 		{&gastownv1.MergeRequest{}, mergeRequestRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.MergeRequest).Spec.RigRef} }},
+		{&gastownv1.MergeRequest{}, mergeRequestBeadIndex, func(o client.Object) []string { return []string{o.(*gastownv1.MergeRequest).Spec.BeadRef} }},
 	} {
 		if err := idx.IndexField(ctx, ix.obj, ix.field, ix.fn); err != nil {
 			return err

@@ -37,6 +37,9 @@ type prState struct {
 // advance opens, refreshes and gates one bead's pull request, launching
 // revision or conflict polecats and updating the branch as the gate says.
 func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, target string) (*prState, error) {
+	if s := mr.Status.State; s == gastownv1.PullRequestMerged || s == gastownv1.PullRequestClosed {
+		return nil, nil // recorded already; the bead's phase has not caught up yet
+	}
 	pr, err := r.ensurePullRequest(ctx, provider, ref, bead, mr, target)
 	if err != nil || pr == nil {
 		return nil, err

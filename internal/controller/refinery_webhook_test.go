@@ -46,6 +46,7 @@ func TestWebhooksDriveTheRefinery(t *testing.T) {
 	t.Logf("GitHub API calls to open the pull request and gate it, with webhooks: %d %v", totalCalls(opening), opening)
 
 	// The poll is an hour away: only the deliveries below can merge it.
+	f.emu.API.ResetCalls()
 	f.green(t, pr)
 	f.approve(t, pr)
 	f.merged(t, "gt-a")
