@@ -52,6 +52,14 @@ type MergeRequestStatus struct {
 	BeadGeneration int64 `json:"beadGeneration,omitempty"`
 	// +optional
 	BeadRetry string `json:"beadRetry,omitempty"`
+
+	// Notice is what the Refinery's standing comment on the pull request
+	// says (follow-up polecats that failed, the Witness's escalations), and
+	// NoticeCommentID the comment: it is edited, never posted again.
+	// +optional
+	Notice string `json:"notice,omitempty"`
+	// +optional
+	NoticeCommentID int64 `json:"noticeCommentID,omitempty"`
 }
 
 // +kubebuilder:object:root=true

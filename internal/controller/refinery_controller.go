@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/gitops"
 	"github.com/boshu2/gastown-operator/internal/refinery"
+	"github.com/boshu2/gastown-operator/internal/witness"
 )
 
 // DefaultGitHubTokenSecret is the secret a Refinery reads its token from
@@ -413,8 +415,22 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
 		Watches(&gastownv1.Polecat{}, coalescedRequests(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig })),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
+		// The Witness's escalations go on the pull requests (postNotice).
+		Watches(&gastownv1.Witness{}, coalescedRequests(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Witness).Spec.RigRef })),
+			builder.WithPredicates(phaseChanged(escalations))).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// escalations names the polecats a Witness escalated, and why.
+func escalations(o client.Object) string {
+	var out []string
+	for _, f := range o.(*gastownv1.Witness).Status.Findings {
+		if f.Action == witness.Escalate.Done() {
+			out = append(out, f.Polecat+"/"+f.Reason)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func (r *RefineryReconciler) refineriesOf(rigName func(client.Object) string) handler.MapFunc {

@@ -602,3 +602,43 @@ func TestARevisionTakesAPolecatSlot(t *testing.T) {
 		g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 }
+
+// TestAFailedRevisionIsNoticedOnThePullRequest: a revision polecat that
+// fails says so on the pull request, in the Refinery's one comment, which
+// the next failure edits rather than adding another.
+func TestAFailedRevisionIsNoticedOnThePullRequest(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	update(t, "", f.rig, &gastownv1.Rig{}, func(r *gastownv1.Rig) {
+		r.Spec.AgentConfig.Command = []string{"sh", "-c", `case "$GASTOWN_TASK" in *IMPOSSIBLE*) echo "cannot do that" >&2; exit 3;; esac; ` + scriptedAgent}
+	})
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+
+	notices := func(g Gomega) []string {
+		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		var out []string
+		for _, c := range now.Comments {
+			if strings.HasPrefix(c, "**Gas Town refinery**") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "IMPOSSIBLE: make it faster than light.", nil)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		n := notices(g)
+		g.Expect(n).To(HaveLen(1))
+		g.Expect(n[0]).To(ContainSubstring("polecat `gt-a-rev-1` (revision) failed: AgentFailed"))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Still IMPOSSIBLE, try again.", nil)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		n := notices(g)
+		g.Expect(n).To(HaveLen(1), "one comment, edited")
+		g.Expect(n[0]).To(ContainSubstring("gt-a-rev-1"))
+		g.Expect(n[0]).To(ContainSubstring("polecat `gt-a-rev-2` (revision) failed"))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+}

@@ -74,14 +74,20 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 		AutoMerge:         ptrOr(ref.Spec.AutoMerge, true),
 		HandledReviewID:   status.LastReviewID,
 	})
-	live, err := r.liveFollowUp(ctx, bead)
-	if err != nil {
+	polecats := &gastownv1.PolecatList{}
+	if err := r.List(ctx, polecats, client.InNamespace(bead.Namespace), client.MatchingFields{polecatBeadIndex: bead.Name}, readOnly); err != nil {
 		return nil, err
 	}
-	if live != "" {
-		gate = refinery.GateResult{Action: refinery.ActionWait, Message: "polecat " + live + " is working on the branch"}
+	for i := range polecats.Items {
+		if pc := &polecats.Items[i]; dispatch.IsLive(pc) {
+			gate = refinery.GateResult{Action: refinery.ActionWait, Message: "polecat " + pc.Name + " is working on the branch"}
+			break
+		}
 	}
 	if err := r.act(ctx, provider, ref, rig, bead, mr, pr, &gate); err != nil {
+		return nil, err
+	}
+	if err := r.postNotice(ctx, provider, ref, mr, pr.Number, polecats.Items); err != nil {
 		return nil, err
 	}
 	if err := r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.HeadSHA, s.Gate = pr.HeadSHA, gate.Message }); err != nil {
@@ -382,20 +388,6 @@ func (r *RefineryReconciler) setPR(ctx context.Context, mr *gastownv1.MergeReque
 		return nil // a poll that learned nothing writes nothing
 	}
 	return r.Status().Patch(ctx, mr, client.MergeFrom(orig))
-}
-
-// liveFollowUp names a live polecat of the bead, if any.
-func (r *RefineryReconciler) liveFollowUp(ctx context.Context, bead *gastownv1.Bead) (string, error) {
-	list := &gastownv1.PolecatList{}
-	if err := r.List(ctx, list, client.InNamespace(bead.Namespace), client.MatchingFields{polecatBeadIndex: bead.Name}); err != nil {
-		return "", err
-	}
-	for i := range list.Items {
-		if dispatch.IsLive(&list.Items[i]) {
-			return list.Items[i].Name, nil
-		}
-	}
-	return "", nil
 }
 
 // hasSlot says whether the rig's limits leave room for one more polecat of

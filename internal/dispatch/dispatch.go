@@ -404,12 +404,12 @@ func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, mergeRequests []g
 		last := attempts[n-1]
 		if n > rig.MaxRetries {
 			return st.with(gastownv1.BeadPhaseFailed, gastownv1.RetriesExhaustedReason,
-				fmt.Sprintf("%d attempts failed, last: %s", n, failure(last)))
+				fmt.Sprintf("%d attempts failed, last: %s", n, Failure(last)))
 		}
 		if done := completedAt(last); !done.IsZero() {
 			if at := done.Add(backoff(rig, n)); now.Before(at) {
 				st = st.with(gastownv1.BeadPhaseReady, gastownv1.WaitingReason,
-					fmt.Sprintf("attempt %d failed (%s); retrying at %s", n, failure(last), at.UTC().Format(time.RFC3339)))
+					fmt.Sprintf("attempt %d failed (%s); retrying at %s", n, Failure(last), at.UTC().Format(time.RFC3339)))
 				st.RetryAt = at
 				return st
 			}
@@ -493,7 +493,8 @@ func completedAt(pc *gastownv1.Polecat) time.Time {
 	return time.Time{}
 }
 
-func failure(pc *gastownv1.Polecat) string {
+// Failure says how a finished polecat failed, for people.
+func Failure(pc *gastownv1.Polecat) string {
 	if r := pc.Status.Result; r != nil {
 		if r.Message != "" {
 			return string(r.Outcome) + ": " + r.Message

@@ -391,6 +391,60 @@ func (g *GitHub) Comment(ctx context.Context, number int, body string) error {
 	return g.wrap(fmt.Sprintf("comment on pull request #%d", number), err)
 }
 
+// noticeMarker ends the Refinery's standing comment, so that it is found
+// again when its ID was not recorded (a restart right after posting it).
+const noticeMarker = "<!-- gastown:notice -->"
+
+// Notice writes body as the Refinery's standing comment on a pull request:
+// an edit of comment id, else of the comment that carries the notice
+// marker, else a new comment. It returns the comment's ID.
+func (g *GitHub) Notice(ctx context.Context, number int, id int64, body string) (int64, error) {
+	body = redact.Text(body, g.token) + "\n" + noticeMarker + "\n"
+	op := fmt.Sprintf("comment on pull request #%d", number)
+	if id == 0 {
+		found, err := g.findNotice(ctx, number)
+		if err != nil {
+			return 0, g.wrap(op, err)
+		}
+		id = found
+	}
+	if id != 0 {
+		_, resp, err := g.client.Issues.EditComment(ctx, g.owner, g.repo, id, &github.IssueComment{Body: &body})
+		if err == nil {
+			return id, nil
+		}
+		if resp == nil || resp.StatusCode != http.StatusNotFound {
+			return 0, g.wrap(op, err)
+		}
+	}
+	c, _, err := g.client.Issues.CreateComment(ctx, g.owner, g.repo, number, &github.IssueComment{Body: &body})
+	if err != nil {
+		return 0, g.wrap(op, err)
+	}
+	return c.GetID(), nil
+}
+
+// findNotice is the ID of the pull request's comment with the notice
+// marker, or 0.
+func (g *GitHub) findNotice(ctx context.Context, number int) (int64, error) {
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: perPage}}
+	for {
+		comments, resp, err := g.client.Issues.ListComments(ctx, g.owner, g.repo, number, opts)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range comments {
+			if strings.Contains(c.GetBody(), noticeMarker) {
+				return c.GetID(), nil
+			}
+		}
+		if resp.NextPage == 0 {
+			return 0, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
 // RequestReviewers asks users to review a pull request.
 func (g *GitHub) RequestReviewers(ctx context.Context, number int, reviewers []string) error {
 	if len(reviewers) == 0 {

@@ -125,6 +125,9 @@ type Provider interface {
 	DeleteBranch(ctx context.Context, branch string) error
 	// Comment adds a comment to a pull request's conversation.
 	Comment(ctx context.Context, number int, body string) error
+	// Notice writes the Refinery's standing comment on a pull request (an
+	// edit of comment id when it is not 0) and returns its ID.
+	Notice(ctx context.Context, number int, id int64, body string) (int64, error)
 	// RequestReviewers asks users to review a pull request.
 	RequestReviewers(ctx context.Context, number int, reviewers []string) error
 }

@@ -86,10 +86,42 @@ func (s *Server) createIssueComment(c *call) response {
 	if req.Body == "" {
 		return validationFailed(errorDetailJSON{Resource: "IssueComment", Field: "body", Code: "missing_field"})
 	}
-	ic := &issueComment{id: s.nextID(), user: s.opts.Login, body: req.Body, createdAt: now()}
+	t := now()
+	ic := &issueComment{id: s.nextID(), user: s.opts.Login, body: req.Body, createdAt: t, updatedAt: t}
 	p.issueComments = append(p.issueComments, ic)
 	p.updatedAt = ic.createdAt
 	return reply(http.StatusCreated, s.renderIssueComment(c.repo, p, ic))
+}
+
+// editIssueComment answers PATCH /repos/{owner}/{repo}/issues/comments/{id}:
+// only its author may edit a comment.
+func (s *Server) editIssueComment(c *call) response {
+	id, err := strconv.ParseInt(c.params["id"], 10, 64)
+	if err != nil {
+		return notFound()
+	}
+	var req struct {
+		Body string `json:"body"`
+	}
+	if resp, ok := decode(c, &req); !ok {
+		return resp
+	}
+	if req.Body == "" {
+		return validationFailed(errorDetailJSON{Resource: "IssueComment", Field: "body", Code: "missing_field"})
+	}
+	for _, p := range c.repo.pulls {
+		for _, ic := range p.issueComments {
+			if ic.id != id {
+				continue
+			}
+			if ic.user != s.opts.Login {
+				return apiError(http.StatusForbidden, "Resource not accessible by integration")
+			}
+			ic.body, ic.updatedAt = req.Body, now()
+			return reply(http.StatusOK, s.renderIssueComment(c.repo, p, ic))
+		}
+	}
+	return notFound()
 }
 
 func (s *Server) renderIssueComment(r *repoState, p *pull, ic *issueComment) issueCommentJSON {
@@ -98,7 +130,7 @@ func (s *Server) renderIssueComment(r *repoState, p *pull, ic *issueComment) iss
 		Body:      ic.body,
 		User:      user(ic.user),
 		CreatedAt: ic.createdAt,
-		UpdatedAt: ic.createdAt,
+		UpdatedAt: ic.updatedAt,
 		HTMLURL:   s.htmlURL(r, p) + "#issuecomment-" + strconv.FormatInt(ic.id, 10),
 		IssueURL:  s.http.URL + urlPath("repos", r.owner, r.name, "issues", strconv.Itoa(p.number)),
 	}

@@ -53,6 +53,7 @@ func (s *Server) routeTable() []route {
 		newRoute(http.MethodPost, "/repos/{owner}/{repo}/issues/{number}/labels", s.addLabels),
 		newRoute(http.MethodGet, "/repos/{owner}/{repo}/issues/{number}/comments", s.listIssueComments),
 		newRoute(http.MethodPost, "/repos/{owner}/{repo}/issues/{number}/comments", s.createIssueComment),
+		newRoute(http.MethodPatch, "/repos/{owner}/{repo}/issues/comments/{id}", s.editIssueComment),
 		newRoute(http.MethodDelete, "/repos/{owner}/{repo}/git/refs/heads/{branch...}", s.deleteBranch),
 		newRoute(http.MethodGet, "/repos/{owner}/{repo}/compare/{basehead...}", s.compare),
 	}

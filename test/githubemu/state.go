@@ -104,6 +104,7 @@ type issueComment struct {
 	user      string
 	body      string
 	createdAt time.Time
+	updatedAt time.Time
 }
 
 type commitStatus struct {
