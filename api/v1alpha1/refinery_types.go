@@ -150,6 +150,7 @@ type RefinerySpec struct {
 }
 
 // GitHubSpec configures the GitHub provider.
+// +kubebuilder:validation:XValidation:rule="!(has(self.tokenSecretRef) && has(self.appSecretRef))",message="tokenSecretRef and appSecretRef are exclusive: a Refinery acts as a token's user or as a GitHub App"
 type GitHubSpec struct {
 	// BaseURL of the API for GitHub Enterprise, e.g. https://ghe.example.com/api/v3/.
 	// +optional
@@ -166,6 +167,13 @@ type GitHubSpec struct {
 	// TokenSecretRef holds the API token (key token by default).
 	// +optional
 	TokenSecretRef *meta.SecretKeyReference `json:"tokenSecretRef,omitempty"`
+
+	// AppSecretRef authenticates as a GitHub App's installation instead of
+	// a token: the secret's keys githubAppID, githubAppInstallationID and
+	// githubAppPrivateKey (PEM), as Flux's source-controller reads them.
+	// Installation tokens are fetched and refreshed before they expire.
+	// +optional
+	AppSecretRef *meta.LocalObjectReference `json:"appSecretRef,omitempty"`
 
 	// WebhookSecretRef holds the secret of the repository's webhook (key
 	// secret by default). With it, and the manager's --webhook-addr, GitHub's

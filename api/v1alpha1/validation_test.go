@@ -186,6 +186,18 @@ spec: {rig: r, desiredState: Sleeping}`, `Unsupported value: "Sleeping"`},
 kind: Refinery
 metadata: {name: rf}
 spec: {rigRef: r, mergeMethod: octopus}`, `Unsupported value: "octopus"`},
+		{"refinery with a token and a GitHub App", `
+kind: Refinery
+metadata: {name: rf-auth}
+spec: {rigRef: r, github: {tokenSecretRef: {name: t}, appSecretRef: {name: a}}}`, "tokenSecretRef and appSecretRef are exclusive"},
+		{"refinery with an unknown updateBranch", `
+kind: Refinery
+metadata: {name: rf-update}
+spec: {rigRef: r, updateBranch: sometimes}`, `Unsupported value: "sometimes"`},
+		{"merge request without a bead", `
+kind: MergeRequest
+metadata: {name: mr}
+spec: {rigRef: r, polecat: p, headBranch: polecat/p}`, "spec.beadRef"},
 		{"beadstore with unknown format", `
 kind: BeadStore
 metadata: {name: bs}
@@ -206,6 +218,23 @@ spec: {rigRef: r, stuckThreshold: soon}`, "spec.stuckThreshold in body should ma
 				t.Fatalf("rejected with %q; want a message containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestMergeRequestSpecIsImmutable(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	mr := &gastownv1.MergeRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "gt-a", Namespace: ns},
+		Spec:       gastownv1.MergeRequestSpec{BeadRef: "gt-a", RigRef: "r", Polecat: "gt-a", HeadBranch: "polecat/gt-a"},
+	}
+	if err := env.Client.Create(ctx, mr); err != nil {
+		t.Fatal(err)
+	}
+	mr.Spec.HeadBranch = "polecat/other"
+	err := env.Client.Update(ctx, mr)
+	if err == nil || !strings.Contains(err.Error(), "spec is immutable: a merge request is for one attempt") {
+		t.Fatalf("update of spec.headBranch: %v; want it refused as immutable", err)
 	}
 }
 

@@ -568,6 +568,11 @@ func (in *GitHubSpec) DeepCopyInto(out *GitHubSpec) {
 		*out = new(meta.SecretKeyReference)
 		**out = **in
 	}
+	if in.AppSecretRef != nil {
+		in, out := &in.AppSecretRef, &out.AppSecretRef
+		*out = new(meta.LocalObjectReference)
+		**out = **in
+	}
 	if in.WebhookSecretRef != nil {
 		in, out := &in.WebhookSecretRef, &out.WebhookSecretRef
 		*out = new(meta.SecretKeyReference)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -295,24 +296,12 @@ func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery
 		}
 		owner, repo = o, rp
 	}
-	secretName, key := DefaultGitHubTokenSecret, gastownv1.DefaultTokenSecretKey
-	if s := spec.TokenSecretRef; s != nil {
-		secretName = s.Name
-		if s.Key != "" {
-			key = s.Key
-		}
+	opts := refinery.GitHubOptions{BaseURL: spec.BaseURL, Owner: owner, Repo: repo, Retry: r.GitHubRetry}
+	credential, err := r.githubCredential(ctx, ref, &opts)
+	if err != nil {
+		return nil, err
 	}
-	// A GET of this one secret: the manager's client does not cache
-	// Secrets, and the operator may not list or watch them.
-	secret := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: secretName}, secret); err != nil {
-		return nil, fmt.Errorf("reading the GitHub token from secret %s/%s (spec.github.tokenSecretRef): %w", ref.Namespace, secretName, err)
-	}
-	token := string(secret.Data[key])
-	if token == "" {
-		return nil, fmt.Errorf("secret %s/%s has no key %q with the GitHub token", ref.Namespace, secretName, key)
-	}
-	sum := sha256.Sum256([]byte(token))
+	sum := sha256.Sum256(credential)
 	cacheKey := spec.BaseURL + "|" + owner + "/" + repo + "|" + hex.EncodeToString(sum[:])
 
 	r.mu.Lock()
@@ -321,7 +310,7 @@ func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery
 	if c, ok := r.providers[refKey]; ok && c.key == cacheKey {
 		return c.provider, nil
 	}
-	p, err := refinery.NewGitHub(refinery.GitHubOptions{BaseURL: spec.BaseURL, Owner: owner, Repo: repo, Token: token, Retry: r.GitHubRetry})
+	p, err := refinery.NewGitHub(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +319,57 @@ func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery
 	}
 	r.providers[refKey] = cachedProvider{key: cacheKey, provider: p}
 	return p, nil
+}
+
+// Keys of spec.github.appSecretRef, as Flux's source-controller names them.
+const (
+	githubAppIDKey             = "githubAppID"
+	githubAppInstallationIDKey = "githubAppInstallationID"
+	githubAppPrivateKeyKey     = "githubAppPrivateKey"
+)
+
+// githubCredential reads the Refinery's token, or its GitHub App's
+// credentials, into opts, and returns what identifies them. Each is a GET
+// of one secret: the manager's client does not cache Secrets, and the
+// operator may not list or watch them.
+func (r *RefineryReconciler) githubCredential(ctx context.Context, ref *gastownv1.Refinery, opts *refinery.GitHubOptions) ([]byte, error) {
+	spec := ref.Spec.GitHub
+	if spec != nil && spec.AppSecretRef != nil {
+		name := spec.AppSecretRef.Name
+		secret := &corev1.Secret{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: name}, secret); err != nil {
+			return nil, fmt.Errorf("reading the GitHub App's credentials from secret %s/%s (spec.github.appSecretRef): %w", ref.Namespace, name, err)
+		}
+		app := &refinery.GitHubApp{PrivateKey: secret.Data[githubAppPrivateKeyKey]}
+		for key, into := range map[string]*int64{githubAppIDKey: &app.AppID, githubAppInstallationIDKey: &app.InstallationID} {
+			v, err := strconv.ParseInt(strings.TrimSpace(string(secret.Data[key])), 10, 64)
+			if err != nil || v <= 0 {
+				return nil, fmt.Errorf("secret %s/%s needs key %q with the GitHub App's number", ref.Namespace, name, key)
+			}
+			*into = v
+		}
+		if len(app.PrivateKey) == 0 {
+			return nil, fmt.Errorf("secret %s/%s has no key %q with the GitHub App's private key", ref.Namespace, name, githubAppPrivateKeyKey)
+		}
+		opts.App = app
+		return append(append(secret.Data[githubAppIDKey], secret.Data[githubAppInstallationIDKey]...), app.PrivateKey...), nil
+	}
+	name, key := DefaultGitHubTokenSecret, gastownv1.DefaultTokenSecretKey
+	if spec != nil && spec.TokenSecretRef != nil {
+		name = spec.TokenSecretRef.Name
+		if spec.TokenSecretRef.Key != "" {
+			key = spec.TokenSecretRef.Key
+		}
+	}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: name}, secret); err != nil {
+		return nil, fmt.Errorf("reading the GitHub token from secret %s/%s (spec.github.tokenSecretRef): %w", ref.Namespace, name, err)
+	}
+	opts.Token = string(secret.Data[key])
+	if opts.Token == "" {
+		return nil, fmt.Errorf("secret %s/%s has no key %q with the GitHub token", ref.Namespace, name, key)
+	}
+	return []byte(opts.Token), nil
 }
 
 // mergeWithGit merges the first queued branch straight into the target.

@@ -2,7 +2,11 @@ package controller_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"sort"
 	"strings"
@@ -641,4 +645,28 @@ func TestAFailedRevisionIsNoticedOnThePullRequest(t *testing.T) {
 		g.Expect(n[0]).To(ContainSubstring("gt-a-rev-1"))
 		g.Expect(n[0]).To(ContainSubstring("polecat `gt-a-rev-2` (revision) failed"))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// TestARefineryAuthenticatesAsAGitHubApp: with spec.github.appSecretRef the
+// Refinery works as the app's installation (Flux's secret keys), and
+// merges as it does with a token.
+func TestARefineryAuthenticatesAsAGitHubApp(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) {
+		s.GitHub.AppSecretRef = &meta.LocalObjectReference{Name: "github-app"}
+	}, "gt-a")
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	g.Expect(err).NotTo(HaveOccurred())
+	f.emu.API.RegisterApp(1001, 2002, &key.PublicKey, time.Hour)
+	secret(t, f.ns, "github-app", map[string]string{
+		"githubAppID": "1001", "githubAppInstallationID": "2002",
+		"githubAppPrivateKey": string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
+	})
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+	f.green(t, pr)
+	f.approve(t, pr)
+	f.merged(t, "gt-a")
+	g.Expect(f.emu.API.InstallationTokens()).To(Equal(1), "one installation token, reused")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/boshu2/gastown-operator/internal/metrics"
@@ -37,10 +38,21 @@ type GitHubOptions struct {
 	Owner, Repo string
 	// Token authenticates every request. It never appears in an error.
 	Token string
+	// App authenticates as a GitHub App's installation instead of Token.
+	App *GitHubApp
 	// HTTPClient's transport and timeout are used when set.
 	HTTPClient *http.Client
 	// Retry tunes the retries of server errors.
 	Retry RetryOptions
+}
+
+// GitHubApp is a GitHub App installation's credentials. Its installation
+// tokens are fetched and refreshed before they expire by ghinstallation,
+// and never logged.
+type GitHubApp struct {
+	AppID, InstallationID int64
+	// PrivateKey is the app's PEM-encoded RSA private key.
+	PrivateKey []byte
 }
 
 // GitHub is the Provider for GitHub and GitHub Enterprise Server.
@@ -58,8 +70,8 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 	if opts.Owner == "" || opts.Repo == "" {
 		return nil, errors.New("GitHub provider: owner and repo are required")
 	}
-	if opts.Token == "" {
-		return nil, errors.New("GitHub provider: a token is required")
+	if opts.Token == "" && opts.App == nil {
+		return nil, errors.New("GitHub provider: a token or a GitHub App is required")
 	}
 	base := http.DefaultTransport
 	timeout := defaultTimeout
@@ -72,11 +84,26 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 		}
 	}
 	counter := &callCounter{next: metrics.GitHubTransport(base, opts.Owner+"/"+opts.Repo)}
+	var authed http.RoundTripper = counter
+	if opts.App != nil {
+		// Its token requests go through the counter too.
+		app, err := ghinstallation.New(counter, opts.App.AppID, opts.App.InstallationID, opts.App.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("GitHub provider: the GitHub App's private key: %w", err)
+		}
+		if opts.BaseURL != "" {
+			app.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
+		}
+		authed = app
+	}
 	httpClient := &http.Client{
-		Transport: newETagCache(newRetryTransport(counter, opts.Retry), cacheEntries),
+		Transport: newETagCache(newRetryTransport(authed, opts.Retry), cacheEntries),
 		Timeout:   timeout,
 	}
-	client := github.NewClient(httpClient).WithAuthToken(opts.Token)
+	client := github.NewClient(httpClient)
+	if opts.App == nil {
+		client = client.WithAuthToken(opts.Token)
+	}
 	if opts.BaseURL != "" {
 		var err error
 		if client, err = client.WithEnterpriseURLs(opts.BaseURL, uploadURL(opts.BaseURL)); err != nil {

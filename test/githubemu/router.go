@@ -28,12 +28,17 @@ func newRoute(method, template string, handler func(*call) response) route {
 	}
 }
 
+// installationTokensPath is where a GitHub App trades its JWT for an
+// installation token.
+const installationTokensPath = "/app/installations/{id}/access_tokens"
+
 // routeTable lists every endpoint the emulator serves.
 func (s *Server) routeTable() []route {
 	rateLimit := newRoute(http.MethodGet, "/rate_limit", s.getRateLimit)
 	rateLimit.free = true
 	return []route{
 		rateLimit,
+		newRoute(http.MethodPost, installationTokensPath, s.createInstallationToken),
 		newRoute(http.MethodGet, "/repos/{owner}/{repo}", s.getRepo),
 		newRoute(http.MethodGet, "/repos/{owner}/{repo}/pulls", s.listPulls),
 		newRoute(http.MethodPost, "/repos/{owner}/{repo}/pulls", s.createPull),

@@ -74,7 +74,11 @@ type Server struct {
 	// protection requires pull requests to be up to date (RequireUpToDate).
 	upToDate map[string]bool
 	sender   *hookSender
-	rate     rateWindow
+	// apps are the GitHub Apps (RegisterApp) and installTokens the
+	// installation tokens they were issued.
+	apps          map[int64]*app
+	installTokens map[string]installationToken
+	rate          rateWindow
 }
 
 // New starts an emulator. It panics when RepoRoot or Token is empty, since
@@ -142,6 +146,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(r *http.Request, path string, rt *route, params map[string]string) response {
+	// An app authenticates with its JWT for its installation tokens only.
+	if rt != nil && rt.template == installationTokensPath {
+		return rt.handler(&call{r: r, params: params})
+	}
 	if !s.authorized(r) {
 		return apiError(http.StatusUnauthorized, "Bad credentials")
 	}
@@ -205,7 +213,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	got := r.Header.Get("Authorization")
 	for _, scheme := range []string{"Bearer ", "token "} {
 		if token, ok := strings.CutPrefix(got, scheme); ok {
-			return subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1
+			return subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 || s.installationTokenValid(token)
 		}
 	}
 	return false
