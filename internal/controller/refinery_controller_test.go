@@ -670,3 +670,43 @@ func TestARefineryAuthenticatesAsAGitHubApp(t *testing.T) {
 	f.merged(t, "gt-a")
 	g.Expect(f.emu.API.InstallationTokens()).To(Equal(1), "one installation token, reused")
 }
+
+// TestAnEscalationIsNoticedOnThePullRequest: a polecat on the bead's
+// branch that the Witness escalates (stuck, its restarts used up) is named
+// in the Refinery's comment on the pull request.
+func TestAnEscalationIsNoticedOnThePullRequest(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+
+	// A follow-up on the branch, in a pod, that never prints a thing.
+	scriptOutput(t, f.ns, "gt-a-rev-7", silent)
+	newWitness(t, f.ns, func(w *gastownv1.Witness) {
+		w.Spec.RigRef = f.rig
+		w.Spec.StuckThreshold = seconds(1)
+		w.Spec.PendingTimeout = &metav1.Duration{Duration: time.Hour}
+		w.Spec.MaxRestarts = ptr(int32(0))
+	})
+	customPolecat(t, f.ns, "gt-a-rev-7", func(pc *gastownv1.Polecat) {
+		pc.Spec.Rig, pc.Spec.BeadID, pc.Spec.Purpose = f.rig, "gt-a", gastownv1.PurposeRevision
+		pc.Spec.ExecutionMode = gastownv1.ExecutionModeKubernetes
+		pc.Spec.Kubernetes.WorkBranch = "polecat/gt-a"
+	})
+	podRunning(t, f.ns, "polecat-gt-a-rev-7", "")
+
+	g.Eventually(func(g Gomega) {
+		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		var notices []string
+		for _, c := range now.Comments {
+			if strings.HasPrefix(c, "**Gas Town refinery**") {
+				notices = append(notices, c)
+			}
+		}
+		g.Expect(notices).To(HaveLen(1))
+		g.Expect(notices[0]).To(ContainSubstring("polecat `gt-a-rev-7`: Stuck, no output since"))
+		g.Expect(notices[0]).To(ContainSubstring("the Witness escalated it"))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+}
