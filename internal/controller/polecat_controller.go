@@ -248,8 +248,9 @@ func (r *PolecatReconciler) createPod(ctx context.Context, pc *gastownv1.Polecat
 	pc.Status.PodName = pod.Name
 	pc.Status.Attempts++
 	pc.Status.StartedAt = &now
-	pc.Status.Phase = gastownv1.PolecatPhasePending
-	conditions.MarkUnknown(pc, gastownv1.PodReadyCondition, gastownv1.PodPendingReason, "pod %s created", pod.Name)
+	// As the pod's own watch event will map it: that event then writes
+	// nothing more.
+	mapPod(pc, pod)
 	return ctrl.Result{}, nil
 }
 
