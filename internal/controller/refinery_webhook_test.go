@@ -48,8 +48,10 @@ func TestWebhooksDriveTheRefinery(t *testing.T) {
 	// The poll is an hour away: only the deliveries below can merge it.
 	f.emu.API.ResetCalls()
 	f.green(t, pr)
+	approved := time.Now()
 	f.approve(t, pr)
 	f.merged(t, "gt-a")
+	t.Logf("from the approving review to the bead Merged, with webhooks: %s", time.Since(approved).Round(time.Millisecond))
 	calls := f.emu.API.Calls()
 	t.Logf("GitHub API calls from the first gate to the merge (the check, the approval, the deliveries of the Refinery's own actions), with webhooks: %d %v", totalCalls(calls), calls)
 	for _, d := range f.emu.API.Deliveries() {
