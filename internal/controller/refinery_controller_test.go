@@ -620,27 +620,16 @@ func TestAFailedRevisionIsNoticedOnThePullRequest(t *testing.T) {
 	f.dispatch(t)
 	pr := f.pr(t, "gt-a")
 
-	notices := func(g Gomega) []string {
-		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
-		g.Expect(err).NotTo(HaveOccurred())
-		var out []string
-		for _, c := range now.Comments {
-			if strings.HasPrefix(c, "**Gas Town refinery**") {
-				out = append(out, c)
-			}
-		}
-		return out
-	}
 	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "IMPOSSIBLE: make it faster than light.", nil)).To(Succeed())
 	g.Eventually(func(g Gomega) {
-		n := notices(g)
+		n := f.notices(g, pr.Number)
 		g.Expect(n).To(HaveLen(1))
 		g.Expect(n[0]).To(ContainSubstring("polecat `gt-a-rev-1` (revision) failed: AgentFailed"))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 
 	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Still IMPOSSIBLE, try again.", nil)).To(Succeed())
 	g.Eventually(func(g Gomega) {
-		n := notices(g)
+		n := f.notices(g, pr.Number)
 		g.Expect(n).To(HaveLen(1), "one comment, edited")
 		g.Expect(n[0]).To(ContainSubstring("gt-a-rev-1"))
 		g.Expect(n[0]).To(ContainSubstring("polecat `gt-a-rev-2` (revision) failed"))
@@ -697,16 +686,22 @@ func TestAnEscalationIsNoticedOnThePullRequest(t *testing.T) {
 	podRunning(t, f.ns, "polecat-gt-a-rev-7", "")
 
 	g.Eventually(func(g Gomega) {
-		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
-		g.Expect(err).NotTo(HaveOccurred())
-		var notices []string
-		for _, c := range now.Comments {
-			if strings.HasPrefix(c, "**Gas Town refinery**") {
-				notices = append(notices, c)
-			}
-		}
+		notices := f.notices(g, pr.Number)
 		g.Expect(notices).To(HaveLen(1))
 		g.Expect(notices[0]).To(ContainSubstring("polecat `gt-a-rev-7`: Stuck, no output since"))
 		g.Expect(notices[0]).To(ContainSubstring("the Witness escalated it"))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// notices are the Refinery's standing comments on pull request number.
+func (f forge) notices(g Gomega, number int) []string {
+	now, err := f.emu.API.PullRequest("org", "app", number)
+	g.Expect(err).NotTo(HaveOccurred())
+	var out []string
+	for _, c := range now.Comments {
+		if strings.HasPrefix(c, "**Gas Town refinery**") {
+			out = append(out, c)
+		}
+	}
+	return out
 }
