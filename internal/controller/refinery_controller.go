@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,12 +57,17 @@ type RefineryReconciler struct {
 
 	mu        sync.Mutex
 	providers map[types.NamespacedName]cachedProvider
+	// lanes let one merge at a time into each repository's target branch,
+	// across Refineries; laneFree wakes those that found a lane taken.
+	lanes    refinery.Lanes[types.NamespacedName]
+	laneFree chan event.GenericEvent
 }
 
 // cachedProvider keeps a provider across reconciles: its ETag cache is what
 // makes polling cheap.
 type cachedProvider struct {
 	key      string
+	repo     string // the API and repository, as a merge lane names them
 	provider refinery.Provider
 }
 
@@ -237,7 +243,7 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 		ref.Status.Queue, ref.Status.CurrentMerge = nil, ""
 		return mergeStep{}, nil
 	}
-	provider, err := r.github(ctx, ref, rig)
+	provider, repo, err := r.github(ctx, ref, rig)
 	if err != nil {
 		return mergeStep{}, &setupError{gastownv1.ProviderErrorReason, err}
 	}
@@ -272,8 +278,20 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 		return step, nil
 	}
 	// One merge per pass: the rest are behind the new base afterwards and
-	// get their branches updated and checked again.
+	// get their branches updated and checked again. Another Refinery's
+	// merge into the same branch goes first; its end wakes this one.
 	next := mergeable[0]
+	lane, me := repo+"|"+target, client.ObjectKeyFromObject(ref)
+	if holder, ok := r.lanes.Enter(lane, me); !ok {
+		msg := fmt.Sprintf("ready to merge; waiting for refinery %s to merge into %s", holder, target)
+		for i := range entries {
+			if entries[i].Bead == next.bead.BeadID() {
+				entries[i].Gate = msg
+			}
+		}
+		return step, r.setPR(ctx, next.mr, func(s *gastownv1.MergeRequestStatus) { s.Gate = msg })
+	}
+	defer r.laneLeft(lane, me)
 	ref.Status.CurrentMerge = next.bead.BeadID()
 	if err := r.mergePullRequest(ctx, provider, ref, next); err != nil {
 		return mergeStep{}, err
@@ -281,9 +299,17 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	return mergeStep{requeue: time.Second}, nil
 }
 
+// laneLeft frees a merge lane and wakes the Refineries that waited for it.
+func (r *RefineryReconciler) laneLeft(lane string, holder types.NamespacedName) {
+	for _, w := range r.lanes.Leave(lane, holder) {
+		ev := event.GenericEvent{Object: &gastownv1.Refinery{ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: w.Name}}}
+		go func() { r.laneFree <- ev }() // never hold the lane's reconcile on the queue
+	}
+}
+
 // github returns the rig's GitHub provider, reusing the previous one while
-// its settings and token are unchanged.
-func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery, rig *gastownv1.Rig) (refinery.Provider, error) {
+// its settings and token are unchanged, and names its repository.
+func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery, rig *gastownv1.Rig) (refinery.Provider, string, error) {
 	spec := ref.Spec.GitHub
 	if spec == nil {
 		spec = &gastownv1.GitHubSpec{}
@@ -292,33 +318,34 @@ func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery
 	if owner == "" || repo == "" {
 		o, rp, err := refinery.ParseRepoURL(rig.Status.GitURL)
 		if err != nil {
-			return nil, fmt.Errorf("spec.github.owner and repo are empty and the rig's git URL gives none: %w", err)
+			return nil, "", fmt.Errorf("spec.github.owner and repo are empty and the rig's git URL gives none: %w", err)
 		}
 		owner, repo = o, rp
 	}
 	opts := refinery.GitHubOptions{BaseURL: spec.BaseURL, Owner: owner, Repo: repo, Retry: r.GitHubRetry}
 	credential, err := r.githubCredential(ctx, ref, &opts)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	sum := sha256.Sum256(credential)
-	cacheKey := spec.BaseURL + "|" + owner + "/" + repo + "|" + hex.EncodeToString(sum[:])
+	repoKey := strings.TrimSuffix(orDefault(spec.BaseURL, "https://api.github.com/"), "/") + "/" + owner + "/" + repo
+	cacheKey := repoKey + "|" + hex.EncodeToString(sum[:])
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	refKey := client.ObjectKeyFromObject(ref)
 	if c, ok := r.providers[refKey]; ok && c.key == cacheKey {
-		return c.provider, nil
+		return c.provider, c.repo, nil
 	}
 	p, err := refinery.NewGitHub(opts)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if r.providers == nil {
 		r.providers = map[types.NamespacedName]cachedProvider{}
 	}
-	r.providers[refKey] = cachedProvider{key: cacheKey, provider: p}
-	return p, nil
+	r.providers[refKey] = cachedProvider{key: cacheKey, repo: repoKey, provider: p}
+	return p, repoKey, nil
 }
 
 // Keys of spec.github.appSecretRef, as Flux's source-controller names them.
@@ -442,7 +469,9 @@ func ptrOr[T any](p *T, def T) T {
 
 // SetupWithManager registers the reconciler with its watches.
 func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	b := ctrl.NewControllerManagedBy(mgr)
+	r.laneFree = make(chan event.GenericEvent)
+	b := ctrl.NewControllerManagedBy(mgr).
+		WatchesRawSource(source.Channel(r.laneFree, &handler.EnqueueRequestForObject{}))
 	if r.Wake != nil {
 		b = b.WatchesRawSource(source.Channel(r.Wake, &handler.EnqueueRequestForObject{}))
 	}

@@ -62,6 +62,18 @@ func newForge(t *testing.T, refinerySpec func(*gastownv1.RefinerySpec), beads ..
 		t.Fatal(err)
 	}
 	t.Cleanup(emu.Close)
+	return attachRig(t, emu, refinerySpec)
+}
+
+// sameRepository is a second rig, with its own namespace and Refinery, on
+// the forge's repository.
+func (f forge) sameRepository(t *testing.T, refinerySpec func(*gastownv1.RefinerySpec)) forge {
+	t.Helper()
+	return attachRig(t, f.emu, refinerySpec)
+}
+
+func attachRig(t *testing.T, emu *githubemu.Env, refinerySpec func(*gastownv1.RefinerySpec)) forge {
+	t.Helper()
 	ns := env.Namespace(t)
 	dumpOnFailure(t, ns)
 	secret(t, ns, "github-token", map[string]string{"token": testToken})
@@ -268,6 +280,61 @@ func TestRefineryMergesInPriorityOrderAndUpdatesABranchBehindBase(t *testing.T) 
 	}
 	order := mergeOrder(t, f)
 	g.Expect(order).To(Equal([]string{"gt-hi", "gt-lo"}))
+}
+
+// TestMergesIntoOneBranchTakeTurnsAcrossRefineries: two rigs on one
+// repository merge into its main one at a time. While the first merge is
+// in flight (the emulator holds it), the other Refinery waits for it; then
+// its branch, behind main by that merge, is updated before it merges, so
+// nothing lands that was not tested on main as it is.
+func TestMergesIntoOneBranchTakeTurnsAcrossRefineries(t *testing.T) {
+	g := NewWithT(t)
+	a := newForge(t, nil, "gt-a", "gt-b")
+	b := a.sameRepository(t, nil)
+	a.bead(t, "gt-a", 2)
+	b.bead(t, "gt-b", 2)
+	arrived, release := a.emu.API.HoldNext("PUT /repos/{owner}/{repo}/pulls/{number}/merge")
+	defer release()
+	a.dispatch(t)
+	b.dispatch(t)
+	prs := map[string]githubemu.PullRequest{"gt-a": a.pr(t, "gt-a"), "gt-b": b.pr(t, "gt-b")}
+	for _, pr := range prs {
+		a.green(t, pr)
+		a.approve(t, pr)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no merge was asked for")
+	}
+	// Which Refinery came first is the scheduler's choice; the other waits.
+	waiting := ""
+	g.Eventually(func(g Gomega) {
+		waiting = ""
+		for _, x := range []struct {
+			f  forge
+			id string
+		}{{a, "gt-a"}, {b, "gt-b"}} {
+			pr := get(g, x.f.ns, x.id, &gastownv1.Bead{}).Status.PullRequest
+			if pr != nil && strings.HasPrefix(pr.Gate, "ready to merge; waiting for refinery ") {
+				g.Expect(waiting).To(BeEmpty(), "both wait")
+				waiting = x.id
+			}
+		}
+		g.Expect(waiting).NotTo(BeEmpty(), "a second merge into main while the first is in flight")
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	release()
+
+	a.merged(t, "gt-a")
+	b.merged(t, "gt-b")
+	for id, opened := range prs {
+		now, err := a.emu.API.PullRequest("org", "app", opened.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(now.MergedBehind).To(BeFalse(), "%s merged on a base it was not tested on", id)
+		if id == waiting {
+			g.Expect(now.HeadSHA).NotTo(Equal(opened.HeadSHA), "%s was updated with main before its merge", id)
+		}
+	}
 }
 
 // mergeOrder lists the beads in the order their merges landed on main.

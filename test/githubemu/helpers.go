@@ -12,10 +12,12 @@ import (
 
 // PullRequest is a snapshot of a pull request's state in the emulator.
 type PullRequest struct {
-	Number             int
-	Title, Body        string
-	State              string // open or closed
-	Draft, Merged      bool
+	Number        int
+	Title, Body   string
+	State         string // open or closed
+	Draft, Merged bool
+	// MergedBehind: merged while its head lacked commits of its base.
+	MergedBehind       bool
 	User               string
 	Head, Base         string
 	HeadSHA, BaseSHA   string
@@ -144,7 +146,7 @@ func (s *Server) PullRequests(owner, repo string) ([]PullRequest, error) {
 func snapshot(p *pull) PullRequest {
 	out := PullRequest{
 		Number: p.number, Title: p.title, Body: p.body, State: p.state,
-		Draft: p.draft, Merged: p.merged, User: p.user,
+		Draft: p.draft, Merged: p.merged, MergedBehind: p.mergedBehind, User: p.user,
 		Head: p.headRef, Base: p.baseRef, HeadSHA: p.headSHA, BaseSHA: p.baseSHA,
 		MergeCommitSHA:     p.mergeCommitSHA,
 		Labels:             slices.Clone(p.labels),

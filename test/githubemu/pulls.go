@@ -213,12 +213,12 @@ func (s *Server) mergePull(c *call) response {
 	if len(conflicts) > 0 {
 		return apiError(http.StatusMethodNotAllowed, msgNotMergeable)
 	}
-	if s.requiresUpToDate(c.repo, p.baseRef) {
-		if upToDate, err := c.repo.git.isAncestor(p.baseSHA, p.headSHA); err != nil {
-			return internalError(err)
-		} else if !upToDate {
-			return apiError(http.StatusMethodNotAllowed, msgNotUpToDate)
-		}
+	upToDate, err := c.repo.git.isAncestor(p.baseSHA, p.headSHA)
+	if err != nil {
+		return internalError(err)
+	}
+	if !upToDate && s.requiresUpToDate(c.repo, p.baseRef) {
+		return apiError(http.StatusMethodNotAllowed, msgNotUpToDate)
 	}
 	sha, err := s.land(c.repo, p, method, tree, req)
 	switch {
@@ -232,6 +232,7 @@ func (s *Server) mergePull(c *call) response {
 
 	t := now()
 	p.merged, p.mergeCommitSHA, p.mergedBy, p.mergedAt = true, sha, s.opts.Login, t
+	p.mergedBehind = !upToDate
 	p.close(t)
 	s.deliverPull(c.repo, p, "closed")
 	s.deliver(c.repo, "push", map[string]any{"ref": "refs/heads/" + p.baseRef, "after": sha})

@@ -79,6 +79,7 @@ type Server struct {
 	apps          map[int64]*app
 	installTokens map[string]installationToken
 	rate          rateWindow
+	holds         holds
 }
 
 // New starts an emulator. It panics when RepoRoot or Token is empty, since
@@ -129,15 +130,15 @@ type call struct {
 // limits first, then the route's handler, then ETag and rate-limit headers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := apiPath(r.URL.EscapedPath())
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
 	rt, params := s.match(r.Method, path)
 	key := r.Method + " " + path
 	if rt != nil {
 		key = rt.method + " " + rt.template
 	}
+	s.holds.wait(key)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.calls[key]++
 
 	resp := s.serve(r, path, rt, params)

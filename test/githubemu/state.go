@@ -51,15 +51,18 @@ const (
 // pull is a pull request. Its issue side (labels, comments) lives here too:
 // on GitHub every pull request is an issue with the same number.
 type pull struct {
-	id                 int64
-	number             int
-	title, body        string
-	state              string
-	draft              bool
-	user               string
-	headRef, baseRef   string
-	headSHA, baseSHA   string
-	merged             bool
+	id               int64
+	number           int
+	title, body      string
+	state            string
+	draft            bool
+	user             string
+	headRef, baseRef string
+	headSHA, baseSHA string
+	merged           bool
+	// mergedBehind: merged while its head lacked commits of its base, so
+	// what landed was never tested as it is on the base.
+	mergedBehind       bool
 	mergeCommitSHA     string
 	mergedBy           string
 	createdAt          time.Time
