@@ -1,7 +1,9 @@
 package githubemu
 
 import (
+	"net/http"
 	"os"
+	"sync/atomic"
 
 	"github.com/fluxcd/pkg/gittestserver"
 )
@@ -30,17 +32,24 @@ func StartWithRepo(owner, repo, token string, files map[string]string) (*Env, er
 	if err != nil {
 		return nil, err
 	}
+	// The emulator needs the git server's address, and the git server the
+	// emulator to tell of pushes.
+	var api atomic.Pointer[Server]
+	git.AddHTTPMiddlewares(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { api.Load().GitMiddleware(next).ServeHTTP(w, r) })
+	})
 	if err := git.StartHTTP(); err != nil {
 		os.RemoveAll(git.Root())
 		return nil, err
 	}
+	api.Store(New(Options{RepoRoot: git.Root(), Token: token, GitURL: git.HTTPAddress()}))
 	env := &Env{
 		Git:      git,
 		Owner:    owner,
 		Repo:     repo,
 		CloneURL: git.HTTPAddress() + "/" + owner + "/" + repo + ".git",
 		Token:    token,
-		API:      New(Options{RepoRoot: git.Root(), Token: token, GitURL: git.HTTPAddress()}),
+		API:      api.Load(),
 	}
 	if err := env.API.CreateRepo(owner, repo, files); err != nil {
 		env.Close()

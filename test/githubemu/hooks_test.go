@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-github/v60/github"
 	. "github.com/onsi/gomega"
 )
@@ -65,4 +67,62 @@ func TestWebhooksAreDeliveredSigned(t *testing.T) {
 	for _, d := range env.API.Deliveries() {
 		g.Expect(d.Status).To(Equal(http.StatusAccepted), d.Event)
 	}
+}
+
+// TestAGitPushIsDelivered: a push over git is a push event, and, to an open
+// pull request's head, its synchronize, as GitHub delivers them; labels
+// and review requests are delivered too.
+func TestAGitPushIsDelivered(t *testing.T) {
+	g := NewWithT(t)
+	var mu sync.Mutex
+	var events []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := github.ValidatePayload(r, []byte("s"))
+		g.Expect(err).NotTo(HaveOccurred())
+		event, err := github.ParseWebHook(github.WebHookType(r), body)
+		g.Expect(err).NotTo(HaveOccurred())
+		name := github.WebHookType(r)
+		switch e := event.(type) {
+		case *github.PullRequestEvent:
+			name += "/" + e.GetAction()
+		case *github.PushEvent:
+			name += "/" + e.GetRef()
+		}
+		mu.Lock()
+		events = append(events, name)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer receiver.Close()
+
+	env, client := newEnv(t)
+	pr := openPR(t, env, client, branchA, map[string]string{"a.txt": "a\n"})
+	g.Expect(env.API.AddWebhook(testOwner, testRepo, receiver.URL, "s")).To(Succeed())
+	_, _, err := client.Issues.AddLabelsToIssue(context.Background(), testOwner, testRepo, pr.GetNumber(), []string{"polecat"})
+	g.Expect(err).NotTo(HaveOccurred())
+	_, _, err = client.PullRequests.RequestReviewers(context.Background(), testOwner, testRepo, pr.GetNumber(), github.ReviewersRequest{Reviewers: []string{"alice"}})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	repo, head := clone(t, env, branchA)
+	wt, err := repo.Worktree()
+	g.Expect(err).NotTo(HaveOccurred())
+	f, err := wt.Filesystem.Create("b.txt")
+	g.Expect(err).NotTo(HaveOccurred())
+	_, _ = f.Write([]byte("b\n"))
+	g.Expect(f.Close()).To(Succeed())
+	_, err = wt.Add("b.txt")
+	g.Expect(err).NotTo(HaveOccurred())
+	sha, err := wt.Commit("b", &gogit.CommitOptions{Author: &object.Signature{Name: "p", Email: "p@example.com", When: head.Author.When}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(repo.Push(&gogit.PushOptions{})).To(Succeed())
+
+	want := []string{"pull_request/labeled", "pull_request/review_requested", "push/refs/heads/" + branchA, "pull_request/synchronize"}
+	g.Eventually(func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), events...)
+	}, 10*time.Second, 20*time.Millisecond).Should(HaveExactElements(want))
+	now, err := env.API.PullRequest(testOwner, testRepo, pr.GetNumber())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(now.HeadSHA).To(Equal(sha.String()))
 }

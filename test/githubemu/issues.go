@@ -26,6 +26,8 @@ func (s *Server) addLabels(c *call) response {
 	for _, n := range names {
 		if !slices.Contains(p.labels, n) {
 			p.labels = append(p.labels, n)
+			s.deliver(c.repo, "pull_request", map[string]any{"action": "labeled", "number": p.number,
+				"pull_request": pullPayload(p), "label": map[string]any{"name": n}})
 		}
 	}
 	p.updatedAt = now()

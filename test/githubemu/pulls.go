@@ -344,6 +344,8 @@ func (s *Server) requestReviewers(c *call) response {
 	for _, r := range req.Reviewers {
 		if !slices.Contains(p.requestedReviewers, r) {
 			p.requestedReviewers = append(p.requestedReviewers, r)
+			s.deliver(c.repo, "pull_request", map[string]any{"action": "review_requested", "number": p.number,
+				"pull_request": pullPayload(p), "requested_reviewer": map[string]any{"login": r}})
 		}
 	}
 	p.updatedAt = now()

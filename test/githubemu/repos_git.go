@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -60,7 +61,8 @@ func (s *Server) CommitFiles(owner, repo, branch, message string, files map[stri
 	dir := s.repoDir(owner, repo)
 	g := gitRepo{dir: dir}
 	from := branch
-	if _, ok, err := g.branch(branch); err != nil {
+	before, ok, err := g.branch(branch)
+	if err != nil {
 		return "", err
 	} else if !ok {
 		if from, err = g.defaultBranch(); err != nil {
@@ -86,11 +88,9 @@ func (s *Server) CommitFiles(owner, repo, branch, message string, files map[stri
 	}
 	sha, err := commitAndPush(work, dir, branch, message, files)
 	if err == nil {
-		s.mu.Lock()
-		if r, err := s.lookupRepo(owner, repo); err == nil {
-			s.deliver(r, "push", map[string]any{"ref": "refs/heads/" + branch, "after": sha})
-		}
-		s.mu.Unlock()
+		s.pushed(owner, repo, []*packp.Command{{
+			Name: plumbing.NewBranchReferenceName(branch), Old: plumbing.NewHash(before), New: plumbing.NewHash(sha),
+		}})
 	}
 	return sha, err
 }
