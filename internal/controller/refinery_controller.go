@@ -64,11 +64,12 @@ type RefineryReconciler struct {
 }
 
 // cachedProvider keeps a provider across reconciles: its ETag cache is what
-// makes polling cheap.
+// makes polling cheap, and what it remembers between webhook deliveries
+// what makes webhooks cheaper still.
 type cachedProvider struct {
 	key      string
 	repo     string // the API and repository, as a merge lane names them
-	provider refinery.Provider
+	provider *refinery.Vouched
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=refineries,verbs=get;list;watch
@@ -85,6 +86,10 @@ type setupError struct {
 }
 
 func (e *setupError) Error() string { return e.err.Error() }
+
+// mergeabilityPoll is how soon a pull request whose mergeability GitHub
+// is computing is read again.
+const mergeabilityPoll = 2 * time.Second
 
 // mergeStep is the outcome of one queue pass.
 type mergeStep struct {
@@ -169,10 +174,26 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 // pollInterval is how often a queue with pull requests is polled: the
 // spec's pollInterval, or a slow fallback when webhooks wake the Refinery.
 func (r *RefineryReconciler) pollInterval(ref *gastownv1.Refinery) time.Duration {
-	if r.Wake != nil && ref.Spec.GitHub != nil && ref.Spec.GitHub.WebhookSecretRef != nil {
+	if r.webhooks(ref) {
 		return gastownv1.WebhookPollFactor * ref.GetRequeueAfter()
 	}
 	return ref.GetRequeueAfter()
+}
+
+// webhooks says whether the repository's deliveries reach the Refinery.
+func (r *RefineryReconciler) webhooks(ref *gastownv1.Refinery) bool {
+	return r.Wake != nil && ref.Spec.GitHub != nil && ref.Spec.GitHub.WebhookSecretRef != nil
+}
+
+// Observe takes a verified webhook delivery for a Refinery: its provider
+// forgets what the delivery says changed. The caller then wakes it.
+func (r *RefineryReconciler) Observe(key types.NamespacedName, hook *refinery.Webhook) {
+	r.mu.Lock()
+	c, ok := r.providers[key]
+	r.mu.Unlock()
+	if ok {
+		c.provider.Observe(hook)
+	}
 }
 
 func refineryPhase(ref *gastownv1.Refinery) string {
@@ -247,12 +268,19 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	if err != nil {
 		return mergeStep{}, &setupError{gastownv1.ProviderErrorReason, err}
 	}
+	// Between deliveries, what the provider read stays good for half the
+	// fallback poll: each poll reads everything again.
+	if r.webhooks(ref) {
+		provider.SetMaxAge(r.pollInterval(ref) / 2)
+	} else {
+		provider.SetMaxAge(0)
+	}
 	target := targetBranch(ref, rig)
 	var entries []gastownv1.RefineryQueueEntry
 	var mergeable []*prState
 	var step mergeStep
 	for _, bead := range queue {
-		mr, err := r.mergeRequest(ctx, ref, bead)
+		mr, created, err := r.mergeRequest(ctx, ref, bead)
 		if err != nil {
 			return mergeStep{}, err
 		}
@@ -261,12 +289,16 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 			step.requeue = time.Second
 			continue
 		}
-		st, err := r.advance(ctx, provider, ref, rig, bead, mr, target)
+		st, err := r.advance(ctx, provider, ref, rig, bead, mr, created, target)
 		if err != nil {
 			return mergeStep{}, err
 		}
 		if st == nil {
 			continue
+		}
+		if st.gate.Message == refinery.GateComputingMergeability {
+			// GitHub computes it in the background and tells no one.
+			step.requeue = mergeabilityPoll
 		}
 		entries = append(entries, gastownv1.RefineryQueueEntry{Bead: bead.BeadID(), PullRequest: st.pr.Number, Gate: st.gate.Message})
 		if st.gate.Action == refinery.ActionMerge {
@@ -309,7 +341,7 @@ func (r *RefineryReconciler) laneLeft(lane string, holder types.NamespacedName) 
 
 // github returns the rig's GitHub provider, reusing the previous one while
 // its settings and token are unchanged, and names its repository.
-func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery, rig *gastownv1.Rig) (refinery.Provider, string, error) {
+func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery, rig *gastownv1.Rig) (*refinery.Vouched, string, error) {
 	spec := ref.Spec.GitHub
 	if spec == nil {
 		spec = &gastownv1.GitHubSpec{}
@@ -337,13 +369,14 @@ func (r *RefineryReconciler) github(ctx context.Context, ref *gastownv1.Refinery
 	if c, ok := r.providers[refKey]; ok && c.key == cacheKey {
 		return c.provider, c.repo, nil
 	}
-	p, err := refinery.NewGitHub(opts)
+	gh, err := refinery.NewGitHub(opts)
 	if err != nil {
 		return nil, "", err
 	}
 	if r.providers == nil {
 		r.providers = map[types.NamespacedName]cachedProvider{}
 	}
+	p := refinery.NewVouched(gh)
 	r.providers[refKey] = cachedProvider{key: cacheKey, repo: repoKey, provider: p}
 	return p, repoKey, nil
 }
@@ -417,7 +450,7 @@ func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Re
 	if next == nil {
 		return mergeStep{}, nil
 	}
-	mr, err := r.mergeRequest(ctx, ref, next)
+	mr, _, err := r.mergeRequest(ctx, ref, next)
 	if err != nil || mr == nil {
 		return mergeStep{requeue: time.Second}, err
 	}

@@ -416,6 +416,40 @@ func TestRefineryAdoptsAPullRequestItDidNotRecord(t *testing.T) {
 	g.Expect(f.pr(t, "gt-a").Number).To(Equal(opened.GetNumber()), "exactly one pull request")
 }
 
+// TestARestartAfterOpeningFindsThePullRequestItOpened: the merge request
+// was made by an earlier pass, which may have opened the pull request and
+// stopped before recording it; meanwhile someone merged it. The Refinery
+// looks it up by branch, records that merge, and opens no second one.
+func TestARestartAfterOpeningFindsThePullRequestItOpened(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.suspendRefinery(t, true)
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	var bead *gastownv1.Bead
+	g.Eventually(func(g Gomega) {
+		bead = get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(bead.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(k8s.Create(context.Background(), &gastownv1.MergeRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: bead.Status.Dispatch.Polecat, Namespace: f.ns},
+		Spec: gastownv1.MergeRequestSpec{BeadRef: "gt-a", RigRef: f.rig, Polecat: bead.Status.Dispatch.Polecat,
+			HeadBranch: bead.Status.Branch},
+	})).To(Succeed())
+	gh, err := github.NewClient(nil).WithAuthToken(testToken).WithEnterpriseURLs(f.emu.API.URL(), f.emu.API.URL())
+	g.Expect(err).NotTo(HaveOccurred())
+	opened, _, err := gh.PullRequests.Create(context.Background(), "org", "app", &github.NewPullRequest{
+		Title: github.String("gt-a: opened before the restart"), Head: github.String("polecat/gt-a"), Base: github.String("main")})
+	g.Expect(err).NotTo(HaveOccurred())
+	_, _, err = gh.PullRequests.Merge(context.Background(), "org", "app", opened.GetNumber(), "", nil)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	f.suspendRefinery(t, false)
+	merged := f.merged(t, "gt-a")
+	g.Expect(merged.Status.PullRequest.Number).To(Equal(opened.GetNumber()))
+	g.Expect(f.pr(t, "gt-a").Number).To(Equal(opened.GetNumber()), "exactly one pull request")
+}
+
 func TestRefinerySurvivesServerErrorsAndRateLimits(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, func(s *gastownv1.RefinerySpec) {

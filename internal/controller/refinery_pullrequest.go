@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
@@ -36,11 +37,27 @@ type prState struct {
 
 // advance opens, refreshes and gates one bead's pull request, launching
 // revision or conflict polecats and updating the branch as the gate says.
-func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, target string) (*prState, error) {
+// newRequest says the merge request was made in this pass.
+func (r *RefineryReconciler) advance(ctx context.Context, provider *refinery.Vouched, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, newRequest bool, target string) (*prState, error) {
 	if s := mr.Status.State; s == gastownv1.PullRequestMerged || s == gastownv1.PullRequestClosed {
 		return nil, nil // recorded already; the bead's phase has not caught up yet
 	}
-	pr, err := r.ensurePullRequest(ctx, provider, ref, bead, mr, target)
+	polecats := &gastownv1.PolecatList{}
+	if err := r.List(ctx, polecats, client.InNamespace(bead.Namespace), client.MatchingFields{polecatBeadIndex: bead.Name}, readOnly); err != nil {
+		return nil, err
+	}
+	if n := mr.Status.Number; n > 0 {
+		// A revision or conflict polecat that ended pushed to the branch:
+		// what was read of the pull request before may lack its commits.
+		// (Completion times are kept to the second.)
+		for i := range polecats.Items {
+			pc := &polecats.Items[i]
+			if end := pc.Status.CompletedAt; end != nil && (pc.Spec.Purpose == gastownv1.PurposeRevision || pc.Spec.Purpose == gastownv1.PurposeConflictFix) {
+				provider.Forget(n, end.Add(time.Second))
+			}
+		}
+	}
+	pr, err := r.ensurePullRequest(ctx, provider, ref, bead, mr, newRequest, target)
 	if err != nil || pr == nil {
 		return nil, err
 	}
@@ -59,6 +76,20 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 		gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestRejected, prKey(bead, pr))
 		return nil, r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.State = gastownv1.PullRequestClosed })
 	}
+	if approvals := ptrOr(ref.Spec.RequiredApprovals, 1); pr.Opened && approvals > 0 {
+		// Opened in this pass: it has no review, so it cannot merge, and
+		// GitHub has yet to compute its mergeability. The first delivery,
+		// or the next poll, gates it.
+		msg := "waiting for checks and 1 approval"
+		if approvals > 1 {
+			msg = fmt.Sprintf("waiting for checks and %d approvals", approvals)
+		}
+		gate := refinery.GateResult{Action: refinery.ActionWait, Message: msg}
+		if err := r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.Gate = gate.Message }); err != nil {
+			return nil, err
+		}
+		return &prState{bead: bead, mr: mr, pr: pr, gate: gate}, nil
+	}
 	reviews, err := provider.Reviews(ctx, pr.Number)
 	if err != nil {
 		return nil, err
@@ -74,10 +105,6 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider refinery.Prov
 		AutoMerge:         ptrOr(ref.Spec.AutoMerge, true),
 		HandledReviewID:   status.LastReviewID,
 	})
-	polecats := &gastownv1.PolecatList{}
-	if err := r.List(ctx, polecats, client.InNamespace(bead.Namespace), client.MatchingFields{polecatBeadIndex: bead.Name}, readOnly); err != nil {
-		return nil, err
-	}
 	for i := range polecats.Items {
 		if pc := &polecats.Items[i]; dispatch.IsLive(pc) {
 			gate = refinery.GateResult{Action: refinery.ActionWait, Message: "polecat " + pc.Name + " is working on the branch"}
@@ -186,16 +213,22 @@ func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(strin
 }
 
 // ensurePullRequest returns the attempt's pull request, opening it if there
-// is none. It looks the pull request up by head branch before opening one,
-// so that a restart between opening and recording never opens a second.
-func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, target string) (*refinery.PullRequest, error) {
+// is none. Unless the merge request was made in this pass (so no earlier
+// pass can have opened one for it), it looks the pull request up by head
+// branch before opening one, so that a restart between opening and
+// recording never opens a second. A retry after a lost answer finds it
+// too: GitHub refuses a second open pull request for one head.
+func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, newRequest bool, target string) (*refinery.PullRequest, error) {
 	if n := mr.Status.Number; n > 0 {
 		return provider.GetPullRequest(ctx, n)
 	}
 	branch := mr.Spec.HeadBranch
-	pr, err := provider.FindPullRequest(ctx, branch)
-	if err != nil {
-		return nil, err
+	var pr *refinery.PullRequest
+	if !newRequest {
+		var err error
+		if pr, err = provider.FindPullRequest(ctx, branch); err != nil {
+			return nil, err
+		}
 	}
 	// A closed or merged pull request of an earlier attempt on the same
 	// branch (another head) is not this attempt's: recording its merge
@@ -205,6 +238,7 @@ func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider ref
 	}
 	if pr == nil {
 		info := r.beadInfo(ctx, bead)
+		var err error
 		pr, err = provider.CreatePullRequest(ctx, refinery.NewPullRequest{
 			Title: refinery.PullRequestTitle(info), Body: refinery.PullRequestBody(info),
 			Head: branch, Base: target, Labels: ref.Spec.Labels,
@@ -240,19 +274,11 @@ func (r *RefineryReconciler) beadInfo(ctx context.Context, bead *gastownv1.Bead)
 	return info
 }
 
-// mergePullRequest re-reads the pull request and merges it at the head the
-// gate passed.
+// mergePullRequest merges the pull request at the head the gate passed.
+// GitHub refuses the merge if the head moved, or the pull request was
+// closed, merged or made a draft since: the next pass reads it again.
 func (r *RefineryReconciler) mergePullRequest(ctx context.Context, provider refinery.Provider, ref *gastownv1.Refinery, st *prState) error {
-	fresh, err := provider.GetPullRequest(ctx, st.pr.Number)
-	if err != nil {
-		return err
-	}
-	if fresh.Merged {
-		return r.recordMerge(ctx, provider, ref, st.bead, st.mr, fresh, fresh.MergeCommitSHA)
-	}
-	if fresh.HeadSHA != st.pr.HeadSHA || fresh.State != refinery.StateOpen {
-		return nil // changed under us: gate it again next pass
-	}
+	fresh := st.pr
 	// Right before the merge, so that the base it was checked against is
 	// the one it merges into: a head that lacks the target's latest
 	// commits is updated and tested again first.
@@ -327,18 +353,18 @@ func prLabel(pr *refinery.PullRequest) string {
 }
 
 // mergeRequest returns the merge request of the bead's latest attempt,
-// creating it when the Refinery first takes the attempt's push into its
-// queue; nil while the Bead controller has not recorded the push, or the
-// cache has not seen a merge request created in an earlier pass.
-func (r *RefineryReconciler) mergeRequest(ctx context.Context, ref *gastownv1.Refinery, bead *gastownv1.Bead) (*gastownv1.MergeRequest, error) {
+// creating it (created) when the Refinery first takes the attempt's push
+// into its queue; nil while the Bead controller has not recorded the push,
+// or the cache has not seen a merge request created in an earlier pass.
+func (r *RefineryReconciler) mergeRequest(ctx context.Context, ref *gastownv1.Refinery, bead *gastownv1.Bead) (mr *gastownv1.MergeRequest, created bool, err error) {
 	d := bead.Status.Dispatch
 	if d == nil || bead.Status.Branch == "" {
-		return nil, nil
+		return nil, false, nil
 	}
-	mr := &gastownv1.MergeRequest{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: d.Polecat}, mr)
+	mr = &gastownv1.MergeRequest{}
+	err = r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: d.Polecat}, mr)
 	if err == nil || !apierrors.IsNotFound(err) {
-		return mr, err
+		return mr, false, err
 	}
 	mr = &gastownv1.MergeRequest{
 		ObjectMeta: metav1.ObjectMeta{
@@ -353,11 +379,11 @@ func (r *RefineryReconciler) mergeRequest(ctx context.Context, ref *gastownv1.Re
 	}
 	if err := r.Create(ctx, mr); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil, nil
+			return nil, false, nil
 		}
-		return nil, fmt.Errorf("creating merge request %s/%s: %w", mr.Namespace, mr.Name, err)
+		return nil, false, fmt.Errorf("creating merge request %s/%s: %w", mr.Namespace, mr.Name, err)
 	}
-	return mr, nil
+	return mr, true, nil
 }
 
 // setPR patches the merge request's status, and its conditions with it.

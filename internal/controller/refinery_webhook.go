@@ -30,6 +30,9 @@ type RefineryWebhookReceiver struct {
 	Client client.Client
 	// Wake is the Refinery controller's channel (RefineryReconciler.Wake).
 	Wake chan<- event.GenericEvent
+	// Observe, when set, is told of each verified delivery before the
+	// Refinery is woken (RefineryReconciler.Observe).
+	Observe func(types.NamespacedName, *refinery.Webhook)
 }
 
 // ServeHTTP answers one delivery: 401 for a bad or missing signature, 404
@@ -76,6 +79,9 @@ func (h *RefineryWebhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Reque
 		gsmetrics.Webhook(ref.Spec.RigRef, gsmetrics.WebhookInvalid)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if h.Observe != nil {
+		h.Observe(types.NamespacedName{Namespace: ns, Name: name}, hook)
 	}
 	if !hook.Wakes() {
 		gsmetrics.Webhook(ref.Spec.RigRef, gsmetrics.WebhookIgnored)

@@ -16,18 +16,21 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	gsmetrics "github.com/boshu2/gastown-operator/internal/metrics"
+	"github.com/boshu2/gastown-operator/test/githubemu"
 )
 
 const webhookSecret = "webhook-test-secret"
 
 // TestWebhooksDriveTheRefinery: with a webhook and a poll interval of an
-// hour, the emulator's deliveries (the pull request opened, its check
-// passed, its approval) are what take the pull request to its merge.
+// hour, the emulator's deliveries (the check passed, the approval) are what
+// take the pull request to its merge, and, with what the Refinery
+// remembers between deliveries, in at most 8 requests to GitHub.
 func TestWebhooksDriveTheRefinery(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, func(s *gastownv1.RefinerySpec) {
 		s.PollInterval = &metav1.Duration{Duration: time.Hour}
 		s.GitHub.WebhookSecretRef = &meta.SecretKeyReference{Name: "github-webhook"}
+		s.Labels = nil // the default; labels are one request more
 	}, "gt-a")
 	secret(t, f.ns, "github-webhook", map[string]string{"secret": webhookSecret})
 	hookURL := webhooks.URL + "/hooks/github/" + f.ns + "/" + f.ns
@@ -37,23 +40,40 @@ func TestWebhooksDriveTheRefinery(t *testing.T) {
 	f.emu.API.ResetCalls()
 	f.dispatch(t)
 	pr := f.pr(t, "gt-a")
-	g.Eventually(func(g Gomega) {
-		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
-		g.Expect(b.Status.PullRequest).NotTo(BeNil())
-		g.Expect(b.Status.PullRequest.Gate).To(Equal("1 approval missing"))
-	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	gate := func(want string) {
+		t.Helper()
+		g.Eventually(func(g Gomega) {
+			b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+			g.Expect(b.Status.PullRequest).NotTo(BeNil())
+			g.Expect(b.Status.PullRequest.Gate).To(Equal(want))
+		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	}
+	// Opened now, it has no review: it is gated when a delivery comes.
+	gate("waiting for checks and 1 approval")
 	opening := f.emu.API.Calls()
-	t.Logf("GitHub API calls to open the pull request and gate it, with webhooks: %d %v", totalCalls(opening), opening)
+	t.Logf("GitHub API calls to open the pull request, with webhooks: %d %v", totalCalls(opening), opening)
 
 	// The poll is an hour away: only the deliveries below can merge it.
 	f.emu.API.ResetCalls()
 	f.green(t, pr)
+	gate("1 approval missing")
+	checked := f.emu.API.Calls()
+	t.Logf("GitHub API calls on the check's delivery: %d %v", totalCalls(checked), checked)
+	f.emu.API.ResetCalls()
 	approved := time.Now()
 	f.approve(t, pr)
 	f.merged(t, "gt-a")
 	t.Logf("from the approving review to the bead Merged, with webhooks: %s", time.Since(approved).Round(time.Millisecond))
-	calls := f.emu.API.Calls()
-	t.Logf("GitHub API calls from the first gate to the merge (the check, the approval, the deliveries of the Refinery's own actions), with webhooks: %d %v", totalCalls(calls), calls)
+	merging := f.emu.API.Calls()
+	t.Logf("GitHub API calls on the approval's delivery, to the merge: %d %v", totalCalls(merging), merging)
+	// The deliveries of the Refinery's own actions (the merge's closed and
+	// push) come after; they ask for nothing.
+	g.Eventually(func() []githubemu.Delivery { return f.emu.API.Deliveries() }, 10*time.Second, 50*time.Millisecond).
+		Should(ContainElement(HaveField("Event", "push")))
+	f.suspendRefinery(t, true)
+	total := totalCalls(opening) + totalCalls(checked) + totalCalls(f.emu.API.Calls())
+	t.Logf("GitHub API requests for the merged pull request, with webhooks: %d", total)
+	g.Expect(total).To(BeNumerically("<=", 8), "requests per merged pull request")
 	for _, d := range f.emu.API.Deliveries() {
 		g.Expect(d.Status).To(Equal(http.StatusAccepted), "delivery of %s", d.Event)
 	}

@@ -130,11 +130,12 @@ func startManager(e *testenv.Env) (func(), error) {
 		},
 		func() error {
 			wake := make(chan event.GenericEvent, 64)
-			webhooks = httptest.NewServer(&controller.RefineryWebhookReceiver{Client: k8s, Wake: wake})
-			return (&controller.RefineryReconciler{Client: as("Refinery", k8s), EventRecorder: recorder,
+			r := &controller.RefineryReconciler{Client: as("Refinery", k8s), EventRecorder: recorder,
 				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
 				Wake:        wake,
-			}).SetupWithManager(mgr, opts)
+			}
+			webhooks = httptest.NewServer(&controller.RefineryWebhookReceiver{Client: k8s, Wake: wake, Observe: r.Observe})
+			return r.SetupWithManager(mgr, opts)
 		},
 		func() error { return setupWitness(mgr, e.Config, as("Witness", k8s), recorder, opts) },
 	} {

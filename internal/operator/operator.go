@@ -280,7 +280,7 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 			r := &controller.RefineryReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder}
 			if o.WebhookAddr != "" {
 				r.Wake = make(chan event.GenericEvent, 256)
-				if err := mgr.Add(webhookServer(o.WebhookAddr, &controller.RefineryWebhookReceiver{Client: c, Wake: r.Wake})); err != nil {
+				if err := mgr.Add(webhookServer(o.WebhookAddr, &controller.RefineryWebhookReceiver{Client: c, Wake: r.Wake, Observe: r.Observe})); err != nil {
 					return err
 				}
 			}

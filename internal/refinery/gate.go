@@ -69,7 +69,7 @@ func Gate(in GateInput) GateResult {
 	case pr.MergeableState == "behind":
 		return GateResult{Action: ActionUpdateBranch, Message: "the branch is behind " + pr.BaseBranch}
 	case pr.Mergeable == nil || pr.MergeableState == "unknown" || pr.MergeableState == "":
-		return wait("waiting for the forge to compute mergeability")
+		return wait(GateComputingMergeability)
 	}
 	switch in.Checks.State {
 	case CheckFailure:
@@ -90,6 +90,10 @@ func Gate(in GateInput) GateResult {
 	}
 	return GateResult{Action: ActionMerge, Message: "ready to merge"}
 }
+
+// GateComputingMergeability is the gate while the forge computes whether
+// the pull request merges cleanly.
+const GateComputingMergeability = "waiting for the forge to compute mergeability"
 
 func wait(msg string) GateResult { return GateResult{Action: ActionWait, Message: msg} }
 

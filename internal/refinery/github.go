@@ -185,7 +185,9 @@ func (g *GitHub) create(ctx context.Context, in NewPullRequest) (*PullRequest, e
 		Draft: &in.Draft,
 	})
 	if err == nil {
-		return toPullRequest(created), nil
+		pr := toPullRequest(created)
+		pr.Opened = true
+		return pr, nil
 	}
 	if !alreadyExists(err) {
 		return nil, g.wrap(op, err)

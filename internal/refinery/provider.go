@@ -55,6 +55,8 @@ type PullRequest struct {
 	MergeableState string
 	MergeCommitSHA string
 	MergedAt       time.Time
+	// Opened: CreatePullRequest opened it, rather than finding it open.
+	Opened bool
 }
 
 // NewPullRequest is what CreatePullRequest opens.

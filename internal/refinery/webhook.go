@@ -18,7 +18,8 @@ var ErrBadSignature = errors.New("webhook signature missing or wrong")
 // MaxWebhookBytes bounds a webhook body; GitHub caps payloads at 25 MB.
 const MaxWebhookBytes = 25 << 20
 
-// Webhook is one verified GitHub webhook delivery.
+// Webhook is one verified GitHub webhook delivery, with what it says
+// changed.
 type Webhook struct {
 	// Event is the X-GitHub-Event header: pull_request, status, push, ...
 	Event string
@@ -26,6 +27,15 @@ type Webhook struct {
 	Delivery string
 	// Repository is the owner/name the event is about.
 	Repository string
+	// Action is the event's action: opened, synchronize, submitted, ...
+	Action string
+	// PullRequest is the number of the pull request a pull_request or
+	// pull_request_review event is about.
+	PullRequest int
+	// SHA is the commit a status, check_run or check_suite event is about.
+	SHA string
+	// Ref is the reference a push moved, e.g. refs/heads/main.
+	Ref string
 }
 
 // ReadWebhook reads one delivery and verifies its X-Hub-Signature-256
@@ -47,21 +57,53 @@ func ReadWebhook(r *http.Request, secret []byte) (*Webhook, error) {
 		return nil, ErrBadSignature
 	}
 	var payload struct {
+		Action     string `json:"action"`
 		Repository struct {
 			FullName string `json:"full_name"`
 		} `json:"repository"`
+		PullRequest struct {
+			Number int `json:"number"`
+		} `json:"pull_request"`
+		SHA      string `json:"sha"`
+		CheckRun struct {
+			HeadSHA string `json:"head_sha"`
+		} `json:"check_run"`
+		CheckSuite struct {
+			HeadSHA string `json:"head_sha"`
+		} `json:"check_suite"`
+		Ref string `json:"ref"`
 	}
 	if err := json.Unmarshal(body, &payload); err != nil {
 		return nil, fmt.Errorf("webhook body is not JSON: %w", err)
 	}
-	return &Webhook{Event: github.WebHookType(r), Delivery: github.DeliveryID(r), Repository: payload.Repository.FullName}, nil
+	w := &Webhook{
+		Event: github.WebHookType(r), Delivery: github.DeliveryID(r), Repository: payload.Repository.FullName,
+		Action: payload.Action, PullRequest: payload.PullRequest.Number, Ref: payload.Ref,
+	}
+	switch w.Event {
+	case "status":
+		w.SHA = payload.SHA
+	case "check_run":
+		w.SHA = payload.CheckRun.HeadSHA
+	case "check_suite":
+		w.SHA = payload.CheckSuite.HeadSHA
+	}
+	return w, nil
 }
 
 // Wakes says whether the event can change what the Refinery's queue waits
-// for: a pull request, its reviews or checks, or the target branch moved.
+// for: a pull request's head, state or base, its reviews or checks, or a
+// branch moved. The pull request actions that change none of these (most
+// of them the Refinery's own: opened, labeled, review_requested) do not.
 func (w *Webhook) Wakes() bool {
 	switch w.Event {
-	case "pull_request", "pull_request_review", "status", "check_run", "check_suite", "push":
+	case "pull_request":
+		switch w.Action {
+		case "synchronize", "closed", "reopened", "edited", "ready_for_review", "converted_to_draft":
+			return true
+		}
+		return false
+	case "pull_request_review", "status", "check_run", "check_suite", "push":
 		return true
 	}
 	return false
