@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
 	"github.com/boshu2/gastown-operator/internal/gitops"
 	"github.com/boshu2/gastown-operator/internal/refinery"
 	"github.com/boshu2/gastown-operator/internal/witness"
@@ -222,6 +223,10 @@ func (r *RefineryReconciler) queue(ctx context.Context, ref *gastownv1.Refinery)
 		switch {
 		case pr != nil && pr.State == gastownv1.PullRequestMerged:
 			merged++
+		case b.Status.Phase == gastownv1.BeadPhaseFailed && pr != nil && pr.State == gastownv1.PullRequestOpen && pr.Failure != "":
+			// Given up on a conflict: resolved on the branch by hand, it
+			// still merges.
+			queue = append(queue, b)
 		case b.Status.Phase == gastownv1.BeadPhaseFailed && pr != nil, b.Status.Phase == gastownv1.BeadPhaseRejected:
 			failed++
 		case b.Status.Phase == gastownv1.BeadPhaseInReview:
@@ -460,6 +465,9 @@ func (r *RefineryReconciler) mergeWithGit(ctx context.Context, ref *gastownv1.Re
 		return mergeStep{}, &setupError{gastownv1.SecretNotFoundReason, err}
 	}
 	merger := refinery.NewGitMerger(rig.Status.GitURL, auth)
+	if mr.Status.Failure != "" && dispatch.Superseded(next) {
+		return mergeStep{requeue: time.Second}, r.retire(ctx, merger, nil, next, mr)
+	}
 	author := object.Signature{Name: rig.Spec.Git.AuthorName, Email: rig.Spec.Git.AuthorEmail, When: time.Now()}
 	message := fmt.Sprintf("%s: %s\n\nBead: %s\nPolecat: %s\n", next.Name, next.Spec.Title, next.Name, next.Status.Polecat)
 	sha, err := merger.Merge(ctx, next.Status.Branch, targetBranch(ref, rig), string(ref.Spec.MergeMethod), message, author)

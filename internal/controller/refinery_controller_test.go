@@ -511,6 +511,38 @@ func assertNoToken(t *testing.T, ns string) {
 	}
 }
 
+// TestGitProviderStartsOverAnEditedBeadItGaveUpOn: with the git provider,
+// a conflict it gave up on is retired (the branch deleted) once the bead
+// is edited, and the new attempt merges.
+func TestGitProviderStartsOverAnEditedBeadItGaveUpOn(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) {
+		s.Provider, s.GitHub, s.MaxConflictFixes = gastownv1.ProviderGit, nil, ptr(int32(0))
+	}, "gt-a")
+	f.suspendRefinery(t, true)
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	_, err := f.emu.CommitFiles("main", "someone else's change", map[string]string{"work/gt-a.txt": "a different line\n"})
+	g.Expect(err).NotTo(HaveOccurred())
+	f.suspendRefinery(t, false)
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
+		g.Expect(conditions.GetReason(b, meta.StalledCondition)).To(Equal(gastownv1.MergeConflictReason))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	update(t, f.ns, "gt-a", &gastownv1.Bead{}, func(b *gastownv1.Bead) { b.Spec.Description = "Start from main as it is now." })
+	merged := f.merged(t, "gt-a")
+	g.Expect(merged.Status.Dispatch.Polecat).To(Equal("gt-a-2"))
+	g.Expect(get(g, f.ns, "gt-a", &gastownv1.MergeRequest{}).Status.State).To(Equal(gastownv1.PullRequestClosed), "the failed attempt is retired")
+	mainSHA, err := f.emu.API.BranchSHA("org", "app", "main")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(merged.Status.PullRequest.MergeCommit).To(Equal(mainSHA))
+}
+
 func TestAClosedPullRequestRejectsTheBeadUntilItIsEdited(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, nil, "gt-a")
@@ -555,6 +587,37 @@ func conflictOnMain(t *testing.T, f forge, bead string) githubemu.PullRequest {
 	return pr
 }
 
+// TestAConflictResolvedByHandMerges: after the Refinery gave up on a
+// conflict, a person resolves it on the branch; the Refinery, still gating
+// the pull request, lifts the failure and merges it.
+func TestAConflictResolvedByHandMerges(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.MaxConflictFixes = ptr(int32(0)) }, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := conflictOnMain(t, f, "gt-a")
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// The resolution: the branch takes main's side of the conflicting line.
+	resolved, err := f.emu.CommitFiles("polecat/gt-a", "resolve the conflict with main", map[string]string{"work/gt-a.txt": "a different line\n"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		g.Expect(b.Status.PullRequest.Failure).To(BeEmpty())
+		g.Expect(b.Status.PullRequest.Gate).To(Equal("1 approval missing"))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	now, err := f.emu.API.PullRequest("org", "app", pr.Number)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(now.HeadSHA).To(Equal(resolved))
+	f.approve(t, now)
+	merged := f.merged(t, "gt-a")
+	g.Expect(merged.Status.PullRequest.Number).To(Equal(pr.Number), "the same pull request")
+	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a"}), "no new attempt")
+}
+
 func TestAConflictIsRedoneByAConflictPolecat(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.RequiredApprovals = ptr(int32(0)); s.AutoMerge = ptr(false) }, "gt-a")
@@ -597,6 +660,30 @@ func TestAConflictFailsTheBeadWhenNoFixIsAllowed(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(now.Comments).To(ContainElement(ContainSubstring("Gas Town refinery: the branch still conflicts with main")))
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// Edited, the failed bead runs again, on the current main, and its new
+	// work is what merges: never the failed attempt's.
+	update(t, f.ns, "gt-a", &gastownv1.Bead{}, func(b *gastownv1.Bead) { b.Spec.Description = "Start from main as it is now." })
+	var again *gastownv1.Bead
+	g.Eventually(func(g Gomega) {
+		again = get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(again.Status.Dispatch.Polecat).To(Equal("gt-a-2"))
+		g.Expect(again.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		g.Expect(again.Status.PullRequest).NotTo(BeNil())
+		g.Expect(again.Status.PullRequest.Gate).NotTo(ContainSubstring("conflicts"))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(again.Status.PullRequest.Number).NotTo(Equal(pr.Number), "a new pull request")
+	failed, err := f.emu.API.PullRequest("org", "app", pr.Number)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(failed.State).To(Equal("closed"), "the failed attempt's pull request is closed")
+	g.Expect(failed.Merged).To(BeFalse())
+	g.Expect(failed.Comments).To(ContainElement(ContainSubstring("a new attempt follows")))
+	now, err := f.emu.API.PullRequest("org", "app", again.Status.PullRequest.Number)
+	g.Expect(err).NotTo(HaveOccurred())
+	f.green(t, now)
+	f.approve(t, now)
+	merged := f.merged(t, "gt-a")
+	g.Expect(merged.Status.PullRequest.HeadSHA).To(Equal(merged.Status.Commit), "the new attempt's commit merged")
 }
 
 func TestAMergeQueueRepositoryIsReported(t *testing.T) {

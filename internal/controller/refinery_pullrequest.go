@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/dispatch"
@@ -41,6 +42,9 @@ type prState struct {
 func (r *RefineryReconciler) advance(ctx context.Context, provider *refinery.Vouched, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, newRequest bool, target string) (*prState, error) {
 	if s := mr.Status.State; s == gastownv1.PullRequestMerged || s == gastownv1.PullRequestClosed {
 		return nil, nil // recorded already; the bead's phase has not caught up yet
+	}
+	if mr.Status.Failure != "" && dispatch.Superseded(bead) {
+		return nil, r.retire(ctx, provider, provider, bead, mr)
 	}
 	polecats := &gastownv1.PolecatList{}
 	if err := r.List(ctx, polecats, client.InNamespace(bead.Namespace), client.MatchingFields{polecatBeadIndex: bead.Name}, readOnly); err != nil {
@@ -111,13 +115,19 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider *refinery.Vou
 			break
 		}
 	}
+	conflicting := gate.Action == refinery.ActionFixConflict
 	if err := r.act(ctx, provider, ref, rig, bead, mr, pr, &gate); err != nil {
 		return nil, err
 	}
 	if err := r.postNotice(ctx, provider, ref, mr, pr.Number, polecats.Items); err != nil {
 		return nil, err
 	}
-	if err := r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.HeadSHA, s.Gate = pr.HeadSHA, gate.Message }); err != nil {
+	if err := r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) {
+		s.HeadSHA, s.Gate = pr.HeadSHA, gate.Message
+		if !conflicting {
+			s.Failure = "" // resolved on the branch by hand
+		}
+	}); err != nil {
 		return nil, err
 	}
 	return &prState{bead: bead, mr: mr, pr: pr, gate: gate}, nil
@@ -172,6 +182,37 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 	return nil
 }
 
+// retire closes a failed attempt's pull request (when prs, the forge, is
+// set) and deletes its branch, once the bead changed: the bead's next
+// attempt starts on a fresh branch and pull request.
+func (r *RefineryReconciler) retire(ctx context.Context, branches branchDeleter, prs refinery.Provider, bead *gastownv1.Bead, mr *gastownv1.MergeRequest) error {
+	n := mr.Status.Number
+	if prs == nil {
+		n = 0
+	}
+	if n > 0 {
+		if err := prs.ClosePullRequest(ctx, n); err != nil {
+			return err
+		}
+	}
+	if err := branches.DeleteBranch(ctx, mr.Spec.HeadBranch); err != nil {
+		return err
+	}
+	if err := r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.State = gastownv1.PullRequestClosed }); err != nil {
+		return err
+	}
+	what := "branch " + mr.Spec.HeadBranch
+	if n > 0 {
+		what = fmt.Sprintf("pull request #%d", n)
+		// After the record, so that a restart never says it twice.
+		if err := prs.Comment(ctx, n, "Gas Town refinery: the bead changed since this attempt failed; a new attempt follows on a new pull request."); err != nil {
+			log.FromContext(ctx).Error(err, "commenting on a superseded pull request", "pullRequest", n)
+		}
+	}
+	r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Superseded", "closed %s of the failed attempt %s: the bead changed", what, mr.Name)
+	return nil
+}
+
 // updateBranch merges the target into the pull request's branch, so that
 // its checks run again on it, and says so for the gate.
 func updateBranch(ctx context.Context, provider refinery.Provider, pr *refinery.PullRequest) (string, error) {
@@ -187,7 +228,7 @@ func updateBranch(ctx context.Context, provider refinery.Provider, pr *refinery.
 func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(string) error, ref *gastownv1.Refinery, rig *gastownv1.Rig, bead *gastownv1.Bead, mr *gastownv1.MergeRequest, base, head string, gate *refinery.GateResult) error {
 	status := &mr.Status.PullRequestStatus
 	if status.ConflictFixes >= ptrOr(ref.Spec.MaxConflictFixes, gastownv1.DefaultMaxConflictFixes) {
-		why := fmt.Sprintf("the branch still conflicts with %s after %d conflict fixes; resolve it by hand, then edit the bead or set %s",
+		why := fmt.Sprintf("the branch still conflicts with %s after %d conflict fixes; resolve it on the branch and the refinery merges it, or edit the bead or set %s to start over",
 			base, status.ConflictFixes, gastownv1.RetryAnnotation)
 		if status.Failure == "" {
 			if comment != nil {

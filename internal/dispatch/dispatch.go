@@ -311,6 +311,13 @@ func currentPullRequest(b *gastownv1.Bead, d *gastownv1.DispatchStatus, mrs []ga
 	return nil, false
 }
 
+// Superseded says whether the bead changed (its spec or retry token)
+// since its latest dispatch: that attempt's failure no longer holds it.
+func Superseded(b *gastownv1.Bead) bool {
+	d := b.Status.Dispatch
+	return d != nil && (d.SpecHash != b.Spec.Hash() || d.Retry != b.Annotations[gastownv1.RetryAnnotation])
+}
+
 func polecatsByBead(polecats []gastownv1.Polecat) map[string][]gastownv1.Polecat {
 	out := map[string][]gastownv1.Polecat{}
 	for _, pc := range polecats {
@@ -368,6 +375,10 @@ func Evaluate(b *gastownv1.Bead, polecats []gastownv1.Polecat, mergeRequests []g
 			fmt.Sprintf("pull request %s merged as %s; waiting for the source to show the bead closed", prName(pr), short(pr.MergeCommit)))
 	case pr != nil && pr.Failure != "" && current:
 		return st.with(gastownv1.BeadPhaseFailed, gastownv1.MergeConflictReason, fmt.Sprintf("pull request %s: %s", prName(pr), pr.Failure))
+	case pr != nil && pr.Failure != "" && pr.State == gastownv1.PullRequestOpen:
+		// Its branch is the bead's, so the new attempt waits for it to go.
+		return st.with(gastownv1.BeadPhaseInReview, gastownv1.PullRequestOpenReason,
+			fmt.Sprintf("the bead changed since pull request %s failed; the refinery closes it, then the bead runs again", prName(pr)))
 	case pr != nil && pr.State == gastownv1.PullRequestOpen:
 		msg := fmt.Sprintf("pull request %s is open", prName(pr))
 		if pr.Gate != "" {

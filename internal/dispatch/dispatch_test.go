@@ -265,9 +265,12 @@ func TestEvaluatePhases(t *testing.T) {
 		{name: "reopened after merge runs again", bead: reopened, polecats: inReview, mergeRequests: mergedMR, phase: gastownv1.BeadPhaseReady},
 		{name: "edited after rejection runs again", bead: reopened, polecats: inReview, mergeRequests: closedMR, phase: gastownv1.BeadPhaseReady},
 		{name: "retried after rejection runs again", bead: retried, polecats: inReview, mergeRequests: closedMR, phase: gastownv1.BeadPhaseReady},
-		// Its message asks for a fix by hand, then an edit: the open pull
-		// request goes back to the Refinery's gate.
-		{name: "edited after the refinery gave up goes back to review", bead: reopened, polecats: inReview, mergeRequests: failedMR, phase: gastownv1.BeadPhaseInReview},
+		// Its branch is the bead's: the Refinery closes the failed pull
+		// request and deletes the branch before the bead runs again.
+		{name: "edited after the refinery gave up waits for its pull request to close", bead: reopened, polecats: inReview, mergeRequests: failedMR,
+			phase: gastownv1.BeadPhaseInReview, message: "the refinery closes it, then the bead runs again"},
+		{name: "retried after the refinery gave up waits too", bead: retried, polecats: inReview, mergeRequests: failedMR,
+			phase: gastownv1.BeadPhaseInReview, message: "the refinery closes it"},
 		{name: "merged, the bead unchanged since the merge", bead: generation(a, 3), polecats: inReview,
 			mergeRequests: mergedAt(mergedMR, 3), phase: gastownv1.BeadPhaseMerged},
 		{name: "reopened after merge, its file as it was before", bead: generation(a, 5), polecats: inReview,

@@ -420,6 +420,12 @@ func (g *GitHub) Comment(ctx context.Context, number int, body string) error {
 	return g.wrap(fmt.Sprintf("comment on pull request #%d", number), err)
 }
 
+// ClosePullRequest closes a pull request unmerged.
+func (g *GitHub) ClosePullRequest(ctx context.Context, number int) error {
+	_, _, err := g.client.PullRequests.Edit(ctx, g.owner, g.repo, number, &github.PullRequest{State: github.String("closed")})
+	return g.wrap(fmt.Sprintf("close pull request #%d", number), err)
+}
+
 // noticeMarker ends the Refinery's standing comment, so that it is found
 // again when its ID was not recorded (a restart right after posting it).
 const noticeMarker = "<!-- gastown:notice -->"

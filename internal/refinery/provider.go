@@ -127,6 +127,9 @@ type Provider interface {
 	DeleteBranch(ctx context.Context, branch string) error
 	// Comment adds a comment to a pull request's conversation.
 	Comment(ctx context.Context, number int, body string) error
+	// ClosePullRequest closes a pull request unmerged; a closed one is no
+	// error.
+	ClosePullRequest(ctx context.Context, number int) error
 	// Notice writes the Refinery's standing comment on a pull request (an
 	// edit of comment id when it is not 0) and returns its ID.
 	Notice(ctx context.Context, number int, id int64, body string) (int64, error)
