@@ -280,6 +280,11 @@ func TestRefineryMergesInPriorityOrderAndUpdatesABranchBehindBase(t *testing.T) 
 	}
 	order := mergeOrder(t, f)
 	g.Expect(order).To(Equal([]string{"gt-hi", "gt-lo"}))
+	for _, pr := range []githubemu.PullRequest{lo, hi} {
+		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(now.MergedBehind).To(BeFalse(), "#%d merged on a base it was not tested on", pr.Number)
+	}
 }
 
 // TestMergesIntoOneBranchTakeTurnsAcrossRefineries: two rigs on one
@@ -743,6 +748,7 @@ func TestUpdateBranchWhenRequiredFollowsBranchProtection(t *testing.T) {
 				now, err := f.emu.API.PullRequest("org", "app", lo.Number)
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(now.HeadSHA).To(Equal(lo.HeadSHA), "merged as it was tested, on the old base")
+				g.Expect(now.MergedBehind).To(BeTrue(), "whenRequired lets it merge behind main")
 				return
 			}
 			g.Eventually(func(g Gomega) {
