@@ -597,13 +597,7 @@ func conflictOnMain(t *testing.T, f forge, bead string) githubemu.PullRequest {
 // the pull request, lifts the failure and merges it.
 func TestAConflictResolvedByHandMerges(t *testing.T) {
 	g := NewWithT(t)
-	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.MaxConflictFixes = ptr(int32(0)) }, "gt-a")
-	f.bead(t, "gt-a", 2)
-	f.dispatch(t)
-	pr := conflictOnMain(t, f, "gt-a")
-	g.Eventually(func(g Gomega) {
-		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
-	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	f, pr := givenUpOnAConflict(t)
 
 	// The resolution: the branch takes main's side of the conflicting line.
 	resolved, err := f.emu.CommitFiles("polecat/gt-a", "resolve the conflict with main", map[string]string{"work/gt-a.txt": "a different line\n"})
@@ -649,16 +643,25 @@ func TestAConflictIsRedoneByAConflictPolecat(t *testing.T) {
 	g.Expect(work).To(HavePrefix("a different line\n"), "the new branch starts from main")
 }
 
-func TestAConflictFailsTheBeadWhenNoFixIsAllowed(t *testing.T) {
-	g := NewWithT(t)
+// givenUpOnAConflict is a bead whose branch conflicts with main, on a
+// Refinery that allows no conflict fix: it fails.
+func givenUpOnAConflict(t *testing.T) (forge, githubemu.PullRequest) {
+	t.Helper()
 	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.MaxConflictFixes = ptr(int32(0)) }, "gt-a")
 	f.bead(t, "gt-a", 2)
 	f.dispatch(t)
 	pr := conflictOnMain(t, f, "gt-a")
+	NewWithT(t).Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	return f, pr
+}
 
+func TestAConflictFailsTheBeadWhenNoFixIsAllowed(t *testing.T) {
+	g := NewWithT(t)
+	f, pr := givenUpOnAConflict(t)
 	g.Eventually(func(g Gomega) {
 		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
-		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
 		g.Expect(conditions.GetReason(b, meta.StalledCondition)).To(Equal(gastownv1.MergeConflictReason))
 		g.Expect(conditions.GetMessage(b, meta.ReadyCondition)).To(ContainSubstring("still conflicts with main after 0 conflict fixes"))
 		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
