@@ -123,6 +123,31 @@ func (f forge) suspendRefinery(t *testing.T, suspend bool) {
 	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 }
 
+// pushedBehindASuspendedRefinery runs the bead's polecat while the
+// Refinery is suspended, and returns the bead InReview with its push.
+func (f forge) pushedBehindASuspendedRefinery(t *testing.T, id string) *gastownv1.Bead {
+	t.Helper()
+	f.suspendRefinery(t, true)
+	f.bead(t, id, 2)
+	f.dispatch(t)
+	var b *gastownv1.Bead
+	NewWithT(t).Eventually(func(g Gomega) {
+		b = get(g, f.ns, id, &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	return b
+}
+
+// client is a go-github client of the emulator, as a person would use.
+func (f forge) client(t *testing.T) *github.Client {
+	t.Helper()
+	gh, err := github.NewClient(nil).WithAuthToken(testToken).WithEnterpriseURLs(f.emu.API.URL(), f.emu.API.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh
+}
+
 // pr waits for the bead's pull request and returns it.
 func (f forge) pr(t *testing.T, bead string) githubemu.PullRequest {
 	t.Helper()
@@ -399,15 +424,8 @@ func TestChangesRequestedLaunchARevisionPolecat(t *testing.T) {
 func TestRefineryAdoptsAPullRequestItDidNotRecord(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, nil, "gt-a")
-	f.suspendRefinery(t, true)
-	f.bead(t, "gt-a", 2)
-	f.dispatch(t)
-	g.Eventually(func(g Gomega) {
-		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
-	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
-
-	gh, err := github.NewClient(nil).WithAuthToken(testToken).WithEnterpriseURLs(f.emu.API.URL(), f.emu.API.URL())
-	g.Expect(err).NotTo(HaveOccurred())
+	f.pushedBehindASuspendedRefinery(t, "gt-a")
+	gh := f.client(t)
 	opened, _, err := gh.PullRequests.Create(context.Background(), "org", "app", &github.NewPullRequest{
 		Title: github.String("gt-a: opened before the crash"), Head: github.String("polecat/gt-a"), Base: github.String("main")})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -428,21 +446,13 @@ func TestRefineryAdoptsAPullRequestItDidNotRecord(t *testing.T) {
 func TestARestartAfterOpeningFindsThePullRequestItOpened(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, nil, "gt-a")
-	f.suspendRefinery(t, true)
-	f.bead(t, "gt-a", 2)
-	f.dispatch(t)
-	var bead *gastownv1.Bead
-	g.Eventually(func(g Gomega) {
-		bead = get(g, f.ns, "gt-a", &gastownv1.Bead{})
-		g.Expect(bead.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
-	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	bead := f.pushedBehindASuspendedRefinery(t, "gt-a")
 	g.Expect(k8s.Create(context.Background(), &gastownv1.MergeRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: bead.Status.Dispatch.Polecat, Namespace: f.ns},
 		Spec: gastownv1.MergeRequestSpec{BeadRef: "gt-a", RigRef: f.rig, Polecat: bead.Status.Dispatch.Polecat,
 			HeadBranch: bead.Status.Branch},
 	})).To(Succeed())
-	gh, err := github.NewClient(nil).WithAuthToken(testToken).WithEnterpriseURLs(f.emu.API.URL(), f.emu.API.URL())
-	g.Expect(err).NotTo(HaveOccurred())
+	gh := f.client(t)
 	opened, _, err := gh.PullRequests.Create(context.Background(), "org", "app", &github.NewPullRequest{
 		Title: github.String("gt-a: opened before the restart"), Head: github.String("polecat/gt-a"), Base: github.String("main")})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -524,12 +534,7 @@ func TestGitProviderStartsOverAnEditedBeadItGaveUpOn(t *testing.T) {
 	f := newForge(t, func(s *gastownv1.RefinerySpec) {
 		s.Provider, s.GitHub, s.MaxConflictFixes = gastownv1.ProviderGit, nil, ptr(int32(0))
 	}, "gt-a")
-	f.suspendRefinery(t, true)
-	f.bead(t, "gt-a", 2)
-	f.dispatch(t)
-	g.Eventually(func(g Gomega) {
-		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
-	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.pushedBehindASuspendedRefinery(t, "gt-a")
 	_, err := f.emu.CommitFiles("main", "someone else's change", map[string]string{"work/gt-a.txt": "a different line\n"})
 	g.Expect(err).NotTo(HaveOccurred())
 	f.suspendRefinery(t, false)
