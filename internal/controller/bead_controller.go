@@ -59,8 +59,10 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 			retErr = errors.Join(retErr, err)
 		}
 		// A bead's first phase is no event: the BeadStore sends one per
-		// revision for all the beads it synced.
-		if bead.Status.Phase != phaseBefore && phaseBefore != "" {
+		// revision for all the beads it synced. Nor are the phases of
+		// dispatch: the Rig sends one event per pass naming the polecats it
+		// started.
+		if bead.Status.Phase != phaseBefore && phaseBefore != "" && !routinePhase(bead.Status.Phase) {
 			typ := corev1.EventTypeNormal
 			if bead.Status.Phase == gastownv1.BeadPhaseFailed || bead.Status.Phase == gastownv1.BeadPhaseRejected {
 				typ = corev1.EventTypeWarning
@@ -284,4 +286,14 @@ func (r *BeadReconciler) dependents(ctx context.Context, o client.Object) []reco
 // workTypes decide their phase.
 func (r *BeadReconciler) beadsOfStore(ctx context.Context, o client.Object) []reconcile.Request {
 	return requestsByIndex(ctx, r.Client, &gastownv1.BeadList{}, o.GetNamespace(), beadRigIndex, o.(*gastownv1.BeadStore).Spec.RigRef)
+}
+
+// routinePhase: the phases a bead passes on its way to a polecat, which
+// the BeadStore's and the Rig's summary events already tell.
+func routinePhase(p gastownv1.BeadPhase) bool {
+	switch p {
+	case gastownv1.BeadPhaseOpen, gastownv1.BeadPhaseBlocked, gastownv1.BeadPhaseReady, gastownv1.BeadPhaseWorking:
+		return true
+	}
+	return false
 }

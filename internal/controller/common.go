@@ -153,11 +153,12 @@ func firstFalse(obj conditions.Getter, types []string) string {
 	return ""
 }
 
-// eventOnChange emits an event when the Ready condition changed between
-// before and after.
+// eventOnChange emits an event when the Ready condition's status or
+// reason changed between before and after. A new message alone (counts, a
+// revision) is no new state: it would be an event per write.
 func eventOnChange(rec kuberecorder.EventRecorder, obj statusObject, before *readyState) {
 	now := readyOf(obj)
-	if before != nil && *before == now {
+	if before != nil && before.status == now.status && before.reason == now.reason {
 		return
 	}
 	typ := "Normal"
