@@ -12,9 +12,15 @@
 //	make bench-scale                     # 1,000 then 10,000 beads
 //	make bench-scale BENCH_BEADS=10000   # one size
 //
+// The scenarios, in order: an artifact of the beads (epics, which never
+// dispatch) taken in by a suspended rig; one bead retitled; a push that
+// makes BENCH_READY of them tasks, so Ready, the rig still suspended; the
+// rig resumed with maxPolecats raised, until every ready bead has its
+// Polecat and Pod. Each phase's writes are counted until the apiserver is
+// quiet.
+//
 // BENCH_MANAGER runs that manager binary instead of this tree's
 // cmd/manager (built once per run), e.g. another commit's, for a before
-// and after. BENCH_READY (default 1000) is how many beads become ready in the
-// dispatch scenario; BENCH_QUIET (default 10s) how long the apiserver must
+// and after. BENCH_READY (default 1000) is how many beads become ready; BENCH_QUIET (default 10s) how long the apiserver must
 // see no write before a phase's writes are counted as done.
 package scale

@@ -38,7 +38,7 @@ func split(w writes, cats ...[2]string) string {
 }
 
 func (r *result) report(b *testing.B) {
-	intakeW, resyncW, dispatchW := r.intakeWrites.total(), r.resyncWrites.total(), r.dispatchWrites.total()
+	intakeW, resyncW, readyW, dispatchW := r.intakeWrites.total(), r.resyncWrites.total(), r.readyWrites.total(), r.dispatchWrites.total()
 	rows := [][2]string{
 		{fmt.Sprintf("artifact → all %s Bead objects", num(float64(r.beads))),
 			fmt.Sprintf("%s (%s a bead); writes end after %s%s", secs(r.intakeTime), perItem(r.intakeTime, r.beads),
@@ -57,9 +57,16 @@ func (r *result) report(b *testing.B) {
 					[2]string{beadObjects, "bead"}, [2]string{beadStatus, "bead status"}, [2]string{eventWrites, "events"},
 					[2]string{rigStatus, "Rig status"}, [2]string{flux, "GitRepository (flux CLI)"},
 					[2]string{fluxStatus, "GitRepository status (source-controller)"}))},
-		{fmt.Sprintf("%s ready beads → %s Polecats and Pods%s", num(float64(r.ready)), num(float64(r.maxPolecats)), r.capNote()),
-			fmt.Sprintf("%s (beads changed in %s); %s writes (%s a polecat, %s of them on the polecat and its pod: %s); writes end after %s%s",
-				secs(r.dispatchTime), secs(r.readyTime), num(dispatchW), ratio(dispatchW, r.maxPolecats),
+		{fmt.Sprintf("a push makes %s beads ready (the rig suspended)", num(float64(r.ready))),
+			fmt.Sprintf("%s; %s writes (%s a bead: %s); writes end after %s%s",
+				secs(r.readyTime), num(readyW), ratio(readyW, r.ready), split(r.readyWrites,
+					[2]string{beadObjects, "bead updates"}, [2]string{beadStatus, "bead status patches"},
+					[2]string{eventWrites, "event writes"}, [2]string{flux, "GitRepository (flux CLI)"},
+					[2]string{fluxStatus, "GitRepository status (source-controller)"}),
+				secs(r.readySettle), notQuiet(r.readyQuiet))},
+		{fmt.Sprintf("%s ready beads → %s Polecats and Pods, from the rig's resume%s", num(float64(r.ready)), num(float64(r.maxPolecats)), r.capNote()),
+			fmt.Sprintf("%s; %s writes (%s a polecat, %s of them on the polecat and its pod: %s); writes end after %s%s",
+				secs(r.dispatchTime), num(dispatchW), ratio(dispatchW, r.maxPolecats),
 				ratio(r.dispatchWrites[polecatObject]+r.dispatchWrites[polecatStatus]+r.dispatchWrites[podWrites], r.maxPolecats),
 				split(r.dispatchWrites,
 					[2]string{polecatStatus, "polecat status patches"}, [2]string{polecatObject, "polecat creates/updates"},
@@ -81,7 +88,7 @@ func (r *result) report(b *testing.B) {
 	for _, ph := range []struct {
 		name string
 		w    writes
-	}{{"intake", r.intakeWrites}, {"resync", r.resyncWrites}, {"dispatch", r.dispatchWrites}} {
+	}{{"intake", r.intakeWrites}, {"resync", r.resyncWrites}, {"ready", r.readyWrites}, {"dispatch", r.dispatchWrites}} {
 		var parts, lists []string
 		for _, k := range ph.w.sorted() {
 			switch {
@@ -103,6 +110,7 @@ func (r *result) report(b *testing.B) {
 	b.ReportMetric(intakeW/float64(r.beads), "intake-writes/bead")
 	b.ReportMetric(r.intakeReconciles["rig"], "intake-rig-reconciles")
 	b.ReportMetric(resyncW, "resync-writes")
+	b.ReportMetric(r.readyTime.Seconds(), "ready-s")
 	b.ReportMetric(r.dispatchTime.Seconds(), "dispatch-s")
 	b.ReportMetric(dispatchW/float64(max(r.maxPolecats, 1)), "dispatch-writes/polecat")
 	if kb, err := kiB(r.hwm); err == nil {

@@ -108,7 +108,10 @@ type result struct {
 	resyncQuiet  bool
 
 	ready, maxPolecats, crdMax int
-	readyTime, dispatchTime    time.Duration
+	readyTime, readySettle     time.Duration
+	readyQuiet                 bool
+	readyWrites                writes
+	dispatchTime               time.Duration
 	dispatchSettle             time.Duration
 	dispatchQuiet              bool
 	dispatchWrites             writes
@@ -190,24 +193,8 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	after, r.resyncQuiet = ph.settle(ctx)
 	r.resyncWrites = after.w.sub(before.w)
 
-	// (3) ready beads become tasks on the rig, resumed, with maxPolecats
-	// raised to ready or the CRD's maximum.
-	r.crdMax = maxPolecatsMaximum(ctx, b, env.Client)
-	r.maxPolecats = ready
-	if r.crdMax > 0 && r.crdMax < ready {
-		r.maxPolecats = r.crdMax
-	}
-	rig := &gastownv1.Rig{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: env.Name}, rig); err != nil {
-		b.Fatal(err)
-	}
-	p := client.MergeFrom(rig.DeepCopy())
-	rig.Spec.Suspend = false
-	rig.Spec.Settings.MaxPolecats = int32(r.maxPolecats)
-	if err := env.Client.Patch(ctx, rig, p, client.FieldOwner("bench-scale")); err != nil {
-		b.Fatal(err)
-	}
-	ph.settle(ctx)
+	// (3) A push makes ready beads tasks, the rig still suspended: the
+	// beads become Ready.
 	gens := map[string]int64{}
 	for i := range ready {
 		gens[beadName(i)] = generation(ph.beads, beadName(i))
@@ -229,6 +216,29 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 		return true
 	})
 	r.readyTime = time.Since(began)
+	after, r.readyQuiet = ph.settle(ctx)
+	r.readySettle = time.Since(began)
+	r.readyWrites = after.w.sub(before.w)
+
+	// (4) The ready beads get polecats: the rig resumed, with maxPolecats
+	// raised to ready or the CRD's maximum.
+	r.crdMax = maxPolecatsMaximum(ctx, b, env.Client)
+	r.maxPolecats = ready
+	if r.crdMax > 0 && r.crdMax < ready {
+		r.maxPolecats = r.crdMax
+	}
+	rig := &gastownv1.Rig{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: env.Name}, rig); err != nil {
+		b.Fatal(err)
+	}
+	before = ph.snapshot(ctx)
+	began = time.Now()
+	p := client.MergeFrom(rig.DeepCopy())
+	rig.Spec.Suspend = false
+	rig.Spec.Settings.MaxPolecats = int32(r.maxPolecats)
+	if err := env.Client.Patch(ctx, rig, p, client.FieldOwner("bench-scale")); err != nil {
+		b.Fatal(err)
+	}
 	ph.waitFor(ctx, fmt.Sprintf("%d Polecats and Pods", r.maxPolecats), func() bool {
 		return count(ph.polecats) >= r.maxPolecats && count(ph.pods) >= r.maxPolecats
 	})
@@ -239,7 +249,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.dispatchReconciles = subCounts(after.reconciles, before.reconciles)
 	r.polecats, r.pods, r.finalBeads = count(ph.polecats), count(ph.pods), count(ph.beads)
 
-	// (4) The manager's peak and current memory with all of that.
+	// (5) The manager's peak and current memory with all of that.
 	st, err := env.OperatorStatus()
 	if err != nil {
 		b.Fatal(err)
