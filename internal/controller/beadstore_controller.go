@@ -273,7 +273,7 @@ func (r *BeadStoreReconciler) SetupWithManager(mgr ctrl.Manager, opts controller
 			builder.WithPredicates(primaryPredicate())).
 		// Its beads' phases are its phase counts; a burst of changes is one
 		// reconcile.
-		Watches(&gastownv1.Bead{}, coalescedRequests(storeOfBead), builder.WithPredicates(beadPhaseChanged{})).
+		Watches(&gastownv1.Bead{}, coalescedRequests(summaryDelay, storeOfBead), builder.WithPredicates(beadPhaseChanged{})).
 		WithOptions(opts).
 		Complete(r)
 }

@@ -17,12 +17,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -110,10 +112,17 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	}
 	pc.Status.Agent, pc.Status.AgentImage, pc.Status.AgentModel = settings.Agent, settings.AgentConfig.Image, settings.AgentConfig.Model
 	pc.Status.Branch = settings.WorkBranch
+	run := r.runPod
 	if pc.Spec.ExecutionMode == gastownv1.ExecutionModeLocal {
-		return r.runLocal(ctx, pc, settings)
+		run = r.runLocal
 	}
-	return r.runPod(ctx, pc, settings)
+	res, err := run(ctx, pc, settings)
+	if err == nil && res.IsZero() && pc.Status.Phase.Finished() {
+		// Finished in this pass (its own status write wakes no reconcile):
+		// the TTL of its pod starts now.
+		return r.expire(ctx, pc)
+	}
+	return res, err
 }
 
 // recordPolecatMetrics records, once the status that says so is written,
@@ -629,8 +638,14 @@ func (r *PolecatReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.O
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&gastownv1.Polecat{}).
-		Owns(&corev1.Pod{}).
+		// Not its own status writes: a polecat is reconciled for its spec,
+		// its annotations (the Witness's restart, reconcile requests) and
+		// its deletion.
+		For(&gastownv1.Polecat{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// Not the pod's creation: the reconcile that created it mapped it
+		// already, and a second reconcile then could read the polecat from
+		// a cache that has not seen that status yet.
+		Owns(&corev1.Pod{}, builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})).
 		WatchesRawSource(source.Channel(r.localDone, &handler.TypedEnqueueRequestForObject[*gastownv1.Polecat]{})).
 		WithOptions(opts).
 		Complete(r)

@@ -521,12 +521,12 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 		// The queue is the rig's beads in review: their phase and spec are
 		// what it reads of them (the pull requests it records itself); a
 		// burst of changes is one reconcile.
-		Watches(&gastownv1.Bead{}, coalescedRequests(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef })),
+		Watches(&gastownv1.Bead{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef })),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
-		Watches(&gastownv1.Polecat{}, coalescedRequests(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig })),
+		Watches(&gastownv1.Polecat{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig })),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
 		// The Witness's escalations go on the pull requests (postNotice).
-		Watches(&gastownv1.Witness{}, coalescedRequests(r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Witness).Spec.RigRef })),
+		Watches(&gastownv1.Witness{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Witness).Spec.RigRef })),
 			builder.WithPredicates(phaseChanged(escalations))).
 		WithOptions(opts).
 		Complete(r)

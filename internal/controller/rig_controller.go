@@ -421,9 +421,14 @@ func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Optio
 // event before it dispatches: the events of the wait are one reconcile.
 const dispatchDelay = 500 * time.Millisecond
 
+// summaryDelay is how long the BeadStore and the Witness wait after a
+// bead or polecat event: their status sums up many objects, and a
+// dispatch of hundreds is a few writes of it, not one a second.
+const summaryDelay = 3 * time.Second
+
 // coalesced enqueues the rig an object names, dispatchDelay after the event.
 func coalesced(rigName func(client.Object) string) handler.EventHandler {
-	return coalescedRequests(rigOf(rigName))
+	return coalescedRequests(dispatchDelay, rigOf(rigName))
 }
 
 func rigOf(name func(client.Object) string) handler.MapFunc {
@@ -435,13 +440,12 @@ func rigOf(name func(client.Object) string) handler.MapFunc {
 	}
 }
 
-// coalescedRequests enqueues the requests of an event dispatchDelay after
-// it; the queue keeps one entry per object, so a burst of events is one
-// reconcile.
-func coalescedRequests(requests handler.MapFunc) handler.EventHandler {
+// coalescedRequests enqueues the requests of an event delay after it; the
+// queue keeps one entry per object, so a burst of events is one reconcile.
+func coalescedRequests(delay time.Duration, requests handler.MapFunc) handler.EventHandler {
 	add := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		for _, req := range requests(ctx, o) {
-			q.AddAfter(req, dispatchDelay)
+			q.AddAfter(req, delay)
 		}
 	}
 	return handler.Funcs{

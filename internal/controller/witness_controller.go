@@ -311,7 +311,7 @@ func (r *WitnessReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.O
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Witness{}, builder.WithPredicates(primaryPredicate())).
 		// A burst of polecats starting or finishing is one check.
-		Watches(&gastownv1.Polecat{}, coalescedRequests(r.witnessesOfPolecat),
+		Watches(&gastownv1.Polecat{}, coalescedRequests(summaryDelay, r.witnessesOfPolecat),
 			builder.WithPredicates(polecatPhaseChanged{})).
 		WithOptions(opts).
 		Complete(r)
