@@ -109,13 +109,13 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider *refinery.Vou
 		AutoMerge:         ptrOr(ref.Spec.AutoMerge, true),
 		HandledReviewID:   status.LastReviewID,
 	})
+	conflicting := gate.Action == refinery.ActionFixConflict
 	for i := range polecats.Items {
 		if pc := &polecats.Items[i]; dispatch.IsLive(pc) {
 			gate = refinery.GateResult{Action: refinery.ActionWait, Message: "polecat " + pc.Name + " is working on the branch"}
 			break
 		}
 	}
-	conflicting := gate.Action == refinery.ActionFixConflict
 	if err := r.act(ctx, provider, ref, rig, bead, mr, pr, &gate); err != nil {
 		return nil, err
 	}
