@@ -329,10 +329,6 @@ type RigStatus struct {
 	// +optional
 	BaseBranch string `json:"baseBranch,omitempty"`
 
-	// SourceRevision is the revision of the source's latest artifact.
-	// +optional
-	SourceRevision string `json:"sourceRevision,omitempty"`
-
 	// PolecatCount is how many of the rig's polecats are running.
 	// +optional
 	PolecatCount int32 `json:"polecatCount,omitempty"`

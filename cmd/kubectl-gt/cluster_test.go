@@ -109,11 +109,10 @@ func seedRig(t *testing.T, ns string) {
 		rig.Status.Phase = gastownv1.RigPhaseReady
 		rig.Status.GitURL = "https://github.com/acme/app.git"
 		rig.Status.BaseBranch = "main"
-		rig.Status.SourceRevision = revision
 		rig.Status.PolecatCount = 1
 		rig.Status.ReadyBeads = 1
 		conditions.MarkTrue(rig, meta.ReadyCondition, meta.ReconciliationSucceededReason, "1 polecats running, 1 beads ready")
-		conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, meta.SucceededReason, "artifact %s", revision)
+		conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, meta.SucceededReason, "GitRepository acme/app has an artifact")
 	})
 
 	store := &gastownv1.BeadStore{}

@@ -34,7 +34,6 @@ acme   Ready   acme/app   1/4        1             True    1 polecats running, 1
 			wantOut: `Name:              acme
 Phase:             Ready: 1 polecats running, 1 beads ready
 Source:            GitRepository acme/app
-Revision:          main@sha1:0123456789abcdef0123456789abcdef01234567
 Git URL:           https://github.com/acme/app.git
 Base branch:       main
 Workers namespace: acme
@@ -44,7 +43,7 @@ Limits:            4 polecats at once, 2 retries
 Conditions:
   TYPE          STATUS   REASON                    MESSAGE
   Ready         True     ReconciliationSucceeded   1 polecats running, 1 beads ready
-  SourceReady   True     Succeeded                 artifact main@sha1:0123456789abcdef0123456789abcdef01234567
+  SourceReady   True     Succeeded                 GitRepository acme/app has an artifact
 Components:
   KIND        NAME   PHASE        READY   SUMMARY
   BeadStore   acme   Synced       True    revision main@sha1:0123456789abcdef0123456789abcdef01234567, 4 beads, 2 convoys

@@ -66,7 +66,6 @@ func printRigStatus(ctx context.Context, w io.Writer, c client.Client, rig *gast
 	} else {
 		b.field("Source", "none: the rig runs only polecats created by hand")
 	}
-	b.field("Revision", rig.Status.SourceRevision)
 	gitURL := rig.Status.GitURL
 	if gitURL == "" {
 		gitURL = rig.Spec.GitURL

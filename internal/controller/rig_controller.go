@@ -180,8 +180,9 @@ func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) e
 			"GitRepository %s/%s has no artifact yet", ref.Namespace, ref.Name)
 		return nil
 	}
-	rig.Status.SourceRevision = artifact.Revision
-	conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, meta.SucceededReason, "source revision %s", artifact.Revision)
+	// Not its revision: the BeadStore records the one it synced, and a
+	// revision of its own would be one more write per fetch.
+	conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, meta.SucceededReason, "GitRepository %s/%s has an artifact", ref.Namespace, ref.Name)
 	return nil
 }
 

@@ -45,7 +45,7 @@ func TestRigResolvesItsSourceAndCreatesItsChildren(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		got := get(g, "", r.Name, &gastownv1.Rig{})
 		g.Expect(conditions.IsReady(got)).To(BeTrue())
-		g.Expect(got.Status.SourceRevision).To(Equal(rev))
+		g.Expect(conditions.IsTrue(got, gastownv1.SourceReadyCondition)).To(BeTrue())
 		g.Expect(got.Status.Phase).To(Equal(gastownv1.RigPhaseReady))
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
