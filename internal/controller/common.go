@@ -105,6 +105,17 @@ func recordMetrics(ctx context.Context, obj statusObject) {
 	}
 	ref := corev1.ObjectReference{Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	rec := gsmetrics.Reconcile
+	if _, ok := obj.(*gastownv1.Bead); ok {
+		// Beads are work items, thousands to a repository: series of each
+		// would be most of the manager's memory and of Prometheus's. Their
+		// reconciles are one duration series per namespace; their phases
+		// are counted by the BeadStore.
+		if start, ok := ctx.Value(reconcileStartKey{}).(time.Time); ok {
+			ref.Name = ""
+			rec.RecordDuration(ref, start)
+		}
+		return
+	}
 	types := []string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}
 	if !obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, gastownv1.GastownFinalizer) {
 		for _, t := range types {

@@ -87,6 +87,18 @@ func TestRecordMetrics(t *testing.T) {
 	recordMetrics(withReconcileStart(context.Background()), pc)
 	g.Expect(series(g, reg, "gotk_reconcile_condition", map[string]string{"kind": "Polecat", "name": "metrics-pc"})).To(BeEmpty())
 	g.Expect(series(g, reg, "gotk_reconcile_duration_seconds", map[string]string{"kind": "Polecat", "name": "metrics-pc"})).To(BeEmpty())
+
+	// Beads, thousands to a repository, share one duration series per
+	// namespace and have no condition series.
+	for _, name := range []string{"gt-a", "gt-b", "gt-c"} {
+		b := &gastownv1.Bead{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "beads-ns"}}
+		conditions.MarkTrue(b, meta.ReadyCondition, "Closed", "closed")
+		recordMetrics(withReconcileStart(context.Background()), b)
+	}
+	beads := series(g, reg, "gotk_reconcile_duration_seconds", map[string]string{"kind": "Bead", "namespace": "beads-ns"})
+	g.Expect(beads).To(HaveLen(1))
+	g.Expect(beads[0].GetHistogram().GetSampleCount()).To(BeEquivalentTo(3))
+	g.Expect(series(g, reg, "gotk_reconcile_condition", map[string]string{"kind": "Bead"})).To(BeEmpty())
 }
 
 func TestRecordPolecatMetricsOnTransitions(t *testing.T) {

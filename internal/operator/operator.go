@@ -18,6 +18,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/jitter"
 	"github.com/fluxcd/pkg/runtime/leaderelection"
 	"github.com/fluxcd/pkg/runtime/logger"
+	"github.com/fluxcd/pkg/runtime/pprof"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
@@ -159,7 +160,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// the operator reads only the secrets its objects name, and its RBAC
 		// grants secrets get and nothing else.
 		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		// Go's profiles beside the metrics, under /debug/pprof/, as
+		// Flux's controllers serve them.
+		Metrics: metricsserver.Options{BindAddress: o.MetricsAddr, ExtraHandlers: pprof.GetHandlers()},
 		HealthProbeBindAddress:        o.HealthAddr,
 		LeaderElection:                o.LeaderElection.Enable,
 		LeaderElectionID:              leaderelection.GenerateID(ControllerName),

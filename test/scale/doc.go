@@ -21,6 +21,9 @@
 //
 // BENCH_MANAGER runs that manager binary instead of this tree's
 // cmd/manager (built once per run), e.g. another commit's, for a before
-// and after. BENCH_READY (default 1000) is how many beads become ready; BENCH_QUIET (default 10s) how long the apiserver must
-// see no write before a phase's writes are counted as done.
+// and after. BENCH_READY (default 1000) is how many beads become ready;
+// BENCH_QUIET (default 10s) how long the apiserver must see no write
+// before a phase's writes are counted as done. BENCH_HEAP_PROFILE=prefix
+// saves the manager's heap profile at the end as prefix-<beads>.pprof,
+// for go tool pprof.
 package scale

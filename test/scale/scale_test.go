@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,10 +251,16 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.dispatchReconciles = subCounts(after.reconciles, before.reconciles)
 	r.polecats, r.pods, r.finalBeads = count(ph.polecats), count(ph.pods), count(ph.beads)
 
-	// (5) The manager's peak and current memory with all of that.
+	// (5) The manager's peak and current memory with all of that, and, when
+	// BENCH_HEAP_PROFILE names a file prefix, its heap profile.
 	st, err := env.OperatorStatus()
 	if err != nil {
 		b.Fatal(err)
+	}
+	if prefix := os.Getenv("BENCH_HEAP_PROFILE"); prefix != "" {
+		if err := saveHeapProfile(env, fmt.Sprintf("%s-%d.pprof", prefix, n)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	r.hwm, r.rss = st["VmHWM"], st["VmRSS"]
 	return r
@@ -449,4 +457,26 @@ func envInts(name string, def []int) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// saveHeapProfile writes the manager's heap profile (/debug/pprof/heap on
+// its metrics address) to path, for go tool pprof.
+func saveHeapProfile(env *devenv.Env, path string) error {
+	resp, err := http.Get("http://" + env.Endpoints().OperatorMetrics + "/debug/pprof/heap")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
