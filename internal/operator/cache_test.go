@@ -6,6 +6,9 @@ import (
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
@@ -55,5 +58,43 @@ func TestCacheNamespaces(t *testing.T) {
 				t.Errorf("GitRepository namespaces %v, want %v", gitRepo, tc.gitRepoNSes)
 			}
 		})
+	}
+}
+
+// A cached pod keeps what the operator reads of it: its status and, of its
+// spec, the containers' names, images and restart policies and the
+// deadline; env, commands and volumes go.
+func TestPodOutline(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	deadline := int64(600)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "polecat-gt-a", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}}},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "proxy", Image: "proxy:1", RestartPolicy: &always, Args: []string{"--x"}}},
+			Containers: []corev1.Container{{Name: "agent", Image: "agent:1", Command: []string{"runner"},
+				Env: []corev1.EnvVar{{Name: "GASTOWN_TASK", Value: "a long task"}}}},
+			Volumes:               []corev1.Volume{{Name: "work"}},
+			ActiveDeadlineSeconds: &deadline,
+			RestartPolicy:         corev1.RestartPolicyNever,
+		},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "agent", RestartCount: 1}}},
+	}
+	want := corev1.PodSpec{
+		InitContainers:        []corev1.Container{{Name: "proxy", Image: "proxy:1", RestartPolicy: &always}},
+		Containers:            []corev1.Container{{Name: "agent", Image: "agent:1"}},
+		ActiveDeadlineSeconds: &deadline,
+		RestartPolicy:         corev1.RestartPolicyNever,
+	}
+	status := *pod.Status.DeepCopy()
+	out, err := podOutline(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.Pod)
+	if !equality.Semantic.DeepEqual(got.Spec, want) {
+		t.Errorf("spec %+v, want %+v", got.Spec, want)
+	}
+	if !equality.Semantic.DeepEqual(got.Status, status) || got.ManagedFields != nil || got.Name != "polecat-gt-a" {
+		t.Errorf("status or metadata changed: %+v", got)
 	}
 }

@@ -159,10 +159,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// Secrets are read with a GET each, never listed, watched or cached:
 		// the operator reads only the secrets its objects name, and its RBAC
 		// grants secrets get and nothing else.
-		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		// Go's profiles beside the metrics, under /debug/pprof/, as
 		// Flux's controllers serve them.
-		Metrics: metricsserver.Options{BindAddress: o.MetricsAddr, ExtraHandlers: pprof.GetHandlers()},
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr, ExtraHandlers: pprof.GetHandlers()},
 		HealthProbeBindAddress:        o.HealthAddr,
 		LeaderElection:                o.LeaderElection.Enable,
 		LeaderElectionID:              leaderelection.GenerateID(ControllerName),
@@ -218,10 +218,40 @@ func (o Options) cacheOptions() cache.Options {
 
 // withoutManagedFields drops what the operator never reads from every
 // object it caches: with thousands of beads, managedFields would be most of
-// the cache.
+// the cache. Of a pod it reads the status, and of the spec only the
+// containers' names and restart policies and the deadline.
 func withoutManagedFields(opts cache.Options) cache.Options {
 	opts.DefaultTransform = cache.TransformStripManagedFields()
+	if opts.ByObject == nil {
+		opts.ByObject = map[client.Object]cache.ByObject{}
+	}
+	opts.ByObject[&corev1.Pod{}] = cache.ByObject{Transform: podOutline}
 	return opts
+}
+
+// podOutline keeps of a cached pod what the operator reads; the operator
+// never writes a pod it read from the cache.
+func podOutline(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	pod.ManagedFields = nil
+	outline := func(cs []corev1.Container) []corev1.Container {
+		out := make([]corev1.Container, len(cs))
+		for i, c := range cs {
+			out[i] = corev1.Container{Name: c.Name, Image: c.Image, RestartPolicy: c.RestartPolicy}
+		}
+		return out
+	}
+	pod.Spec = corev1.PodSpec{
+		InitContainers:        outline(pod.Spec.InitContainers),
+		Containers:            outline(pod.Spec.Containers),
+		ActiveDeadlineSeconds: pod.Spec.ActiveDeadlineSeconds,
+		NodeName:              pod.Spec.NodeName,
+		RestartPolicy:         pod.Spec.RestartPolicy,
+	}
+	return pod, nil
 }
 
 func namespaceConfigs(names []string) map[string]cache.Config {
