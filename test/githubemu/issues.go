@@ -79,17 +79,12 @@ func (s *Server) createIssueComment(c *call) response {
 	if !ok {
 		return resp
 	}
-	var req struct {
-		Body string `json:"body"`
-	}
-	if resp, ok := decode(c, &req); !ok {
+	body, resp, ok := commentBody(c)
+	if !ok {
 		return resp
 	}
-	if req.Body == "" {
-		return validationFailed(errorDetailJSON{Resource: "IssueComment", Field: "body", Code: "missing_field"})
-	}
 	t := now()
-	ic := &issueComment{id: s.nextID(), user: s.opts.Login, body: req.Body, createdAt: t, updatedAt: t}
+	ic := &issueComment{id: s.nextID(), user: s.opts.Login, body: body, createdAt: t, updatedAt: t}
 	p.issueComments = append(p.issueComments, ic)
 	p.updatedAt = ic.createdAt
 	return reply(http.StatusCreated, s.renderIssueComment(c.repo, p, ic))
@@ -102,14 +97,9 @@ func (s *Server) editIssueComment(c *call) response {
 	if err != nil {
 		return notFound()
 	}
-	var req struct {
-		Body string `json:"body"`
-	}
-	if resp, ok := decode(c, &req); !ok {
+	body, resp, ok := commentBody(c)
+	if !ok {
 		return resp
-	}
-	if req.Body == "" {
-		return validationFailed(errorDetailJSON{Resource: "IssueComment", Field: "body", Code: "missing_field"})
 	}
 	for _, p := range c.repo.pulls {
 		for _, ic := range p.issueComments {
@@ -119,7 +109,7 @@ func (s *Server) editIssueComment(c *call) response {
 			if ic.user != s.opts.Login {
 				return apiError(http.StatusForbidden, "Resource not accessible by integration")
 			}
-			ic.body, ic.updatedAt = req.Body, now()
+			ic.body, ic.updatedAt = body, now()
 			return reply(http.StatusOK, s.renderIssueComment(c.repo, p, ic))
 		}
 	}
@@ -136,4 +126,18 @@ func (s *Server) renderIssueComment(r *repoState, p *pull, ic *issueComment) iss
 		HTMLURL:   s.htmlURL(r, p) + "#issuecomment-" + strconv.FormatInt(ic.id, 10),
 		IssueURL:  s.http.URL + urlPath("repos", r.owner, r.name, "issues", strconv.Itoa(p.number)),
 	}
+}
+
+// commentBody reads a comment's body, which GitHub requires.
+func commentBody(c *call) (string, response, bool) {
+	var req struct {
+		Body string `json:"body"`
+	}
+	if resp, ok := decode(c, &req); !ok {
+		return "", resp, false
+	}
+	if req.Body == "" {
+		return "", validationFailed(errorDetailJSON{Resource: "IssueComment", Field: "body", Code: "missing_field"}), false
+	}
+	return req.Body, response{}, true
 }
