@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -162,9 +163,9 @@ func newClientset(cfg *rest.Config) (kubernetes.Interface, error) {
 }
 
 // operator sums the writes but Flux's own on its GitRepository (the flux
-// CLI's annotation, source-controller's status).
+// CLI's annotation, source-controller's status and events).
 func (w writes) operator() float64 {
-	return w.total() - w["gitrepositories"] - w["gitrepositories/status"]
+	return w.total() - w["gitrepositories"] - w["gitrepositories/status"] - w[eventsPrefix+"source-controller"]
 }
 
 // sub returns w - before, dropping resources that did not change.
@@ -188,7 +189,7 @@ var ignored = map[string]bool{"leases": true, "tokenreviews": true, "subjectacce
 func (w writes) total() float64 {
 	var t float64
 	for k, v := range w {
-		if !ignored[k] && !strings.HasPrefix(k, listPrefix) {
+		if !ignored[k] && !strings.HasPrefix(k, listPrefix) && !strings.HasPrefix(k, eventsPrefix) {
 			t += v
 		}
 	}
@@ -210,28 +211,65 @@ func (w writes) sorted() []string {
 	return keys
 }
 
-// managerReconciles reads controller_runtime_reconcile_total from the
-// manager's /metrics, summed over results, by controller.
-func managerReconciles(ctx context.Context, addr string) (map[string]float64, error) {
+// managerSample is what the bench reads of the manager's /metrics: its
+// reconciles by controller, summed over results, and its memory.
+type managerSample struct {
+	reconciles map[string]float64
+	// rss is process_resident_memory_bytes; heap is
+	// go_memstats_heap_inuse_bytes.
+	rss, heap float64
+}
+
+// readManager reads the manager's /metrics.
+func readManager(ctx context.Context, addr string) (managerSample, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
-		return nil, err
+		return managerSample{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("reading the manager's /metrics: %w", err)
+		return managerSample{}, fmt.Errorf("reading the manager's /metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("reading the manager's /metrics: %s", resp.Status)
+		return managerSample{}, fmt.Errorf("reading the manager's /metrics: %s", resp.Status)
 	}
-	m, err := parseMetrics(resp.Body, "controller_runtime_reconcile_total")
+	m, err := parseMetrics(resp.Body, "controller_runtime_reconcile_total", "process_resident_memory_bytes", "go_memstats_heap_inuse_bytes")
 	if err != nil {
-		return nil, err
+		return managerSample{}, err
 	}
-	out := map[string]float64{}
+	out := managerSample{reconciles: map[string]float64{}}
 	for _, s := range m["controller_runtime_reconcile_total"] {
-		out[s.labels["controller"]] += s.value
+		out.reconciles[s.labels["controller"]] += s.value
+	}
+	for _, s := range m["process_resident_memory_bytes"] {
+		out.rss = s.value
+	}
+	for _, s := range m["go_memstats_heap_inuse_bytes"] {
+		out.heap = s.value
 	}
 	return out, nil
+}
+
+// eventsPrefix keys the event writes of one component in writes.
+const eventsPrefix = "events by "
+
+// eventWritesByComponent sums the events' counts (a repeated event is
+// one PATCH of its count) by the component that reported them, across
+// namespaces: the apiserver's metrics cannot tell the operator's events
+// from source-controller's.
+func eventWritesByComponent(ctx context.Context, cs kubernetes.Interface) (writes, error) {
+	list, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
+	}
+	w := writes{}
+	for _, ev := range list.Items {
+		component := ev.ReportingController
+		if component == "" {
+			component = ev.Source.Component
+		}
+		w[eventsPrefix+component] += float64(max(ev.Count, 1))
+	}
+	return w, nil
 }

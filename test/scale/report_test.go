@@ -31,9 +31,24 @@ func split(w writes, cats ...[2]string) string {
 	for _, c := range cats {
 		v := w[c[0]]
 		rest -= v
-		parts = append(parts, fmt.Sprintf("%s %s", num(v), c[1]))
+		part := fmt.Sprintf("%s %s", num(v), c[1])
+		if c[0] == eventWrites && v > 0 {
+			part += " (" + eventComponents(w) + ")"
+		}
+		parts = append(parts, part)
 	}
 	parts = append(parts, num(rest)+" others")
+	return strings.Join(parts, ", ")
+}
+
+// eventComponents says whose the event writes in w were.
+func eventComponents(w writes) string {
+	var parts []string
+	for _, k := range w.sorted() {
+		if c, ok := strings.CutPrefix(k, eventsPrefix); ok {
+			parts = append(parts, fmt.Sprintf("%s %s", num(w[k]), c))
+		}
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -77,7 +92,7 @@ func (r *result) report(b *testing.B) {
 		{"Rig reconciles during that dispatch", fmt.Sprintf("%s (all controllers: %s)",
 			num(r.dispatchReconciles["rig"]), counts(r.dispatchReconciles))},
 		{fmt.Sprintf("manager peak RSS, %s beads + %s polecats + %s pods", num(float64(r.finalBeads)), num(float64(r.polecats)), num(float64(r.pods))),
-			fmt.Sprintf("%s (VmHWM; VmRSS at the end %s)", mib(r.hwm), mib(r.rss))},
+			fmt.Sprintf("%s (VmHWM; VmRSS at the end %s: %s anonymous, %s of files)", mib(r.hwm), mib(r.rss), mib(r.rssAnon), mib(r.rssFile))},
 	}
 	out := os.Stdout
 	fmt.Fprintf(out, "\nbench-scale: %s beads\n\n| figure | value |\n|---|---|\n", num(float64(r.beads)))
@@ -94,6 +109,8 @@ func (r *result) report(b *testing.B) {
 			switch {
 			case strings.HasPrefix(k, listPrefix):
 				lists = append(lists, fmt.Sprintf("%s %s", strings.TrimPrefix(k, listPrefix), num(ph.w[k])))
+			case strings.HasPrefix(k, eventsPrefix):
+				parts = append(parts, fmt.Sprintf("(%s %s)", k, num(ph.w[k])))
 			case !ignored[k]:
 				parts = append(parts, fmt.Sprintf("%s %s", k, num(ph.w[k])))
 			}
@@ -103,6 +120,11 @@ func (r *result) report(b *testing.B) {
 			fmt.Fprintf(out, "  %-9s LISTs the apiserver served (uncached reads; the flux CLI's too): %s\n", "", strings.Join(lists, ", "))
 		}
 	}
+	var peaks []string
+	for _, m := range r.mem {
+		peaks = append(peaks, fmt.Sprintf("%s %.0f MiB RSS, %.0f MiB heap in use", m.phase, m.rss/(1<<20), m.heap/(1<<20)))
+	}
+	fmt.Fprintf(out, "  the manager's peak memory by phase (sampled every %s): %s\n", memSampleInterval, strings.Join(peaks, "; "))
 	fmt.Fprintln(out)
 
 	b.ReportMetric(r.intakeTime.Seconds(), "intake-s")

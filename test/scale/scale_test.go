@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +40,8 @@ const (
 	// maxSettle bounds the wait for a quiet apiserver after a phase's
 	// target is reached; a phase that never quiets is reported as such.
 	maxSettle = 3 * time.Minute
+	// memSampleInterval is how often the manager's memory is read.
+	memSampleInterval = 250 * time.Millisecond
 	// phaseTimeout bounds a phase's wait for its objects.
 	phaseTimeout = 30 * time.Minute
 	beadsPerFile = 100
@@ -120,9 +123,13 @@ type result struct {
 	dispatchReconciles         map[string]float64
 	polecats, pods             int
 
-	finalBeads   int
-	hwm, rss     string
-	managerFlags string
+	finalBeads int
+	hwm, rss   string
+	// rssAnon and rssFile split the RSS at the end: the heap, stacks and
+	// runtime's own, and the binary's pages.
+	rssAnon, rssFile string
+	mem              []phaseMem
+	managerFlags     string
 }
 
 func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *result {
@@ -158,6 +165,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	ph := &phases{b: b, env: env, cs: cs, quiet: quiet}
 	ph.startInformers(ctx)
 	defer ph.stopInformers()
+	go ph.sampleMemory(ctx)
 
 	// An empty repository first, and a quiet apiserver.
 	if _, err := env.ReconcileSource(ctx); err != nil {
@@ -171,6 +179,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 		b.Fatal(err)
 	}
 	before := ph.snapshot(ctx)
+	ph.mem.take()
 	began := time.Now()
 	if _, err := env.ReconcileSource(ctx); err != nil {
 		b.Fatal(err)
@@ -181,6 +190,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.intakeSettle, r.intakeQuiet = time.Since(began), quietOK
 	r.intakeWrites = after.w.sub(before.w)
 	r.intakeReconciles = subCounts(after.reconciles, before.reconciles)
+	r.mem = append(r.mem, ph.peakOf("intake"))
 
 	// (2) One bead's title changes.
 	gen0 := generation(ph.beads, beadName(0))
@@ -188,12 +198,14 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 		b.Fatal(err)
 	}
 	before = ph.snapshot(ctx)
+	ph.mem.take()
 	if _, err := env.ReconcileSource(ctx); err != nil {
 		b.Fatal(err)
 	}
 	ph.waitFor(ctx, "the changed bead", func() bool { return generation(ph.beads, beadName(0)) > gen0 })
 	after, r.resyncQuiet = ph.settle(ctx)
 	r.resyncWrites = after.w.sub(before.w)
+	r.mem = append(r.mem, ph.peakOf("resync"))
 
 	// (3) A push makes ready beads tasks, the rig still suspended: the
 	// beads become Ready.
@@ -205,6 +217,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 		b.Fatal(err)
 	}
 	before = ph.snapshot(ctx)
+	ph.mem.take()
 	began = time.Now()
 	if _, err := env.ReconcileSource(ctx); err != nil {
 		b.Fatal(err)
@@ -221,6 +234,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	after, r.readyQuiet = ph.settle(ctx)
 	r.readySettle = time.Since(began)
 	r.readyWrites = after.w.sub(before.w)
+	r.mem = append(r.mem, ph.peakOf("ready"))
 
 	// (4) The ready beads get polecats: the rig resumed, with maxPolecats
 	// raised to ready or the CRD's maximum.
@@ -234,6 +248,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 		b.Fatal(err)
 	}
 	before = ph.snapshot(ctx)
+	ph.mem.take()
 	began = time.Now()
 	p := client.MergeFrom(rig.DeepCopy())
 	rig.Spec.Suspend = false
@@ -248,6 +263,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	after, r.dispatchQuiet = ph.settle(ctx)
 	r.dispatchSettle = time.Since(began)
 	r.dispatchWrites = after.w.sub(before.w)
+	r.mem = append(r.mem, ph.peakOf("dispatch"))
 	r.dispatchReconciles = subCounts(after.reconciles, before.reconciles)
 	r.polecats, r.pods, r.finalBeads = count(ph.polecats), count(ph.pods), count(ph.beads)
 
@@ -262,7 +278,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 			b.Fatal(err)
 		}
 	}
-	r.hwm, r.rss = st["VmHWM"], st["VmRSS"]
+	r.hwm, r.rss, r.rssAnon, r.rssFile = st["VmHWM"], st["VmRSS"], st["RssAnon"], st["RssFile"]
 	return r
 }
 
@@ -277,11 +293,62 @@ type phases struct {
 
 	beads, polecats, pods cache.SharedIndexInformer
 	stop                  chan struct{}
+	mem                   memPeak
 }
 
 type snap struct {
 	w          writes
 	reconciles map[string]float64
+}
+
+// memPeak is the manager's highest RSS and heap in use that a sampler saw
+// since its last reset.
+type memPeak struct {
+	mu        sync.Mutex
+	rss, heap float64
+}
+
+func (m *memPeak) observe(s managerSample) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rss, m.heap = max(m.rss, s.rss), max(m.heap, s.heap)
+}
+
+// take returns the peaks and starts over.
+func (m *memPeak) take() (rss, heap float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rss, heap, m.rss, m.heap = m.rss, m.heap, 0, 0
+	return rss, heap
+}
+
+// phaseMem is the manager's peak memory in one phase, as sampled.
+type phaseMem struct {
+	phase     string
+	rss, heap float64
+}
+
+// peakOf ends a phase's memory sampling.
+func (p *phases) peakOf(phase string) phaseMem {
+	rss, heap := p.mem.take()
+	return phaseMem{phase, rss, heap}
+}
+
+// sampleMemory reads the manager's memory every memSampleInterval until
+// ctx ends: the peak of a phase may fall between two snapshots.
+func (p *phases) sampleMemory(ctx context.Context) {
+	t := time.NewTicker(memSampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s, err := readManager(ctx, p.env.Endpoints().OperatorMetrics); err == nil {
+				p.mem.observe(s)
+			}
+		}
+	}
 }
 
 func (p *phases) startInformers(ctx context.Context) {
@@ -309,11 +376,19 @@ func (p *phases) snapshot(ctx context.Context) snap {
 	if err != nil {
 		p.b.Fatal(err)
 	}
-	rec, err := managerReconciles(ctx, p.env.Endpoints().OperatorMetrics)
+	ev, err := eventWritesByComponent(ctx, p.cs)
 	if err != nil {
 		p.b.Fatal(err)
 	}
-	return snap{w, rec}
+	for k, v := range ev {
+		w[k] = v
+	}
+	m, err := readManager(ctx, p.env.Endpoints().OperatorMetrics)
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	p.mem.observe(m)
+	return snap{w, m.reconciles}
 }
 
 // settle waits until the apiserver has seen no write (but leases) for the
