@@ -77,10 +77,6 @@ type WitnessStatus struct {
 	// +optional
 	Phase string `json:"phase,omitempty"`
 
-	// LastCheckTime is when polecats were last checked.
-	// +optional
-	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
-
 	// PolecatsSummary counts the rig's polecats by state.
 	// +optional
 	PolecatsSummary PolecatsSummary `json:"polecatsSummary,omitempty"`
@@ -134,7 +130,6 @@ const (
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Running",type=integer,JSONPath=`.status.polecatsSummary.running`
 // +kubebuilder:printcolumn:name="Stuck",type=integer,JSONPath=`.status.polecatsSummary.stuck`
-// +kubebuilder:printcolumn:name="Last Check",type=date,JSONPath=`.status.lastCheckTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // Witness watches a rig's polecats and restarts or escalates stuck ones.
@@ -151,6 +146,9 @@ func (in *Witness) GetConditions() []metav1.Condition { return in.Status.Conditi
 
 // SetConditions sets the status conditions.
 func (in *Witness) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration records the generation the status describes.
+func (in *Witness) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
 // GetRequeueAfter returns the health check interval.
 func (in *Witness) GetRequeueAfter() time.Duration {

@@ -1523,10 +1523,6 @@ func (in *WitnessStatus) DeepCopyInto(out *WitnessStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
-	if in.LastCheckTime != nil {
-		in, out := &in.LastCheckTime, &out.LastCheckTime
-		*out = (*in).DeepCopy()
-	}
 	out.PolecatsSummary = in.PolecatsSummary
 	if in.Findings != nil {
 		in, out := &in.Findings, &out.Findings

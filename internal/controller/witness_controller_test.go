@@ -9,6 +9,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/controller"
+	gsmetrics "github.com/boshu2/gastown-operator/internal/metrics"
 	"github.com/boshu2/gastown-operator/internal/witness"
 )
 
@@ -187,10 +189,10 @@ func TestWitnessEscalatesAPodThatCannotPullItsImage(t *testing.T) {
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 
 	// Later checks find the same problem and do not escalate it again.
-	escalated := time.Now()
+	checks := witnessChecks(g, ns)
 	g.Eventually(func(g Gomega) {
+		g.Expect(witnessChecks(g, ns)).To(BeNumerically(">=", checks+2), "a check that began after the escalation")
 		w := get(g, ns, "witness", &gastownv1.Witness{})
-		g.Expect(w.Status.LastCheckTime.Time.After(escalated.Add(time.Second))).To(BeTrue())
 		g.Expect(w.Status.Findings).To(HaveLen(1))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 	expectEscalatedEvent(g, ns, gastownv1.PolecatKind, "pull", "ImagePullFailed")
@@ -257,10 +259,14 @@ func TestWitnessLeavesAHealthyPolecatAlone(t *testing.T) {
 	uid := podRunning(t, ns, "polecat-chatty", "")
 	quiet := time.Now().Add(3 * time.Second) // past both thresholds
 
+	var checks uint64
 	g.Eventually(func(g Gomega) {
+		g.Expect(time.Now()).To(BeTemporally(">", quiet))
+		checks = witnessChecks(g, ns)
+	}, 10*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(witnessChecks(g, ns)).To(BeNumerically(">=", checks+2), "a check that began after the thresholds passed")
 		w := get(g, ns, "witness", &gastownv1.Witness{})
-		g.Expect(w.Status.LastCheckTime).NotTo(BeNil())
-		g.Expect(w.Status.LastCheckTime.Time.After(quiet)).To(BeTrue(), "a check after the thresholds passed")
 		g.Expect(w.Status.Findings).To(BeEmpty())
 		g.Expect(w.Status.PolecatsSummary).To(Equal(gastownv1.PolecatsSummary{Total: 1, Running: 1}))
 		g.Expect(w.Status.Phase).To(Equal(gastownv1.WitnessPhaseActive))
@@ -289,7 +295,7 @@ func TestSuspendedWitnessChecksNothingUntilResumed(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		w := get(g, ns, "witness", &gastownv1.Witness{})
 		g.Expect(conditions.GetReason(w, meta.ReadyCondition)).To(Equal(meta.SuspendedReason))
-		g.Expect(w.Status.LastCheckTime).To(BeNil(), "no check ran")
+		g.Expect(w.Status.PolecatsSummary).To(BeZero(), "no check ran: a check counts the polecat")
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 
 	update(t, ns, "witness", &gastownv1.Witness{}, func(w *gastownv1.Witness) { w.Spec.Suspend = false })
@@ -319,4 +325,34 @@ func TestWitnessPodLogsThroughTheAPIServer(t *testing.T) {
 	pod.Annotations["kubectl.kubernetes.io/default-container"] = "no-such-container"
 	_, err = reader.LastOutput(context.Background(), pc, pod)
 	g.Expect(apierrors.IsBadRequest(err)).To(BeTrue(), "the API server refuses a container the pod does not have: %v", err)
+}
+
+// witnessChecks counts the reconciles (checks) of the namespace's Witness
+// "witness" that have ended, from its gotk_reconcile_duration_seconds.
+func witnessChecks(g Gomega, ns string) uint64 {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(gsmetrics.Reconcile.Collectors()...)
+	families, err := reg.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	want := map[string]string{"kind": gastownv1.WitnessKind, "namespace": ns, "name": "witness"}
+	var n uint64
+	for _, f := range families {
+		if f.GetName() != "gotk_reconcile_duration_seconds" {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if got[k] != v {
+					continue series
+				}
+			}
+			n += m.GetHistogram().GetSampleCount()
+		}
+	}
+	return n
 }
