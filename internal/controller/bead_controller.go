@@ -235,11 +235,17 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&gastownv1.Bead{}).
+		// Its spec and annotations (the retry, the source error, reconcile
+		// requests) are what a bead's phase is computed from; its status is
+		// what the computation wrote, and a pass for that write would only
+		// read it back.
+		For(&gastownv1.Bead{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(beadOfPolecat)).
 		Watches(&gastownv1.MergeRequest{}, handler.EnqueueRequestsFromMapFunc(beadOfMergeRequest),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.dependents)).
+		// Its dependents read its spec and phase.
+		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
 		Watches(&gastownv1.BeadStore{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfStore),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A rig that appears or goes, or whose spec changes (its agent

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -522,7 +523,7 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 		// what it reads of them (the pull requests it records itself); a
 		// burst of changes is one reconcile.
 		Watches(&gastownv1.Bead{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef })),
-			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }), reviewBead())).
 		Watches(&gastownv1.Polecat{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig })),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
 		// The Witness's escalations go on the pull requests (postNotice).
@@ -530,6 +531,26 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 			builder.WithPredicates(phaseChanged(escalations))).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// reviewBead passes the events of beads the Refinery's queue and merge
+// summary count, before or after the change: a bead that is only being
+// synced or dispatched (the intake of thousands) wakes no Refinery.
+func reviewBead() predicate.Predicate {
+	counted := func(o client.Object) bool {
+		b := o.(*gastownv1.Bead)
+		switch b.Status.Phase {
+		case gastownv1.BeadPhaseInReview, gastownv1.BeadPhaseMerged, gastownv1.BeadPhaseFailed, gastownv1.BeadPhaseRejected:
+			return true
+		}
+		return b.Status.PullRequest != nil
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return counted(e.Object) },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return counted(e.ObjectOld) || counted(e.ObjectNew) },
+		DeleteFunc:  func(e event.DeleteEvent) bool { return counted(e.Object) },
+		GenericFunc: func(e event.GenericEvent) bool { return counted(e.Object) },
+	}
 }
 
 // escalations names the polecats a Witness escalated, and why.
