@@ -402,6 +402,9 @@ func (in *Bead) GetConditions() []metav1.Condition { return in.Status.Conditions
 // SetConditions sets the status conditions.
 func (in *Bead) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration records the generation the status describes.
+func (in *Bead) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // +kubebuilder:object:root=true
 
 // BeadList is a list of Beads.

@@ -175,6 +175,9 @@ func (in *BeadStore) GetConditions() []metav1.Condition { return in.Status.Condi
 // SetConditions sets the status conditions.
 func (in *BeadStore) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration records the generation the status describes.
+func (in *BeadStore) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // GetRequeueAfter returns the sync interval.
 func (in *BeadStore) GetRequeueAfter() time.Duration {
 	if in.Spec.SyncInterval != nil && in.Spec.SyncInterval.Duration > 0 {

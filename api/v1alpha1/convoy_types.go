@@ -108,6 +108,9 @@ func (in *Convoy) GetConditions() []metav1.Condition { return in.Status.Conditio
 // SetConditions sets the status conditions.
 func (in *Convoy) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration records the generation the status describes.
+func (in *Convoy) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // +kubebuilder:object:root=true
 
 // ConvoyList is a list of Convoys.

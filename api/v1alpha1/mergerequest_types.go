@@ -90,6 +90,9 @@ func (in *MergeRequest) GetConditions() []metav1.Condition { return in.Status.Co
 // SetConditions sets the status conditions.
 func (in *MergeRequest) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration records the generation the status describes.
+func (in *MergeRequest) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // +kubebuilder:object:root=true
 
 // MergeRequestList is a list of MergeRequests.

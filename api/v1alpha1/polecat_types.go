@@ -308,6 +308,9 @@ func (in *Polecat) GetConditions() []metav1.Condition { return in.Status.Conditi
 // SetConditions sets the status conditions.
 func (in *Polecat) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration records the generation the status describes.
+func (in *Polecat) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // PodName is the name of the polecat's pod.
 func (in *Polecat) PodName() string { return "polecat-" + in.Name }
 

@@ -280,6 +280,9 @@ func (in *Refinery) GetConditions() []metav1.Condition { return in.Status.Condit
 // SetConditions sets the status conditions.
 func (in *Refinery) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration records the generation the status describes.
+func (in *Refinery) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // GetRequeueAfter returns the poll interval.
 func (in *Refinery) GetRequeueAfter() time.Duration {
 	if in.Spec.PollInterval != nil && in.Spec.PollInterval.Duration > 0 {

@@ -381,6 +381,9 @@ func (in *Rig) GetConditions() []metav1.Condition { return in.Status.Conditions 
 // SetConditions sets the status conditions.
 func (in *Rig) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration records the generation the status describes.
+func (in *Rig) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // GetRequeueAfter returns how long to wait before the next reconcile.
 func (in *Rig) GetRequeueAfter() time.Duration {
 	if in.Spec.Interval != nil && in.Spec.Interval.Duration > 0 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -69,21 +68,18 @@ func (p *objectPatcher) Patch(ctx context.Context, obj client.Object) error {
 	return nil
 }
 
-// setObservedGeneration sets status.observedGeneration, which every kind
-// has, to the object's generation.
+// observedGenerationSetter is every kind of the API.
+type observedGenerationSetter interface {
+	SetObservedGeneration(int64)
+}
+
+// setObservedGeneration sets status.observedGeneration to the object's
+// generation.
 func setObservedGeneration(obj client.Object) error {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return err
+	o, ok := obj.(observedGenerationSetter)
+	if !ok {
+		return fmt.Errorf("%T has no status.observedGeneration", obj)
 	}
-	status, _ := u["status"].(map[string]any)
-	if status == nil {
-		status = map[string]any{}
-		u["status"] = status
-	}
-	status["observedGeneration"] = obj.GetGeneration()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, obj); err != nil {
-		return fmt.Errorf("setting status.observedGeneration: %w", err)
-	}
+	o.SetObservedGeneration(obj.GetGeneration())
 	return nil
 }
