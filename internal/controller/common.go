@@ -105,11 +105,12 @@ func recordMetrics(ctx context.Context, obj statusObject) {
 	}
 	ref := corev1.ObjectReference{Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	rec := gsmetrics.Reconcile
-	if _, ok := obj.(*gastownv1.Bead); ok {
-		// Beads are work items, thousands to a repository: series of each
-		// would be most of the manager's memory and of Prometheus's. Their
+	switch obj.(type) {
+	case *gastownv1.Bead, *gastownv1.Polecat:
+		// Work items, thousands to a repository: series of each would be
+		// most of the manager's memory and of Prometheus's. Their
 		// reconciles are one duration series per namespace; their phases
-		// are counted by the BeadStore.
+		// are counted by the BeadStore and by gastown_polecats.
 		if start, ok := ctx.Value(reconcileStartKey{}).(time.Time); ok {
 			ref.Name = ""
 			rec.RecordDuration(ref, start)

@@ -74,31 +74,28 @@ func TestRecordMetrics(t *testing.T) {
 	g.Expect(duration[0].GetHistogram().GetSampleCount()).To(BeEquivalentTo(1))
 
 	// No start in the context: no duration, the rest as before.
-	pc := &gastownv1.Polecat{ObjectMeta: metav1.ObjectMeta{Name: "metrics-pc", Namespace: "ns", Finalizers: []string{gastownv1.GastownFinalizer}}}
-	recordMetrics(context.Background(), pc)
-	g.Expect(series(g, reg, "gotk_reconcile_duration_seconds", map[string]string{"kind": "Polecat", "name": "metrics-pc"})).To(BeEmpty())
-	g.Expect(series(g, reg, "gotk_reconcile_condition", map[string]string{"kind": "Polecat", "name": "metrics-pc", "namespace": "ns"})).To(HaveLen(9))
-	g.Expect(series(g, reg, "gotk_suspend_status", map[string]string{"kind": "Polecat"})).To(BeEmpty(), "a polecat cannot be suspended")
+	ref := &gastownv1.Refinery{ObjectMeta: metav1.ObjectMeta{Name: "metrics-ref", Namespace: "ns"}}
+	recordMetrics(context.Background(), ref)
+	g.Expect(series(g, reg, "gotk_reconcile_duration_seconds", map[string]string{"kind": "Refinery", "name": "metrics-ref"})).To(BeEmpty())
+	g.Expect(series(g, reg, "gotk_reconcile_condition", map[string]string{"kind": "Refinery", "name": "metrics-ref", "namespace": "ns"})).To(HaveLen(9))
 
-	// Deleted, the finalizer removed: its series go.
-	recordMetrics(withReconcileStart(context.Background()), pc)
-	now := metav1.NewTime(time.Now())
-	pc.DeletionTimestamp, pc.Finalizers = &now, nil
-	recordMetrics(withReconcileStart(context.Background()), pc)
-	g.Expect(series(g, reg, "gotk_reconcile_condition", map[string]string{"kind": "Polecat", "name": "metrics-pc"})).To(BeEmpty())
-	g.Expect(series(g, reg, "gotk_reconcile_duration_seconds", map[string]string{"kind": "Polecat", "name": "metrics-pc"})).To(BeEmpty())
-
-	// Beads, thousands to a repository, share one duration series per
-	// namespace and have no condition series.
+	// Beads and polecats, thousands to a repository, share one duration
+	// series per namespace and have no condition series.
 	for _, name := range []string{"gt-a", "gt-b", "gt-c"} {
 		b := &gastownv1.Bead{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "beads-ns"}}
 		conditions.MarkTrue(b, meta.ReadyCondition, "Closed", "closed")
 		recordMetrics(withReconcileStart(context.Background()), b)
+		pc := &gastownv1.Polecat{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "beads-ns", Finalizers: []string{gastownv1.GastownFinalizer}}}
+		conditions.MarkTrue(pc, meta.ReadyCondition, "Succeeded", "done")
+		recordMetrics(withReconcileStart(context.Background()), pc)
 	}
-	beads := series(g, reg, "gotk_reconcile_duration_seconds", map[string]string{"kind": "Bead", "namespace": "beads-ns"})
-	g.Expect(beads).To(HaveLen(1))
-	g.Expect(beads[0].GetHistogram().GetSampleCount()).To(BeEquivalentTo(3))
-	g.Expect(series(g, reg, "gotk_reconcile_condition", map[string]string{"kind": "Bead"})).To(BeEmpty())
+	for _, kind := range []string{"Bead", "Polecat"} {
+		all := series(g, reg, "gotk_reconcile_duration_seconds", map[string]string{"kind": kind, "namespace": "beads-ns"})
+		g.Expect(all).To(HaveLen(1), kind)
+		g.Expect(all[0].GetHistogram().GetSampleCount()).To(BeEquivalentTo(3), kind)
+		g.Expect(series(g, reg, "gotk_reconcile_condition", map[string]string{"kind": kind})).To(BeEmpty(), kind)
+		g.Expect(series(g, reg, "gotk_suspend_status", map[string]string{"kind": kind})).To(BeEmpty(), kind)
+	}
 }
 
 func TestRecordPolecatMetricsOnTransitions(t *testing.T) {

@@ -155,11 +155,13 @@ type seenSet struct {
 	mu    sync.Mutex
 	keys  map[string]struct{}
 	order []string
+	size  int
 	next  int
 }
 
 func newSeenSet(size int) *seenSet {
-	return &seenSet{keys: make(map[string]struct{}, size), order: make([]string, size)}
+	// Grown as keys come: most managers never count size of them.
+	return &seenSet{keys: map[string]struct{}{}, size: size}
 }
 
 // first adds key and says whether it was new.
@@ -169,11 +171,13 @@ func (s *seenSet) first(key string) bool {
 	if _, ok := s.keys[key]; ok {
 		return false
 	}
-	if old := s.order[s.next]; old != "" {
-		delete(s.keys, old)
+	if len(s.order) < s.size {
+		s.order = append(s.order, key)
+	} else {
+		delete(s.keys, s.order[s.next])
+		s.order[s.next] = key
+		s.next = (s.next + 1) % s.size
 	}
-	s.order[s.next] = key
-	s.next = (s.next + 1) % len(s.order)
 	s.keys[key] = struct{}{}
 	return true
 }

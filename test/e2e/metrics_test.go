@@ -99,7 +99,7 @@ func checkMetrics(t *testing.T, env *devenv.Env, before scrape, merged int) {
 		n, found := after.sum("gotk_reconcile_duration_seconds", map[string]string{"kind": kind})
 		g.Expect(found && n > 0).To(BeTrue(), "gotk_reconcile_duration_seconds of kind %s", kind)
 	}
-	ready, found := after.sum("gotk_reconcile_condition", map[string]string{"kind": "Polecat", "name": "gt-db", "namespace": devenv.WorkersNamespace, "type": "Ready", "status": "True"})
+	ready, found := after.sum("gotk_reconcile_condition", map[string]string{"kind": "BeadStore", "name": rig, "namespace": devenv.WorkersNamespace, "type": "Ready", "status": "True"})
 	g.Expect(found).To(BeTrue(), describe("gotk_reconcile_condition"))
 	g.Expect(ready).To(BeEquivalentTo(1))
 	suspended, found := after.sum("gotk_suspend_status", map[string]string{"kind": "Rig", "name": rig})
