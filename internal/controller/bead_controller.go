@@ -9,6 +9,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -248,12 +250,22 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
 		Watches(&gastownv1.BeadStore{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfStore),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		// A rig that appears or goes, or whose spec changes (its agent
-		// policy, its retry limit), changes its beads' phases.
+		// A rig that appears or goes, or whose agent policy or retry limit
+		// changes, changes its beads' phases; its suspension and its
+		// polecat limit do not (they are the Rig's to apply).
 		Watches(&gastownv1.Rig{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfRig),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(rigLimitsChanged())).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// rigLimitsChanged passes a rig's creation and deletion, and the updates
+// that change what rigLimits reads of it.
+func rigLimitsChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, cur := e.ObjectOld.(*gastownv1.Rig), e.ObjectNew.(*gastownv1.Rig)
+		return old.MaxRetries() != cur.MaxRetries() || !equality.Semantic.DeepEqual(beads.PolicyOf(old), beads.PolicyOf(cur))
+	}}
 }
 
 func beadOfPolecat(_ context.Context, o client.Object) []reconcile.Request {

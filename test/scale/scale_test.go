@@ -129,7 +129,6 @@ type result struct {
 	// runtime's own, and the binary's pages.
 	rssAnon, rssFile string
 	mem              []phaseMem
-	managerFlags     string
 }
 
 func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *result {
