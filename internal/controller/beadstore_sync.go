@@ -44,13 +44,18 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	goodBeads, goodConvoys := set.Good()
 	fileError := firstErrorPerFile(set)
 
+	// The live objects are compared and deleted, never changed: read
+	// straight from the cache, without a copy of thousands of beads.
 	existingBeads := &gastownv1.BeadList{}
-	if err := r.List(ctx, existingBeads, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}); err != nil {
+	if err := r.List(ctx, existingBeads, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}, readOnly); err != nil {
 		return stats, err
 	}
-	desired := map[string]client.Object{}
-	for _, b := range goodBeads {
-		desired[gastownv1.BeadObjectName(b.ID)] = desiredBead(store, rig, b.ID, b.Spec, "")
+	// An object is built when it is compared and dropped after: with
+	// thousands of beads, holding them all would double the sync's memory.
+	desired := map[string]func() client.Object{}
+	for i := range goodBeads {
+		b := &goodBeads[i]
+		desired[gastownv1.BeadObjectName(b.ID)] = func() client.Object { return desiredBead(store, rig, b.ID, b.Spec, "") }
 	}
 	var existing []client.Object
 	for i := range existingBeads.Items {
@@ -65,9 +70,10 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		// Kept as it was: its file is broken, or its own line in an
 		// issues.jsonl.
 		if msg, broken := fileError[b.Spec.SourcePath]; broken {
-			desired[b.Name] = keptBead(store, rig, b, msg)
+			desired[b.Name] = func() client.Object { return keptBead(store, rig, b, msg) }
 		} else if line, broken := set.BrokenBeads[b.BeadID()]; broken {
-			desired[b.Name] = keptBead(store, rig, b, lineError(set, b.Spec.SourcePath, line))
+			msg := lineError(set, b.Spec.SourcePath, line)
+			desired[b.Name] = func() client.Object { return keptBead(store, rig, b, msg) }
 		}
 	}
 	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
@@ -76,12 +82,13 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	beadCount := len(desired)
 
 	existingConvoys := &gastownv1.ConvoyList{}
-	if err := r.List(ctx, existingConvoys, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}); err != nil {
+	if err := r.List(ctx, existingConvoys, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}, readOnly); err != nil {
 		return stats, err
 	}
-	desired = map[string]client.Object{}
-	for _, c := range goodConvoys {
-		desired[c.ID] = desiredConvoy(store, rig, c.ID, c.Spec, c.File, "")
+	desired = map[string]func() client.Object{}
+	for i := range goodConvoys {
+		c := &goodConvoys[i]
+		desired[c.ID] = func() client.Object { return desiredConvoy(store, rig, c.ID, c.Spec, c.File, "") }
 	}
 	existing = nil
 	for i := range existingConvoys.Items {
@@ -93,7 +100,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		if _, ok := desired[c.Name]; !ok {
 			file := c.GetAnnotations()[sourceFileAnnotation]
 			if msg, broken := fileError[file]; broken {
-				desired[c.Name] = desiredConvoy(store, rig, c.Name, c.Spec, file, msg)
+				desired[c.Name] = func() client.Object { return desiredConvoy(store, rig, c.Name, c.Spec, file, msg) }
 			}
 		}
 	}
@@ -110,15 +117,16 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 // sourceFileAnnotation records a Convoy's file (a Bead has spec.sourcePath).
 const sourceFileAnnotation = "gastown.gastown.io/source-file"
 
-// reconcileObjects applies desired objects whose content hash differs from
-// the live one and prunes live objects that are not desired.
-func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gastownv1.BeadStore, existing []client.Object, desired map[string]client.Object, stats *syncStats) error {
+// reconcileObjects applies desired objects (built by name) whose content
+// hash differs from the live one and prunes live objects that are not
+// desired.
+func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gastownv1.BeadStore, existing []client.Object, desired map[string]func() client.Object, stats *syncStats) error {
 	live := map[string]client.Object{}
 	for _, o := range existing {
 		live[o.GetName()] = o
 	}
 	for _, name := range sortedKeys(desired) {
-		want := desired[name]
+		want := desired[name]()
 		have, found := live[name]
 		if found && have.GetAnnotations()[gastownv1.ContentHashAnnotation] == want.GetAnnotations()[gastownv1.ContentHashAnnotation] {
 			stats.unchanged++
