@@ -57,9 +57,16 @@ func Load(fsys fs.FS, dir string, opts Options) (*Set, error) {
 		p := readAndParse(fsys, files[0], maxSize, parse)
 		return newJSONLSet(files, p, opts.Prefix), nil
 	}
-	var all parsedFile
-	for _, file := range files {
-		p := readAndParse(fsys, file, maxSize, parse)
+	parsed := make([]parsedFile, len(files))
+	var beads, convoys, errs int
+	for i, file := range files {
+		parsed[i] = readAndParse(fsys, file, maxSize, parse)
+		beads, convoys, errs = beads+len(parsed[i].beads), convoys+len(parsed[i].convoys), errs+len(parsed[i].errs)
+	}
+	// Joined once, at their size: a slice grown file by file copies the
+	// beads, large structs, over and over.
+	all := parsedFile{beads: make([]beadItem, 0, beads), convoys: make([]convoyItem, 0, convoys), errs: make([]Error, 0, errs)}
+	for _, p := range parsed {
 		all.beads = append(all.beads, p.beads...)
 		all.convoys = append(all.convoys, p.convoys...)
 		all.errs = append(all.errs, p.errs...)

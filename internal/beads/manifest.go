@@ -285,7 +285,7 @@ func checkAPIVersion(d *decoder, apiVersion string) {
 }
 
 func beadsOf(items []beadItem) []Bead {
-	var out []Bead
+	out := make([]Bead, 0, len(items))
 	for _, it := range items {
 		out = append(out, it.Bead)
 	}
@@ -293,7 +293,7 @@ func beadsOf(items []beadItem) []Bead {
 }
 
 func convoysOf(items []convoyItem) []Convoy {
-	var out []Convoy
+	out := make([]Convoy, 0, len(items))
 	for _, it := range items {
 		out = append(out, it.Convoy)
 	}
