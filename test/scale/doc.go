@@ -3,9 +3,11 @@
 // own process (test/devenv's ManagerProcess), the beads reach it as in
 // production, through a Flux GitRepository artifact that source-controller
 // fetches from a git server, and every count comes from the servers' own
-// /metrics: API writes from kube-apiserver's apiserver_request_total,
-// reconciles from the manager's controller_runtime_reconcile_total, peak
-// memory from the manager's /proc/<pid>/status.
+// /metrics: API writes from kube-apiserver's apiserver_request_total (and
+// whose events they were from the events' own counts), reconciles from the
+// manager's controller_runtime_reconcile_total, peak memory from the
+// manager's /proc/<pid>/status, and each phase's peak from its /metrics,
+// sampled.
 //
 // It is a benchmark that prints figures, not a test with thresholds:
 //
@@ -25,5 +27,6 @@
 // BENCH_QUIET (default 10s) how long the apiserver must see no write
 // before a phase's writes are counted as done. BENCH_HEAP_PROFILE=prefix
 // saves the manager's heap profile at the end as prefix-<beads>.pprof,
+// and BENCH_CPU_PROFILE=prefix its CPU profile of the intake's first 30 s,
 // for go tool pprof.
 package scale

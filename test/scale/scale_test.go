@@ -42,6 +42,8 @@ const (
 	maxSettle = 3 * time.Minute
 	// memSampleInterval is how often the manager's memory is read.
 	memSampleInterval = 250 * time.Millisecond
+	// cpuProfileSeconds is the length of the intake's CPU profile.
+	cpuProfileSeconds = 30
 	// phaseTimeout bounds a phase's wait for its objects.
 	phaseTimeout = 30 * time.Minute
 	beadsPerFile = 100
@@ -180,6 +182,16 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	before := ph.snapshot(ctx)
 	ph.mem.take()
 	began := time.Now()
+	// BENCH_CPU_PROFILE names a file prefix for the manager's CPU profile
+	// of the intake's first cpuProfileSeconds.
+	cpuProfile := make(chan error, 1)
+	if prefix := os.Getenv("BENCH_CPU_PROFILE"); prefix != "" {
+		go func() {
+			cpuProfile <- saveProfile(env, fmt.Sprintf("profile?seconds=%d", cpuProfileSeconds), fmt.Sprintf("%s-%d.pprof", prefix, n))
+		}()
+	} else {
+		cpuProfile <- nil
+	}
 	if _, err := env.ReconcileSource(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -190,6 +202,9 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.intakeWrites = after.w.sub(before.w)
 	r.intakeReconciles = subCounts(after.reconciles, before.reconciles)
 	r.mem = append(r.mem, ph.peakOf("intake"))
+	if err := <-cpuProfile; err != nil {
+		b.Fatal(err)
+	}
 
 	// (2) One bead's title changes.
 	gen0 := generation(ph.beads, beadName(0))
@@ -273,7 +288,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 		b.Fatal(err)
 	}
 	if prefix := os.Getenv("BENCH_HEAP_PROFILE"); prefix != "" {
-		if err := saveHeapProfile(env, fmt.Sprintf("%s-%d.pprof", prefix, n)); err != nil {
+		if err := saveProfile(env, "heap", fmt.Sprintf("%s-%d.pprof", prefix, n)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -533,16 +548,16 @@ func envInts(name string, def []int) ([]int, error) {
 	return out, nil
 }
 
-// saveHeapProfile writes the manager's heap profile (/debug/pprof/heap on
-// its metrics address) to path, for go tool pprof.
-func saveHeapProfile(env *devenv.Env, path string) error {
-	resp, err := http.Get("http://" + env.Endpoints().OperatorMetrics + "/debug/pprof/heap")
+// saveProfile writes one of the manager's profiles (/debug/pprof/<profile>
+// on its metrics address) to path, for go tool pprof.
+func saveProfile(env *devenv.Env, profile, path string) error {
+	resp, err := http.Get("http://" + env.Endpoints().OperatorMetrics + "/debug/pprof/" + profile)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("heap profile: %s", resp.Status)
+		return fmt.Errorf("profile %s: %s", profile, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {
