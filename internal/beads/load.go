@@ -52,15 +52,17 @@ func Load(fsys fs.FS, dir string, opts Options) (*Set, error) {
 		return nil, err
 	}
 
+	opts.Cache.begin(opts.Format)
+	defer opts.Cache.end()
 	if opts.Format == gastownv1.FormatBeadsJSONL {
 		// One file: its lines stand alone.
-		p := readAndParse(fsys, files[0], maxSize, parse)
+		p := readAndParse(fsys, files[0], maxSize, parse, opts.Cache)
 		return newJSONLSet(files, p, opts.Prefix), nil
 	}
 	parsed := make([]parsedFile, len(files))
 	var beads, convoys, errs int
 	for i, file := range files {
-		parsed[i] = readAndParse(fsys, file, maxSize, parse)
+		parsed[i] = readAndParse(fsys, file, maxSize, parse, opts.Cache)
 		beads, convoys, errs = beads+len(parsed[i].beads), convoys+len(parsed[i].convoys), errs+len(parsed[i].errs)
 	}
 	// Joined once, at their size: a slice grown file by file copies the
@@ -124,13 +126,13 @@ func jsonlFiles(fsys fs.FS, dir string) ([]string, error) {
 }
 
 // readAndParse reads one file, refusing what is not a regular file or is
-// larger than max, and parses it.
-func readAndParse(fsys fs.FS, file string, max int64, parse func(string, []byte) parsedFile) parsedFile {
+// larger than max, and parses it (or takes its parse from cache).
+func readAndParse(fsys fs.FS, file string, max int64, parse func(string, []byte) parsedFile, cache *ParseCache) parsedFile {
 	data, problem := readFile(fsys, file, max)
 	if problem != "" {
 		return parsedFile{errs: []Error{{File: file, Line: 1, Message: problem}}}
 	}
-	return parse(file, data)
+	return cache.parse(file, data, parse)
 }
 
 func readFile(fsys fs.FS, file string, max int64) ([]byte, string) {
