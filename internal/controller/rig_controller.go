@@ -408,11 +408,11 @@ func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Optio
 		// What dispatch reads of beads, polecats and convoys is their spec
 		// and phase; a burst of changes (a new revision's beads, polecats
 		// finishing) is one reconcile.
-		Watches(&gastownv1.Bead{}, coalesced(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }),
+		Watches(&gastownv1.Bead{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
-		Watches(&gastownv1.Polecat{}, coalesced(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }),
+		Watches(&gastownv1.Polecat{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
-		Watches(&gastownv1.Convoy{}, coalesced(func(o client.Object) string { return o.(*gastownv1.Convoy).Spec.RigRef }),
+		Watches(&gastownv1.Convoy{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Convoy).Spec.RigRef }),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Convoy).Status.Phase) }))).
 		WithOptions(opts).
 		Complete(r)
@@ -427,18 +427,21 @@ const dispatchDelay = 500 * time.Millisecond
 // dispatch of hundreds is a few writes of it, not one a second.
 const summaryDelay = 3 * time.Second
 
-// coalesced enqueues the rig an object names, dispatchDelay after the event.
-func coalesced(rigName func(client.Object) string) handler.EventHandler {
-	return coalescedRequests(dispatchDelay, rigOf(rigName))
-}
-
-func rigOf(name func(client.Object) string) handler.MapFunc {
-	return func(_ context.Context, o client.Object) []reconcile.Request {
-		if n := name(o); n != "" {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: n}}}
+// coalesced enqueues the rig an object names, dispatchDelay after the
+// event. A suspended rig dispatches nothing and is not woken: its resume
+// is a spec change, and its pass then reads everything.
+func (r *RigReconciler) coalesced(rigName func(client.Object) string) handler.EventHandler {
+	return coalescedRequests(dispatchDelay, func(ctx context.Context, o client.Object) []reconcile.Request {
+		n := rigName(o)
+		if n == "" {
+			return nil
 		}
-		return nil
-	}
+		rig := &gastownv1.Rig{}
+		if err := r.Get(ctx, types.NamespacedName{Name: n}, rig, client.UnsafeDisableDeepCopy); err == nil && rig.Spec.Suspend {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: n}}}
+	})
 }
 
 // coalescedRequests enqueues the requests of an event delay after it; the
