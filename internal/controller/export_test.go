@@ -13,3 +13,7 @@ func PatchOnce(ctx context.Context, c client.Client, obj client.Object, mutate f
 	mutate()
 	return p.Patch(ctx, obj)
 }
+
+// Series exposes series, which finds an object's gotk_* series, to the
+// package's tests.
+var Series = series

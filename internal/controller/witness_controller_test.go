@@ -332,27 +332,10 @@ func TestWitnessPodLogsThroughTheAPIServer(t *testing.T) {
 func witnessChecks(g Gomega, ns string) uint64 {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(gsmetrics.Reconcile.Collectors()...)
-	families, err := reg.Gather()
-	g.Expect(err).NotTo(HaveOccurred())
-	want := map[string]string{"kind": gastownv1.WitnessKind, "namespace": ns, "name": "witness"}
 	var n uint64
-	for _, f := range families {
-		if f.GetName() != "gotk_reconcile_duration_seconds" {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if got[k] != v {
-					continue series
-				}
-			}
-			n += m.GetHistogram().GetSampleCount()
-		}
+	for _, m := range controller.Series(g, reg, "gotk_reconcile_duration_seconds",
+		map[string]string{"kind": gastownv1.WitnessKind, "namespace": ns, "name": "witness"}) {
+		n += m.GetHistogram().GetSampleCount()
 	}
 	return n
 }
