@@ -26,7 +26,9 @@
 // and after. BENCH_READY (default 1000) is how many beads become ready;
 // BENCH_QUIET (default 10s) how long the apiserver must see no write
 // before a phase's writes are counted as done. BENCH_HEAP_PROFILE=prefix
-// saves the manager's heap profile at the end as prefix-<beads>.pprof,
+// saves the manager's heap profile at the end as prefix-<beads>.pprof (and
+// when the intake's beads are all there as prefix-<beads>-intake.pprof, and
+// the runtime's memory statistics as prefix-<beads>.txt),
 // and BENCH_CPU_PROFILE=prefix its CPU profile of the intake's first 30 s,
 // for go tool pprof.
 package scale

@@ -197,6 +197,12 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	}
 	ph.waitFor(ctx, fmt.Sprintf("%d Beads", n), func() bool { return count(ph.beads) >= n })
 	r.intakeTime = time.Since(began)
+	if prefix := os.Getenv("BENCH_HEAP_PROFILE"); prefix != "" {
+		// The intake's heap, its statuses still being written.
+		if err := saveProfile(env, "heap", fmt.Sprintf("%s-%d-intake.pprof", prefix, n)); err != nil {
+			b.Fatal(err)
+		}
+	}
 	after, quietOK := ph.settle(ctx)
 	r.intakeSettle, r.intakeQuiet = time.Since(began), quietOK
 	r.intakeWrites = after.w.sub(before.w)
@@ -289,6 +295,11 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	}
 	if prefix := os.Getenv("BENCH_HEAP_PROFILE"); prefix != "" {
 		if err := saveProfile(env, "heap", fmt.Sprintf("%s-%d.pprof", prefix, n)); err != nil {
+			b.Fatal(err)
+		}
+		// The runtime's own accounting (heap in use, idle and released,
+		// stacks) is at the end of the text form.
+		if err := saveProfile(env, "heap?debug=1", fmt.Sprintf("%s-%d.txt", prefix, n)); err != nil {
 			b.Fatal(err)
 		}
 	}
