@@ -19,10 +19,12 @@ import (
 
 // Field indexes the reconcilers look related objects up by.
 const (
-	beadStoreRigIndex     = ".spec.rigRef"
-	rigSourceIndex        = ".spec.sourceRef"
-	beadRigIndex          = ".spec.rigRef"
-	beadDependsIndex      = ".spec.dependsOn"
+	beadStoreRigIndex = ".spec.rigRef"
+	rigSourceIndex    = ".spec.sourceRef"
+	beadRigIndex      = ".spec.rigRef"
+	beadDependsIndex  = ".spec.dependsOn"
+	// beadReviewIndex is the rig of the beads a Refinery counts.
+	beadReviewIndex       = ".status.review"
 	convoyRigIndex        = ".spec.rigRef"
 	convoyBeadIndex       = ".spec.trackedBeads"
 	polecatRigIndex       = ".spec.rig"
@@ -75,6 +77,12 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		}},
 		{&gastownv1.Bead{}, beadRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Bead).Spec.RigRef} }},
 		{&gastownv1.Bead{}, beadDependsIndex, func(o client.Object) []string { return o.(*gastownv1.Bead).Spec.DependsOn }},
+		{&gastownv1.Bead{}, beadReviewIndex, func(o client.Object) []string {
+			if b := o.(*gastownv1.Bead); inReview(b) {
+				return []string{b.Spec.RigRef}
+			}
+			return nil
+		}},
 		{&gastownv1.Convoy{}, convoyRigIndex, func(o client.Object) []string { return []string{o.(*gastownv1.Convoy).Spec.RigRef} }},
 		// By the tracked beads' object names, which a bead's event carries.
 		{&gastownv1.Convoy{}, convoyBeadIndex, func(o client.Object) []string {

@@ -212,8 +212,9 @@ func refineryPhase(ref *gastownv1.Refinery) string {
 // queue returns the rig's beads with pushed work that is not merged yet,
 // highest priority first, then oldest, and records the merge summary.
 func (r *RefineryReconciler) queue(ctx context.Context, ref *gastownv1.Refinery) ([]*gastownv1.Bead, error) {
+	// The beads it counts only, not the rig's thousands.
 	beads := &gastownv1.BeadList{}
-	if err := r.List(ctx, beads, client.InNamespace(ref.Namespace), client.MatchingFields{beadRigIndex: ref.Spec.RigRef}, readOnly); err != nil {
+	if err := r.List(ctx, beads, client.InNamespace(ref.Namespace), client.MatchingFields{beadReviewIndex: ref.Spec.RigRef}, readOnly); err != nil {
 		return nil, err
 	}
 	var queue []*gastownv1.Bead
@@ -533,18 +534,21 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 		Complete(r)
 }
 
-// reviewBead passes the events of beads the Refinery's queue and merge
-// summary count, before or after the change: a bead that is only being
-// synced or dispatched (the intake of thousands) wakes no Refinery.
-func reviewBead() predicate.Predicate {
-	counted := func(o client.Object) bool {
-		b := o.(*gastownv1.Bead)
-		switch b.Status.Phase {
-		case gastownv1.BeadPhaseInReview, gastownv1.BeadPhaseMerged, gastownv1.BeadPhaseFailed, gastownv1.BeadPhaseRejected:
-			return true
-		}
-		return b.Status.PullRequest != nil
+// inReview says whether the Refinery's queue or merge summary counts the
+// bead: in review, merged, failed, rejected, or with a pull request.
+func inReview(b *gastownv1.Bead) bool {
+	switch b.Status.Phase {
+	case gastownv1.BeadPhaseInReview, gastownv1.BeadPhaseMerged, gastownv1.BeadPhaseFailed, gastownv1.BeadPhaseRejected:
+		return true
 	}
+	return b.Status.PullRequest != nil
+}
+
+// reviewBead passes the events of beads the Refinery counts, before or
+// after the change: a bead that is only being synced or dispatched (the
+// intake of thousands) wakes no Refinery.
+func reviewBead() predicate.Predicate {
+	counted := func(o client.Object) bool { return inReview(o.(*gastownv1.Bead)) }
 	return predicate.Funcs{
 		CreateFunc:  func(e event.CreateEvent) bool { return counted(e.Object) },
 		UpdateFunc:  func(e event.UpdateEvent) bool { return counted(e.ObjectOld) || counted(e.ObjectNew) },
