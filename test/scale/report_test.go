@@ -124,7 +124,7 @@ func (r *result) report(b *testing.B) {
 	for _, m := range r.mem {
 		peaks = append(peaks, fmt.Sprintf("%s %.0f MiB RSS, %.0f MiB heap in use", m.phase, m.rss/(1<<20), m.heap/(1<<20)))
 	}
-	fmt.Fprintf(out, "  the manager's peak memory by phase (sampled every %s): %s\n", memSampleInterval, strings.Join(peaks, "; "))
+	fmt.Fprintf(out, "  the manager's peak memory by phase (RSS from /proc every %s, heap in use from /metrics every second): %s\n", memSampleInterval, strings.Join(peaks, "; "))
 	fmt.Fprintln(out)
 
 	b.ReportMetric(r.intakeTime.Seconds(), "intake-s")

@@ -359,8 +359,10 @@ func (p *phases) peakOf(phase string) phaseMem {
 	return phaseMem{phase, rss, heap}
 }
 
-// sampleMemory reads the manager's memory every memSampleInterval until
-// ctx ends: the peak of a phase may fall between two snapshots.
+// sampleMemory reads the manager's RSS from /proc every memSampleInterval
+// until ctx ends: the peak of a phase may fall between two snapshots. Not
+// from its /metrics, whose every scrape the manager pays for (the heap in
+// use is read at the snapshots, once a second).
 func (p *phases) sampleMemory(ctx context.Context) {
 	t := time.NewTicker(memSampleInterval)
 	defer t.Stop()
@@ -369,8 +371,12 @@ func (p *phases) sampleMemory(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if s, err := readManager(ctx, p.env.Endpoints().OperatorMetrics); err == nil {
-				p.mem.observe(s)
+			st, err := p.env.OperatorStatus()
+			if err != nil {
+				continue
+			}
+			if kb, err := kiB(st["VmRSS"]); err == nil {
+				p.mem.observe(managerSample{rss: kb * 1024})
 			}
 		}
 	}
