@@ -114,7 +114,10 @@ func (r *ConvoyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 func (r *ConvoyReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Convoy{}, builder.WithPredicates(primaryPredicate())).
-		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.convoysOfBead)).
+		// A convoy's progress is its beads' phases (and closure in their
+		// files).
+		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.convoysOfBead),
+			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
 		WithOptions(opts).
 		Complete(r)
 }

@@ -398,9 +398,13 @@ func activeConvoys(convoys []gastownv1.Convoy) int32 {
 func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gastownv1.Rig{}, builder.WithPredicates(primaryPredicate())).
-		Owns(&gastownv1.BeadStore{}).
-		Owns(&gastownv1.Witness{}).
-		Owns(&gastownv1.Refinery{}).
+		// The rig makes its children when they are missing and leaves
+		// them to their own controllers (and users) after: their status is
+		// nothing to it; their deletion is, and the BeadStore's spec (the
+		// types it dispatches).
+		Owns(&gastownv1.BeadStore{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&gastownv1.Witness{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&gastownv1.Refinery{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.rigsForSource),
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, sourceRevisionChanged{}))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.rigsForNamespace),
