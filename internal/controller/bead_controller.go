@@ -193,7 +193,7 @@ func (r *BeadReconciler) workTypes(ctx context.Context, bead *gastownv1.Bead) ([
 		return nil, nil
 	}
 	store := &gastownv1.BeadStore{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: owner.Name}, store); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: owner.Name}, store, readOnly); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
 	return store.DispatchedTypes(), nil
@@ -206,8 +206,10 @@ func (r *BeadReconciler) rigLimits(ctx context.Context, name string) (dispatch.R
 	if name == "" {
 		return limits, true, nil
 	}
+	// Read, never changed: the cache's own copies, as for every bead of
+	// an intake.
 	rig := &gastownv1.Rig{}
-	if err := r.Get(ctx, types.NamespacedName{Name: name}, rig); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Name: name}, rig, readOnly); err != nil {
 		return limits, false, client.IgnoreNotFound(err)
 	}
 	limits.MaxRetries = rig.MaxRetries()

@@ -35,9 +35,10 @@ const (
 	mergeRequestBeadIndex = ".spec.beadRef"
 )
 
-// readOnly lists straight from the cache, without a deep copy of each
-// item: for lists that are only read (thousands of beads per dispatch
-// pass). Never change what such a list holds.
+// readOnly reads straight from the cache, without a deep copy of each
+// item: for lists and objects that are only read (thousands of beads per
+// dispatch pass, a bead's rig at each of its passes). Never change what
+// such a read returns.
 var readOnly = client.UnsafeDisableDeepCopy
 
 // requestsByIndex returns a request for each object of list (in namespace
