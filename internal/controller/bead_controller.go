@@ -249,7 +249,7 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		// Its dependents read its spec and phase.
 		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
-			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
+			builder.WithPredicates(phaseChanged(beadPhase))).
 		Watches(&gastownv1.BeadStore{}, handler.EnqueueRequestsFromMapFunc(r.beadsOfStore),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A rig that appears or goes, or whose agent policy or retry limit

@@ -117,7 +117,7 @@ func (r *ConvoyReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 		// A convoy's progress is its beads' phases (and closure in their
 		// files).
 		Watches(&gastownv1.Bead{}, handler.EnqueueRequestsFromMapFunc(r.convoysOfBead),
-			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
+			builder.WithPredicates(phaseChanged(beadPhase))).
 		WithOptions(opts).
 		Complete(r)
 }

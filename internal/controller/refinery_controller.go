@@ -524,7 +524,7 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 		// what it reads of them (the pull requests it records itself); a
 		// burst of changes is one reconcile.
 		Watches(&gastownv1.Bead{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef })),
-			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }), reviewBead())).
+			builder.WithPredicates(phaseChanged(beadPhase), reviewBead())).
 		Watches(&gastownv1.Polecat{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig })),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
 		// The Witness's escalations go on the pull requests (postNotice).

@@ -413,7 +413,7 @@ func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Optio
 		// and phase; a burst of changes (a new revision's beads, polecats
 		// finishing) is one reconcile.
 		Watches(&gastownv1.Bead{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }),
-			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }))).
+			builder.WithPredicates(phaseChanged(beadPhase))).
 		Watches(&gastownv1.Polecat{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
 		Watches(&gastownv1.Convoy{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Convoy).Spec.RigRef }),
@@ -479,6 +479,9 @@ func phaseChanged(phase func(client.Object) string) predicate.Predicate {
 		UpdateFunc: func(e event.UpdateEvent) bool { return phase(e.ObjectOld) != phase(e.ObjectNew) },
 	})
 }
+
+// beadPhase is a bead's phase, for phaseChanged.
+func beadPhase(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }
 
 // createOrDelete passes creations and deletions only.
 func createOrDelete() predicate.Predicate {
