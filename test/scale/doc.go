@@ -27,8 +27,9 @@
 // BENCH_QUIET (default 10s) how long the apiserver must see no write
 // before a phase's writes are counted as done. BENCH_HEAP_PROFILE=prefix
 // saves the manager's heap profile at the end as prefix-<beads>.pprof (and
-// when the intake's beads are all there as prefix-<beads>-intake.pprof, and
-// the runtime's memory statistics as prefix-<beads>.txt),
+// when the intake's beads are all there as prefix-<beads>-intake.pprof,
+// after the resync and the ready push as prefix-<beads>-resync.pprof and
+// -ready.pprof, and the runtime's memory statistics as prefix-<beads>.txt),
 // and BENCH_CPU_PROFILE=prefix its CPU profile of the intake's first 30 s,
 // for go tool pprof.
 package scale

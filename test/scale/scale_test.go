@@ -197,12 +197,8 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	}
 	ph.waitFor(ctx, fmt.Sprintf("%d Beads", n), func() bool { return count(ph.beads) >= n })
 	r.intakeTime = time.Since(began)
-	if prefix := os.Getenv("BENCH_HEAP_PROFILE"); prefix != "" {
-		// The intake's heap, its statuses still being written.
-		if err := saveProfile(env, "heap", fmt.Sprintf("%s-%d-intake.pprof", prefix, n)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	// The intake's heap, its statuses still being written.
+	ph.saveHeap("intake", n)
 	after, quietOK := ph.settle(ctx)
 	r.intakeSettle, r.intakeQuiet = time.Since(began), quietOK
 	r.intakeWrites = after.w.sub(before.w)
@@ -226,6 +222,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	after, r.resyncQuiet = ph.settle(ctx)
 	r.resyncWrites = after.w.sub(before.w)
 	r.mem = append(r.mem, ph.peakOf("resync"))
+	ph.saveHeap("resync", n)
 
 	// (3) A push makes ready beads tasks, the rig still suspended: the
 	// beads become Ready.
@@ -255,6 +252,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.readySettle = time.Since(began)
 	r.readyWrites = after.w.sub(before.w)
 	r.mem = append(r.mem, ph.peakOf("ready"))
+	ph.saveHeap("ready", n)
 
 	// (4) The ready beads get polecats: the rig resumed, with maxPolecats
 	// raised to ready or the CRD's maximum.
@@ -305,6 +303,20 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	}
 	r.hwm, r.rss, r.rssAnon, r.rssFile = st["VmHWM"], st["VmRSS"], st["RssAnon"], st["RssFile"]
 	return r
+}
+
+// saveHeap saves the manager's heap profile at the end of a phase when
+// BENCH_HEAP_PROFILE names a file prefix, after a collection so that its
+// in-use figures are the live heap of that moment; with -base, two of them
+// give what the phases between them allocated.
+func (p *phases) saveHeap(phase string, n int) {
+	prefix := os.Getenv("BENCH_HEAP_PROFILE")
+	if prefix == "" {
+		return
+	}
+	if err := saveProfile(p.env, "heap?gc=1", fmt.Sprintf("%s-%d-%s.pprof", prefix, n, phase)); err != nil {
+		p.b.Fatal(err)
+	}
 }
 
 // phases holds what the phases share: the env, informers on the workers
