@@ -87,7 +87,7 @@ func newStoreFixture(t *testing.T) storeFixture {
 
 func storeSynced(g Gomega, ns, revision string) *gastownv1.BeadStore {
 	store := get(g, ns, ns, &gastownv1.BeadStore{})
-	g.Expect(store.Status.LastAppliedRevision).To(Equal(revision))
+	g.Expect(store.Status.LastAppliedRevision).To(Equal(revision), "%v", store.Status.Conditions)
 	return store
 }
 
@@ -140,11 +140,17 @@ func TestBeadStoreSyncsBeadsAndConvoysAndWritesOnlyChanges(t *testing.T) {
 	a := get(g, f.ns, "gt-a", &gastownv1.Bead{})
 	a.Status.LastHandledReconcileAt = "kept"
 	g.Expect(env.Client.Status().Update(context.Background(), a)).To(Succeed())
+	// So does a person's annotation.
+	a = get(g, f.ns, "gt-a", &gastownv1.Bead{})
+	annotate := client.MergeFrom(a.DeepCopy())
+	a.Annotations["example.com/note"] = "kept"
+	g.Expect(env.Client.Patch(context.Background(), a, annotate)).To(Succeed())
 
-	// Revision 2 edits gt-a, deletes gt-d and adds gt-e.
+	// Revision 2 edits gt-a, drops gt-b's dependency, deletes gt-d and adds
+	// gt-e.
 	rev2 := f.set(map[string]string{
 		".gastown/a.yaml":       strings.Replace(beadA, "First task", "First task, reworded", 1),
-		".gastown/b.yaml":       beadB,
+		".gastown/b.yaml":       strings.Replace(beadB, "  dependsOn: [gt-a]\n", "", 1),
 		".gastown/more/cd.yaml": strings.SplitN(beadsCD, "---\n", 2)[0],
 		".gastown/e.yaml":       strings.ReplaceAll(beadA, "gt-a", "gt-e"),
 		".gastown/convoys.yaml": convoyAB + "---\n" + strings.Replace(convoyCD, "[gt-c, gt-d]", "[gt-c]", 1),
@@ -154,15 +160,18 @@ func TestBeadStoreSyncsBeadsAndConvoysAndWritesOnlyChanges(t *testing.T) {
 		g.Expect(beadNames(g, f.ns)).To(ConsistOf("gt-a", "gt-b", "gt-c", "gt-e"))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(storeWrites.take(f.ns)).To(Equal([]string{
+		"create Bead/gt-e",
 		"delete Bead/gt-d",
 		"patch Bead/gt-a",
-		"patch Bead/gt-e",
+		"patch Bead/gt-b",
 		"patch Convoy/cleanup",
 	}), "only the edited, added and deleted beads (and the edited convoy) are written")
 
 	a = get(g, f.ns, "gt-a", &gastownv1.Bead{})
 	g.Expect(a.Spec.Title).To(Equal("First task, reworded"))
 	g.Expect(a.Status.LastHandledReconcileAt).To(Equal("kept"))
+	g.Expect(a.Annotations).To(HaveKeyWithValue("example.com/note", "kept"))
+	g.Expect(get(g, f.ns, "gt-b", &gastownv1.Bead{}).Spec.DependsOn).To(BeEmpty(), "a field the file no longer has goes")
 
 	// A reconcile request with nothing changed writes nothing.
 	requestReconcile(t, f.ns)
