@@ -40,6 +40,8 @@ type BeadReconciler struct {
 	// that the phase agrees with dispatch.
 	RetryBackoff    time.Duration
 	MaxRetryBackoff time.Duration
+
+	writes ownWrites
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beads,verbs=get;list;watch
@@ -54,7 +56,13 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if err := r.Get(ctx, req.NamespacedName, bead); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// A pass queued while the last one ran can start before the cache has
+	// the last one's write: it would write the same status again.
+	if r.writes.pending(bead) {
+		return requeueAfter(cacheLagDelay), nil
+	}
 	patcher := newObjectPatcher(bead, r.Client)
+	patcher.writes = &r.writes
 	phaseBefore := bead.Status.Phase
 	defer func() {
 		if err := patchStatus(ctx, patcher, bead, []string{gastownv1.BeadsValidCondition}, nil, nil); err != nil {
@@ -236,6 +244,13 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &gastownv1.Bead{}, beadWaitsForIndex, func(o client.Object) []string {
 		return o.(*gastownv1.Bead).Spec.WaitsFor
 	}); err != nil {
+		return err
+	}
+	informer, err := mgr.GetCache().GetInformer(ctx, &gastownv1.Bead{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(r.writes.handler()); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).

@@ -20,6 +20,9 @@ import (
 type objectPatcher struct {
 	c      client.Client
 	before client.Object
+	// writes, when set, records each write for the reconciler's next
+	// pass.
+	writes *ownWrites
 }
 
 func newObjectPatcher(obj client.Object, c client.Client) *objectPatcher {
@@ -63,6 +66,9 @@ func (p *objectPatcher) Patch(ctx context.Context, obj client.Object) error {
 		if err := p.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, meta), owner); err != nil {
 			return err
 		}
+	}
+	if p.writes != nil && (hasStatus || len(diff) > 0) {
+		p.writes.wrote(p.before.GetResourceVersion(), obj)
 	}
 	p.before = obj.DeepCopyObject().(client.Object)
 	return nil

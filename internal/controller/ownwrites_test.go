@@ -1,0 +1,60 @@
+package controller
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+)
+
+func beadAt(uid, resourceVersion string) *gastownv1.Bead {
+	return &gastownv1.Bead{ObjectMeta: metav1.ObjectMeta{UID: k8stypes.UID("uid-" + uid), ResourceVersion: resourceVersion}}
+}
+
+func TestOwnWritesHoldsAPassThatReadsFromBeforeItsWrite(t *testing.T) {
+	var w ownWrites
+	events := w.handler()
+	size := func() (n int) {
+		w.patchedFrom.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+
+	// Read at 5, written: 6.
+	w.wrote("5", beadAt("a", "6"))
+	if !w.pending(beadAt("a", "5")) {
+		t.Fatal("a pass that reads version 5 again is not held")
+	}
+	if w.pending(beadAt("b", "5")) {
+		t.Fatal("another object is held")
+	}
+	// The cache's update brings 6: nothing is held, nothing kept.
+	events.OnUpdate(beadAt("a", "5"), beadAt("a", "6"))
+	if w.pending(beadAt("a", "6")) || size() != 0 {
+		t.Fatalf("held after the cache had the write (%d kept)", size())
+	}
+
+	// A pass that reads a newer version than the one it patched from, as
+	// when the cache caught up before the event's handler ran, forgets it.
+	w.wrote("6", beadAt("a", "7"))
+	if w.pending(beadAt("a", "7")) || size() != 0 {
+		t.Fatalf("held at the written version (%d kept)", size())
+	}
+
+	// A patch that changed nothing (same version) holds nothing.
+	w.wrote("7", beadAt("a", "7"))
+	if w.pending(beadAt("a", "7")) || size() != 0 {
+		t.Fatal("a write that changed nothing holds the next pass")
+	}
+
+	// A deleted object is forgotten, also from a tombstone.
+	w.wrote("7", beadAt("a", "8"))
+	w.wrote("3", beadAt("b", "4"))
+	events.OnDelete(beadAt("a", "7"))
+	events.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "ns/b", Obj: beadAt("b", "3")})
+	if size() != 0 {
+		t.Fatalf("%d writes kept of deleted objects", size())
+	}
+}
