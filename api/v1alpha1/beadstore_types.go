@@ -117,10 +117,6 @@ type BeadStoreStatus struct {
 	// +optional
 	ConvoyCount int32 `json:"convoyCount,omitempty"`
 
-	// Phases counts the store's beads by phase.
-	// +optional
-	Phases map[string]int32 `json:"phases,omitempty"`
-
 	// Errors in the bead files, as FILE:LINE: message, at most 20.
 	// +optional
 	Errors []string `json:"errors,omitempty"`

@@ -387,13 +387,6 @@ func (in *BeadStoreStatus) DeepCopyInto(out *BeadStoreStatus) {
 		in, out := &in.LastSyncTime, &out.LastSyncTime
 		*out = (*in).DeepCopy()
 	}
-	if in.Phases != nil {
-		in, out := &in.Phases, &out.Phases
-		*out = make(map[string]int32, len(*in))
-		for key, val := range *in {
-			(*out)[key] = val
-		}
-	}
 	if in.Errors != nil {
 		in, out := &in.Errors, &out.Errors
 		*out = make([]string, len(*in))

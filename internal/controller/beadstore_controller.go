@@ -91,8 +91,7 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	artifact := source.GetArtifact()
 	if wait, fresh := syncFresh(obj, artifact); fresh {
-		// Woken by a bead's phase change: recount, do not sync again.
-		r.countPhases(ctx, obj)
+		// Woken by its rig with this revision applied: nothing to sync.
 		ok = &success{meta.ReconciliationSucceededReason, conditions.GetMessage(obj, meta.ReadyCondition)}
 		return requeueAfter(wait), nil
 	}
@@ -281,20 +280,8 @@ func (r *BeadStoreReconciler) SetupWithManager(mgr ctrl.Manager, opts controller
 		Watches(&gastownv1.Rig{},
 			handler.EnqueueRequestsFromMapFunc(r.storesForRig),
 			builder.WithPredicates(primaryPredicate())).
-		// Its beads' phases are its phase counts; a burst of changes is one
-		// reconcile.
-		Watches(&gastownv1.Bead{}, coalescedRequests(summaryDelay, storeOfBead), builder.WithPredicates(beadPhaseChanged{})).
 		WithOptions(opts).
 		Complete(r)
-}
-
-// storeOfBead is the BeadStore that owns the bead.
-func storeOfBead(_ context.Context, o client.Object) []reconcile.Request {
-	owner := metav1.GetControllerOf(o)
-	if owner == nil || owner.Kind != gastownv1.BeadStoreKind {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: owner.Name}}}
 }
 
 func (r *BeadStoreReconciler) storesForRig(ctx context.Context, o client.Object) []reconcile.Request {

@@ -112,7 +112,6 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	convoyCount := len(desired)
 
 	store.Status.IssueCount, store.Status.ConvoyCount = int32(beadCount), int32(convoyCount)
-	r.countPhases(ctx, store)
 	return stats, nil
 }
 
@@ -319,27 +318,6 @@ func firstErrorPerFile(set *beads.Set) map[string]string {
 		}
 	}
 	return out
-}
-
-// countPhases records how many of the store's beads are in each phase, as
-// the cache has them.
-func (r *BeadStoreReconciler) countPhases(ctx context.Context, store *gastownv1.BeadStore) {
-	list := &gastownv1.BeadList{}
-	if err := r.List(ctx, list, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: store.Spec.RigRef}, readOnly); err != nil {
-		return
-	}
-	phases := map[string]int32{}
-	for i := range list.Items {
-		if !metav1.IsControlledBy(&list.Items[i], store) || list.Items[i].DeletionTimestamp != nil {
-			continue
-		}
-		phase := string(list.Items[i].Status.Phase)
-		if phase == "" {
-			phase = string(gastownv1.BeadPhaseOpen)
-		}
-		phases[phase]++
-	}
-	store.Status.Phases = phases
 }
 
 func truncate(s string, n int) string {

@@ -123,19 +123,6 @@ func (sourceRevisionChanged) Update(e event.UpdateEvent) bool {
 	return revision(oldSrc.GetArtifact()) != revision(newSrc.GetArtifact())
 }
 
-// beadPhaseChanged passes a Bead update only when its phase changed, for
-// the store's phase counts.
-type beadPhaseChanged struct{ predicate.Funcs }
-
-func (beadPhaseChanged) Create(event.CreateEvent) bool   { return false }
-func (beadPhaseChanged) Generic(event.GenericEvent) bool { return false }
-
-func (beadPhaseChanged) Update(e event.UpdateEvent) bool {
-	oldBead, ok1 := e.ObjectOld.(*gastownv1.Bead)
-	newBead, ok2 := e.ObjectNew.(*gastownv1.Bead)
-	return ok1 && ok2 && oldBead.Status.Phase != newBead.Status.Phase
-}
-
 func revision(a *meta.Artifact) string {
 	if a == nil {
 		return ""

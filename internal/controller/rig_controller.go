@@ -426,9 +426,9 @@ func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Optio
 // event before it dispatches: the events of the wait are one reconcile.
 const dispatchDelay = 500 * time.Millisecond
 
-// summaryDelay is how long the BeadStore and the Witness wait after a
-// bead or polecat event: their status sums up many objects, and a
-// dispatch of hundreds is a few writes of it, not one a second.
+// summaryDelay is how long the Witness waits after a polecat event: its
+// status sums up many polecats, and a dispatch of hundreds is a few writes
+// of it, not one a second.
 const summaryDelay = 3 * time.Second
 
 // coalesced enqueues the rig an object names, dispatchDelay after the

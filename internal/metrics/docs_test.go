@@ -14,7 +14,7 @@ import (
 func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	ch := make(chan *prometheus.Desc, 100)
-	for _, c := range append(Collectors(), polecats) {
+	for _, c := range append(Collectors(), polecats, beads) {
 		c.Describe(ch)
 	}
 	close(ch)

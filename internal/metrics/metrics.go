@@ -82,7 +82,7 @@ var (
 	}, []string{"repository", "resource"})
 )
 
-// Collectors are every collector of the package but the polecat collector.
+// Collectors are every collector of the package but the phase gauges.
 func Collectors() []prometheus.Collector {
 	return append(Reconcile.Collectors(),
 		pullRequests, agentCost, agentTokens, polecatResults, dispatchLatency, githubRequests, githubRateLimitRemaining, webhookDeliveries)
@@ -90,12 +90,12 @@ func Collectors() []prometheus.Collector {
 
 var registerOnce sync.Once
 
-// Register puts the collectors and the polecat collector on reg, once per
+// Register puts the collectors and the phase gauges on reg, once per
 // process: a second manager in the process (tests, the demo) shares them.
 func Register(reg prometheus.Registerer) error {
 	var err error
 	registerOnce.Do(func() {
-		for _, c := range append(Collectors(), polecats) {
+		for _, c := range append(Collectors(), polecats, beads) {
 			if e := reg.Register(c); e != nil && !errors.As(e, &prometheus.AlreadyRegisteredError{}) {
 				err = errors.Join(err, e)
 			}

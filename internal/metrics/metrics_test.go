@@ -13,7 +13,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
@@ -95,23 +94,15 @@ gastown_dispatch_latency_seconds_count{rig="` + rig + `"} 2
 	}
 }
 
-func polecat(ns, name, rig string, phase gastownv1.PolecatPhase) gastownv1.Polecat {
-	return gastownv1.Polecat{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       gastownv1.PolecatSpec{Rig: rig},
-		Status:     gastownv1.PolecatStatus{Phase: phase},
+func TestPhaseGaugesCountByPhase(t *testing.T) {
+	c := &phaseCollector{desc: polecats.desc, phases: polecats.phases}
+	items := []Counted{
+		{"w1", "demo", string(gastownv1.PolecatPhaseWorking)},
+		{"w1", "demo", string(gastownv1.PolecatPhaseWorking)},
+		{"w1", "demo", string(gastownv1.PolecatPhaseSucceeded)},
+		{"w2", "other", ""},
 	}
-}
-
-func TestPolecatCollectorCountsByPhase(t *testing.T) {
-	c := &PolecatCollector{}
-	items := []gastownv1.Polecat{
-		polecat("w1", "a", "demo", gastownv1.PolecatPhaseWorking),
-		polecat("w1", "b", "demo", gastownv1.PolecatPhaseWorking),
-		polecat("w1", "c", "demo", gastownv1.PolecatPhaseSucceeded),
-		polecat("w2", "d", "other", ""),
-	}
-	c.SetLister(func(context.Context) ([]gastownv1.Polecat, error) { return items, nil })
+	c.SetLister(func(context.Context) ([]Counted, error) { return items, nil })
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	want := `
@@ -135,15 +126,24 @@ gastown_polecats{namespace="w2",phase="Working",rig="other"} 0
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 
-	// Deleted polecats are gone at the next scrape.
+	// Deleted objects are gone at the next scrape.
 	items = items[:1]
-	if n := count(t, c); n != len(polecatPhases) {
-		t.Errorf("after deletions: %d series, want %d", n, len(polecatPhases))
+	if n := count(t, c); n != len(polecats.phases) {
+		t.Errorf("after deletions: %d series, want %d", n, len(polecats.phases))
 	}
 	// A failing list fails no scrape: it reports nothing.
-	c.SetLister(func(context.Context) ([]gastownv1.Polecat, error) { return nil, errors.New("cache not started") })
+	c.SetLister(func(context.Context) ([]Counted, error) { return nil, errors.New("cache not started") })
 	if n := count(t, c); n != 0 {
 		t.Errorf("failing list: %d series, want 0", n)
+	}
+
+	// The bead gauge reports every bead phase.
+	b := &phaseCollector{desc: beads.desc, phases: beads.phases}
+	b.SetLister(func(context.Context) ([]Counted, error) {
+		return []Counted{{"w1", "demo", string(gastownv1.BeadPhaseReady)}}, nil
+	})
+	if n := count(t, b); n != 9 {
+		t.Errorf("bead gauge: %d series, want one for each of the 9 bead phases", n)
 	}
 }
 

@@ -14,17 +14,38 @@ import (
 
 // setupMetrics puts Flux's reconcile metrics and the domain's on the
 // manager's /metrics (controller-runtime's registry), and has the polecat
-// gauge count the manager's cache at each scrape.
+// and bead gauges count the manager's cache at each scrape.
 func setupMetrics(mgr ctrl.Manager) error {
 	if err := gsmetrics.Register(ctrlmetrics.Registry); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	cache := mgr.GetCache()
-	gsmetrics.SetPolecatLister(func(ctx context.Context) ([]gastownv1.Polecat, error) {
+	gsmetrics.SetPolecatLister(func(ctx context.Context) ([]gsmetrics.Counted, error) {
 		list := &gastownv1.PolecatList{}
 		// Read-only: no copy of every polecat per scrape.
-		err := cache.List(ctx, list, client.UnsafeDisableDeepCopy)
-		return list.Items, err
+		if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		out := make([]gsmetrics.Counted, len(list.Items))
+		for i := range list.Items {
+			pc := &list.Items[i]
+			out[i] = gsmetrics.Counted{Namespace: pc.Namespace, Rig: pc.Spec.Rig, Phase: string(pc.Status.Phase)}
+		}
+		return out, nil
+	})
+	gsmetrics.SetBeadLister(func(ctx context.Context) ([]gsmetrics.Counted, error) {
+		list := &gastownv1.BeadList{}
+		if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		out := make([]gsmetrics.Counted, 0, len(list.Items))
+		for i := range list.Items {
+			b := &list.Items[i]
+			if b.DeletionTimestamp == nil {
+				out = append(out, gsmetrics.Counted{Namespace: b.Namespace, Rig: b.Spec.RigRef, Phase: string(b.Status.Phase)})
+			}
+		}
+		return out, nil
 	})
 	return nil
 }

@@ -139,7 +139,13 @@ func TestTheWholeLoop(t *testing.T) {
 		store := &gastownv1.BeadStore{}
 		g.Expect(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: env.Name}, store)).To(Succeed())
 		g.Expect(store.Status.LastAppliedRevision).To(Equal(head))
-		g.Expect(store.Status.Phases).To(Equal(map[string]int32{"Closed": 2}))
+		beads := &gastownv1.BeadList{}
+		g.Expect(c.List(ctx, beads, client.InNamespace(ns))).To(Succeed())
+		phases := map[gastownv1.BeadPhase]int{}
+		for _, b := range beads.Items {
+			phases[b.Status.Phase]++
+		}
+		g.Expect(phases).To(Equal(map[gastownv1.BeadPhase]int{gastownv1.BeadPhaseClosed: 2}))
 		ref := &gastownv1.Refinery{}
 		g.Expect(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: env.Name}, ref)).To(Succeed())
 		g.Expect(ref.Status.MergesSummary.Succeeded).To(BeEquivalentTo(2))

@@ -116,6 +116,12 @@ func checkMetrics(t *testing.T, env *devenv.Env, before scrape, merged int) {
 	g.Expect(delta(before, after, "gastown_agent_cost_usd_total", map[string]string{"rig": rig})).To(BeNumerically("~", 0.0042*float64(merged), 1e-9))
 	g.Expect(delta(before, after, "gastown_agent_tokens_total", map[string]string{"rig": rig, "direction": "input"})).To(BeEquivalentTo(1200 * merged))
 	g.Expect(delta(before, after, "gastown_agent_tokens_total", map[string]string{"rig": rig, "direction": "output"})).To(BeEquivalentTo(300 * merged))
+	beadsOfRig := map[string]string{"namespace": devenv.WorkersNamespace, "rig": rig}
+	closed, found := after.sum("gastown_beads", map[string]string{"namespace": devenv.WorkersNamespace, "rig": rig, "phase": "Closed"})
+	g.Expect(found).To(BeTrue(), describe("gastown_beads"))
+	g.Expect(closed).To(BeEquivalentTo(merged))
+	all, _ := after.sum("gastown_beads", beadsOfRig)
+	g.Expect(all).To(BeEquivalentTo(merged), "the rig's beads, all closed: %s", describe("gastown_beads"))
 	succeeded, found := after.sum("gastown_polecats", map[string]string{"namespace": devenv.WorkersNamespace, "rig": rig, "phase": "Succeeded"})
 	g.Expect(found).To(BeTrue(), describe("gastown_polecats"))
 	g.Expect(succeeded).To(BeEquivalentTo(merged))
