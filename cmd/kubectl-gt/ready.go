@@ -89,7 +89,7 @@ func (o *readyOptions) run(out, errOut io.Writer, dir string) error {
 	for i := range good {
 		specs[i] = &good[i].Spec
 		specs[i].ID = good[i].ID
-		where[specs[i]] = good[i]
+		where[specs[i]] = *good[i]
 	}
 	var list []readyBead
 	for _, s := range dispatch.Ready(specs, types) {

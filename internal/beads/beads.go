@@ -125,17 +125,19 @@ type Set struct {
 }
 
 // Good returns the beads and convoys of the files that are not broken,
-// less the broken lines of an issues.jsonl.
-func (s *Set) Good() ([]Bead, []Convoy) {
-	var beads []Bead
-	for _, b := range s.Beads {
+// less the broken lines of an issues.jsonl: the Set's own, not copies of
+// thousands of beads.
+func (s *Set) Good() ([]*Bead, []*Convoy) {
+	beads := make([]*Bead, 0, len(s.Beads))
+	for i := range s.Beads {
+		b := &s.Beads[i]
 		if _, broken := s.BrokenBeads[b.ID]; !broken && !s.BrokenFiles[b.File] {
 			beads = append(beads, b)
 		}
 	}
-	var convoys []Convoy
-	for _, c := range s.Convoys {
-		if !s.BrokenFiles[c.File] {
+	var convoys []*Convoy
+	for i := range s.Convoys {
+		if c := &s.Convoys[i]; !s.BrokenFiles[c.File] {
 			convoys = append(convoys, c)
 		}
 	}

@@ -61,10 +61,15 @@ func TestLoadRepository(t *testing.T) {
 	}
 }
 
-func beadIDs(beads []Bead) []string {
+func beadIDs[B Bead | *Bead](beads []B) []string {
 	var ids []string
 	for _, b := range beads {
-		ids = append(ids, b.ID)
+		switch b := any(b).(type) {
+		case Bead:
+			ids = append(ids, b.ID)
+		case *Bead:
+			ids = append(ids, b.ID)
+		}
 	}
 	return ids
 }

@@ -55,8 +55,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	// An object is built when it is compared and dropped after: with
 	// thousands of beads, holding them all would double the sync's memory.
 	desired := map[string]func() client.Object{}
-	for i := range goodBeads {
-		b := &goodBeads[i]
+	for _, b := range goodBeads {
 		desired[gastownv1.BeadObjectName(b.ID)] = func() client.Object { return desiredBead(store, rig, b.ID, b.Spec, "") }
 	}
 	var existing []client.Object
@@ -88,8 +87,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		return stats, err
 	}
 	desired = map[string]func() client.Object{}
-	for i := range goodConvoys {
-		c := &goodConvoys[i]
+	for _, c := range goodConvoys {
 		desired[c.ID] = func() client.Object { return desiredConvoy(store, rig, c.ID, c.Spec, c.File, "") }
 	}
 	existing = nil
