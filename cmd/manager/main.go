@@ -4,7 +4,6 @@ package main
 import (
 	"os"
 
-	runtimeclient "github.com/fluxcd/pkg/runtime/client"
 	"github.com/fluxcd/pkg/runtime/logger"
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,7 +19,7 @@ func main() {
 	logger.SetLogger(logger.NewLogger(opts.Log))
 	log := ctrl.Log.WithName("setup")
 
-	mgr, err := operator.New(runtimeclient.GetConfigOrDie(opts.Client), opts)
+	mgr, err := operator.New(operator.RESTConfig(opts.Client), opts)
 	if err != nil {
 		log.Error(err, "unable to set up the manager")
 		os.Exit(1)

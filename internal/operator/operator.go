@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/runtime/acl"
-	runtimeclient "github.com/fluxcd/pkg/runtime/client"
 	runtimectrl "github.com/fluxcd/pkg/runtime/controller"
 	"github.com/fluxcd/pkg/runtime/events"
 	"github.com/fluxcd/pkg/runtime/jitter"
@@ -82,7 +81,7 @@ type Options struct {
 	// the demo).
 	SkipNameValidation bool
 
-	Client         runtimeclient.Options
+	Client         ClientOptions
 	LeaderElection leaderelection.Options
 	ACL            acl.Options
 	RateLimiter    runtimectrl.RateLimiterOptions
