@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"context"
+	"reflect"
 	"sync"
 	"time"
 
@@ -21,10 +23,17 @@ type ownWrites struct {
 	patchedFrom sync.Map // types.UID → string
 }
 
-// wrote records that obj, read at resourceVersion from, was written.
-func (w *ownWrites) wrote(from string, obj client.Object) {
-	if obj.GetResourceVersion() != from {
-		w.patchedFrom.Store(obj.GetUID(), from)
+// wrote records that obj, read at resourceVersion from, was written. When
+// the cache (read through c) already has a newer version, the watch event
+// came before the write's answer and the handler has run: nothing is kept.
+func (w *ownWrites) wrote(ctx context.Context, c client.Reader, from string, obj client.Object) {
+	if obj.GetResourceVersion() == from {
+		return
+	}
+	w.patchedFrom.Store(obj.GetUID(), from)
+	cached := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(client.Object)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), cached, readOnly); err != nil || cached.GetResourceVersion() != from {
+		w.patchedFrom.Delete(obj.GetUID())
 	}
 }
 

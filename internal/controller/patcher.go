@@ -68,7 +68,7 @@ func (p *objectPatcher) Patch(ctx context.Context, obj client.Object) error {
 		}
 	}
 	if p.writes != nil && (hasStatus || len(diff) > 0) {
-		p.writes.wrote(p.before.GetResourceVersion(), obj)
+		p.writes.wrote(ctx, p.c, p.before.GetResourceVersion(), obj)
 	}
 	p.before = obj.DeepCopyObject().(client.Object)
 	return nil
