@@ -39,6 +39,9 @@ const (
 // rig's Flux source artifact.
 type BeadStoreReconciler struct {
 	client.Client
+	// APIReader reads what the cache may not have yet: a bead the last
+	// pass created.
+	APIReader     client.Reader
 	EventRecorder kuberecorder.EventRecorder
 	// NoCrossNamespaceRefs refuses sources outside the workers namespace.
 	NoCrossNamespaceRefs bool

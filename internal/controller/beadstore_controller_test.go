@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,9 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -260,4 +264,55 @@ func TestBeadStoreRefusesAnArtifactWithAWrongDigest(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(beadNames(g, f.ns)).To(BeEmpty())
 	}, 2*time.Second, 200*time.Millisecond).Should(Succeed(), "nothing is synced")
+}
+
+// hidingClient reads from the apiserver, like a cache that does not have
+// one Bead yet.
+type hidingClient struct {
+	client.Client
+	bead string
+}
+
+func (c hidingClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*gastownv1.Bead); ok && key.Name == c.bead {
+		return apierrors.NewNotFound(gastownv1.GroupVersion.WithResource("beads").GroupResource(), key.Name)
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+func (c hidingClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := c.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if beads, ok := list.(*gastownv1.BeadList); ok {
+		beads.Items = slices.DeleteFunc(beads.Items, func(b gastownv1.Bead) bool { return b.Name == c.bead })
+	}
+	return nil
+}
+
+func TestBeadStoreUpdatesABeadItsCacheDoesNotHaveYet(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	f := newStoreFixture(t)
+	rev := f.set(map[string]string{".gastown/a.yaml": beadA, ".gastown/b.yaml": beadB})
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev)
+		g.Expect(beadNames(g, f.ns)).To(HaveLen(2))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// gt-a changed behind the store's back, and a pass asked for.
+	a := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+	edit := client.MergeFrom(a.DeepCopy())
+	a.Spec.Title = "edited"
+	a.Annotations[gastownv1.ContentHashAnnotation] = "edited"
+	g.Expect(env.Client.Patch(ctx, a, edit)).To(Succeed())
+	requestReconcile(t, f.ns)
+
+	// A pass whose cache lacks gt-a, as after the pass that created it,
+	// creates it: the apiserver says it exists, and the pass updates it.
+	r := &controller.BeadStoreReconciler{Client: hidingClient{env.Client, "gt-a"}, APIReader: env.Client,
+		EventRecorder: record.NewFakeRecorder(100), ArtifactRetries: 1}
+	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Namespace: f.ns, Name: f.ns}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Spec.Title).To(Equal("First task"))
 }

@@ -136,6 +136,9 @@ func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gasto
 			err = r.update(ctx, have, want)
 		} else if err = r.checkNotOwnedElsewhere(ctx, want); err == nil {
 			err = r.Create(ctx, want, client.FieldOwner(FieldOwner))
+			if apierrors.IsAlreadyExists(err) {
+				err = r.updateUncached(ctx, store, want)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("applying %s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, name, err)
@@ -175,6 +178,11 @@ func (r *BeadStoreReconciler) checkNotOwnedElsewhere(ctx context.Context, want c
 	if err != nil {
 		return err
 	}
+	return ownedElsewhere(want, other)
+}
+
+// ownedElsewhere is the error for want's name taken by other.
+func ownedElsewhere(want, other client.Object) error {
 	owner := metav1.GetControllerOf(other)
 	if owner == nil {
 		return fmt.Errorf("%s %s/%s exists and is not managed by a BeadStore: rename the bead or delete the object",
@@ -182,6 +190,23 @@ func (r *BeadStoreReconciler) checkNotOwnedElsewhere(ctx context.Context, want c
 	}
 	return fmt.Errorf("%s %s/%s already belongs to %s %s", want.GetObjectKind().GroupVersionKind().Kind,
 		want.GetNamespace(), want.GetName(), owner.Kind, owner.Name)
+}
+
+// updateUncached updates want's object from the apiserver: the cache does
+// not have it yet, as when the last pass created it and its watch event is
+// still on the way.
+func (r *BeadStoreReconciler) updateUncached(ctx context.Context, store *gastownv1.BeadStore, want client.Object) error {
+	live := want.DeepCopyObject().(client.Object)
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), live); err != nil {
+		return err
+	}
+	if !metav1.IsControlledBy(live, store) {
+		return ownedElsewhere(want, live)
+	}
+	if live.GetAnnotations()[gastownv1.ContentHashAnnotation] == want.GetAnnotations()[gastownv1.ContentHashAnnotation] {
+		return nil
+	}
+	return r.update(ctx, live, want)
 }
 
 // update patches the live object have to want: its spec, and the labels and

@@ -291,7 +291,7 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 			}).SetupWithManager(mgr, opts)
 		}},
 		{"BeadStore", func() error {
-			return (&controller.BeadStoreReconciler{Client: c, EventRecorder: recorder,
+			return (&controller.BeadStoreReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
 				NoCrossNamespaceRefs: o.ACL.NoCrossNamespaceRefs, ArtifactRetries: o.ArtifactRetries,
 			}).SetupWithManager(mgr, opts)
 		}},
