@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -266,53 +265,183 @@ func TestBeadStoreRefusesAnArtifactWithAWrongDigest(t *testing.T) {
 	}, 2*time.Second, 200*time.Millisecond).Should(Succeed(), "nothing is synced")
 }
 
-// hidingClient reads from the apiserver, like a cache that does not have
-// one Bead yet.
-type hidingClient struct {
+// storeView is what a BeadStore reconciler that a test runs itself reads:
+// the apiserver, with the store not suspended (so that the manager's
+// reconciler leaves it alone), and some beads as an out-of-date cache has
+// them, nil for one it does not have yet.
+type storeView struct {
 	client.Client
-	bead string
+	beads map[string]*gastownv1.Bead
 }
 
-func (c hidingClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if _, ok := obj.(*gastownv1.Bead); ok && key.Name == c.bead {
-		return apierrors.NewNotFound(gastownv1.GroupVersion.WithResource("beads").GroupResource(), key.Name)
+func (v storeView) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if b, ok := obj.(*gastownv1.Bead); ok {
+		if cached, seen := v.beads[key.Name]; seen {
+			if cached == nil {
+				return apierrors.NewNotFound(gastownv1.GroupVersion.WithResource("beads").GroupResource(), key.Name)
+			}
+			cached.DeepCopyInto(b)
+			return nil
+		}
 	}
-	return c.Client.Get(ctx, key, obj, opts...)
+	if err := v.Client.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	if store, ok := obj.(*gastownv1.BeadStore); ok {
+		store.Spec.Suspend = false
+	}
+	return nil
 }
 
-func (c hidingClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	if err := c.Client.List(ctx, list, opts...); err != nil {
+func (v storeView) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := v.Client.List(ctx, list, opts...); err != nil {
 		return err
 	}
 	if beads, ok := list.(*gastownv1.BeadList); ok {
-		beads.Items = slices.DeleteFunc(beads.Items, func(b gastownv1.Bead) bool { return b.Name == c.bead })
+		var items []gastownv1.Bead
+		for _, b := range beads.Items {
+			cached, seen := v.beads[b.Name]
+			switch {
+			case !seen:
+				items = append(items, b)
+			case cached != nil:
+				items = append(items, *cached.DeepCopy())
+			}
+		}
+		beads.Items = items
 	}
 	return nil
+}
+
+// passOfItsOwn suspends f's store, publishes files and runs one pass of a
+// BeadStore reconciler of the test's own that reads through view. It
+// returns the object writes of the pass.
+func passOfItsOwn(t *testing.T, f storeFixture, files map[string]string, view storeView) []string {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
+	suspend := client.MergeFrom(store.DeepCopy())
+	store.Spec.Suspend = true
+	g.Expect(env.Client.Patch(ctx, store, suspend)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
+		g.Expect(conditions.GetReason(store, meta.ReadyCondition)).To(Equal(meta.SuspendedReason))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.set(files)
+
+	writes := &countingClient{Client: view, writes: map[string][]string{}}
+	r := &controller.BeadStoreReconciler{Client: writes, APIReader: env.Client,
+		EventRecorder: record.NewFakeRecorder(100), ArtifactRetries: 1}
+	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Namespace: f.ns, Name: f.ns}})
+	g.Expect(err).NotTo(HaveOccurred())
+	return writes.take(f.ns)
 }
 
 func TestBeadStoreUpdatesABeadItsCacheDoesNotHaveYet(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	f := newStoreFixture(t)
-	rev := f.set(map[string]string{".gastown/a.yaml": beadA, ".gastown/b.yaml": beadB})
+	files := map[string]string{".gastown/a.yaml": beadA, ".gastown/b.yaml": beadB}
+	rev := f.set(files)
 	g.Eventually(func(g Gomega) {
 		storeSynced(g, f.ns, rev)
 		g.Expect(beadNames(g, f.ns)).To(HaveLen(2))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 
-	// gt-a changed behind the store's back, and a pass asked for.
+	// gt-a changed behind the store's back.
 	a := get(g, f.ns, "gt-a", &gastownv1.Bead{})
 	edit := client.MergeFrom(a.DeepCopy())
 	a.Spec.Title = "edited"
 	a.Annotations[gastownv1.ContentHashAnnotation] = "edited"
 	g.Expect(env.Client.Patch(ctx, a, edit)).To(Succeed())
-	requestReconcile(t, f.ns)
 
-	// A pass whose cache lacks gt-a, as after the pass that created it,
-	// creates it: the apiserver says it exists, and the pass updates it.
-	r := &controller.BeadStoreReconciler{Client: hidingClient{env.Client, "gt-a"}, APIReader: env.Client,
-		EventRecorder: record.NewFakeRecorder(100), ArtifactRetries: 1}
-	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Namespace: f.ns, Name: f.ns}})
-	g.Expect(err).NotTo(HaveOccurred())
+	// A pass whose cache does not have gt-a yet, as after the pass that
+	// created it, creates it: the apiserver says it exists, and the pass
+	// updates it from the apiserver's copy.
+	files["README.md"] = "a new revision"
+	writes := passOfItsOwn(t, f, files, storeView{env.Client, map[string]*gastownv1.Bead{"gt-a": nil}})
+	g.Expect(writes).To(Equal([]string{"create Bead/gt-a", "patch Bead/gt-a"}))
 	g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Spec.Title).To(Equal("First task"))
+}
+
+func TestBeadStorePatchesNoBeadFromAnOutOfDateCopy(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	f := newStoreFixture(t)
+	noDeps := strings.Replace(beadB, "  dependsOn: [gt-a]\n", "", 1)
+	rev := f.set(map[string]string{".gastown/a.yaml": beadA, ".gastown/b.yaml": noDeps})
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev)
+		g.Expect(beadNames(g, f.ns)).To(HaveLen(2))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	cached := get(g, f.ns, "gt-b", &gastownv1.Bead{})
+
+	// The last pass gave gt-b a dependency; the cache has not seen it.
+	b := cached.DeepCopy()
+	edit := client.MergeFrom(b.DeepCopy())
+	b.Spec.DependsOn = []string{"gt-a"}
+	b.Annotations[gastownv1.ContentHashAnnotation] = "last-pass"
+	g.Expect(env.Client.Patch(ctx, b, edit)).To(Succeed())
+
+	// The file drops it again and retitles the bead. A patch from the
+	// cache's copy would not remove the dependency: it is refused, and the
+	// pass patches the apiserver's copy.
+	writes := passOfItsOwn(t, f, map[string]string{
+		".gastown/a.yaml": beadA,
+		".gastown/b.yaml": strings.Replace(noDeps, "Second task", "Second task, reworded", 1),
+	}, storeView{env.Client, map[string]*gastownv1.Bead{"gt-b": cached}})
+	g.Expect(writes).To(Equal([]string{"patch Bead/gt-b", "patch Bead/gt-b"}), "the refused patch, then the one from the apiserver's copy")
+	b = get(g, f.ns, "gt-b", &gastownv1.Bead{})
+	g.Expect(b.Spec.Title).To(Equal("Second task, reworded"))
+	g.Expect(b.Spec.DependsOn).To(BeEmpty())
+}
+
+func TestBeadStoreAppliesTheFilesLabelsAndAnnotations(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	f := newStoreFixture(t)
+	labelled := func(metadata string) map[string]string {
+		return map[string]string{".gastown/m.yaml": "apiVersion: gastown.gastown.io/v1alpha1\nkind: Bead\nmetadata:\n  name: gt-m\n" +
+			metadata + "spec:\n  title: Labelled task\n"}
+	}
+	rev := f.set(labelled("  labels: {team: payments, tier: \"1\"}\n  annotations: {gastown.gastown.io/retry: \"1\"}\n"))
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev)
+		m := get(g, f.ns, "gt-m", &gastownv1.Bead{})
+		g.Expect(m.Labels).To(HaveKeyWithValue("team", "payments"))
+		g.Expect(m.Labels).To(HaveKeyWithValue("tier", "1"))
+		g.Expect(m.Labels).To(HaveKeyWithValue(gastownv1.RigLabel, f.ns))
+		g.Expect(m.Annotations).To(HaveKeyWithValue("gastown.gastown.io/retry", "1"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// A person's label and annotation.
+	m := get(g, f.ns, "gt-m", &gastownv1.Bead{})
+	mine := client.MergeFrom(m.DeepCopy())
+	m.Labels["example.com/owner"] = "me"
+	m.Annotations["example.com/note"] = "kept"
+	g.Expect(env.Client.Patch(ctx, m, mine)).To(Succeed())
+
+	// The file drops a label and changes the retry.
+	rev = f.set(labelled("  labels: {team: payments}\n  annotations: {gastown.gastown.io/retry: \"2\"}\n"))
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev)
+		m := get(g, f.ns, "gt-m", &gastownv1.Bead{})
+		g.Expect(m.Labels).NotTo(HaveKey("tier"))
+		g.Expect(m.Labels).To(HaveKeyWithValue("team", "payments"))
+		g.Expect(m.Annotations).To(HaveKeyWithValue("gastown.gastown.io/retry", "2"))
+		g.Expect(m.Labels).To(HaveKeyWithValue("example.com/owner", "me"))
+		g.Expect(m.Annotations).To(HaveKeyWithValue("example.com/note", "kept"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// Then all its metadata: the person's stays.
+	rev = f.set(labelled(""))
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev)
+		m := get(g, f.ns, "gt-m", &gastownv1.Bead{})
+		g.Expect(m.Labels).NotTo(HaveKey("team"))
+		g.Expect(m.Annotations).NotTo(HaveKey("gastown.gastown.io/retry"))
+		g.Expect(m.Labels).To(HaveKeyWithValue("example.com/owner", "me"))
+		g.Expect(m.Annotations).To(HaveKeyWithValue("example.com/note", "kept"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 }

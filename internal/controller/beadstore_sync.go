@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
@@ -56,7 +58,9 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	// thousands of beads, holding them all would double the sync's memory.
 	desired := map[string]func() client.Object{}
 	for _, b := range goodBeads {
-		desired[gastownv1.BeadObjectName(b.ID)] = func() client.Object { return desiredBead(store, rig, b.ID, b.Spec, "") }
+		desired[gastownv1.BeadObjectName(b.ID)] = func() client.Object {
+			return desiredBead(store, rig, b.ID, b.Spec, fileMeta{b.Labels, b.Annotations}, "")
+		}
 	}
 	var existing []client.Object
 	for i := range existingBeads.Items {
@@ -88,7 +92,9 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	}
 	desired = map[string]func() client.Object{}
 	for _, c := range goodConvoys {
-		desired[c.ID] = func() client.Object { return desiredConvoy(store, rig, c.ID, c.Spec, c.File, "") }
+		desired[c.ID] = func() client.Object {
+			return desiredConvoy(store, rig, c.ID, c.Spec, fileMeta{c.Labels, c.Annotations}, c.File, "")
+		}
 	}
 	existing = nil
 	for i := range existingConvoys.Items {
@@ -100,7 +106,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		if _, ok := desired[c.Name]; !ok {
 			file := c.GetAnnotations()[sourceFileAnnotation]
 			if msg, broken := fileError[file]; broken {
-				desired[c.Name] = func() client.Object { return desiredConvoy(store, rig, c.Name, c.Spec, file, msg) }
+				desired[c.Name] = func() client.Object { return desiredConvoy(store, rig, c.Name, c.Spec, fileMetaOf(c), file, msg) }
 			}
 		}
 	}
@@ -133,25 +139,19 @@ func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gasto
 			stats.unchanged++
 			continue
 		}
-		var err error
-		if found {
-			err = r.update(ctx, have, want)
-		} else if err = r.checkNotOwnedElsewhere(ctx, want); err == nil {
-			err = r.Create(ctx, want, client.FieldOwner(FieldOwner))
-			if apierrors.IsAlreadyExists(err) {
-				err = r.updateUncached(ctx, store, want)
-			}
-		}
+		created, wrote, err := r.write(ctx, store, have, want)
 		if err != nil {
 			return fmt.Errorf("applying %s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, name, err)
 		}
 		switch {
+		case !wrote:
+			stats.unchanged++
 		case want.GetAnnotations()[SourceErrorAnnotation] != "":
 			stats.invalid++
-		case found:
-			stats.updated++
-		default:
+		case created:
 			stats.added++
+		default:
+			stats.updated++
 		}
 	}
 	if !store.PruneEnabled() {
@@ -194,29 +194,47 @@ func ownedElsewhere(want, other client.Object) error {
 		want.GetNamespace(), want.GetName(), owner.Kind, owner.Name)
 }
 
-// updateUncached updates want's object from the apiserver: the cache does
-// not have it yet, as when the last pass created it and its watch event is
-// still on the way.
-func (r *BeadStoreReconciler) updateUncached(ctx context.Context, store *gastownv1.BeadStore, want client.Object) error {
-	live := want.DeepCopyObject().(client.Object)
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), live); err != nil {
-		return err
+// write creates want, or patches have, the cached object, to it. A cache
+// that lags the last pass's write (a create, a patch) makes the create
+// fail with AlreadyExists and the patch with a conflict: the object is then
+// patched from the apiserver's copy, and wrote is false when that copy was
+// want already.
+func (r *BeadStoreReconciler) write(ctx context.Context, store *gastownv1.BeadStore, have, want client.Object) (created, wrote bool, err error) {
+	if have == nil {
+		if err := r.checkNotOwnedElsewhere(ctx, want); err != nil {
+			return false, false, err
+		}
+		err := r.Create(ctx, want, client.FieldOwner(FieldOwner))
+		if !apierrors.IsAlreadyExists(err) {
+			return err == nil, err == nil, err
+		}
+	} else if err := r.patchTo(ctx, have, want); !apierrors.IsConflict(err) {
+		return false, err == nil, err
 	}
-	if !metav1.IsControlledBy(live, store) {
-		return ownedElsewhere(want, live)
-	}
-	if live.GetAnnotations()[gastownv1.ContentHashAnnotation] == want.GetAnnotations()[gastownv1.ContentHashAnnotation] {
-		return nil
-	}
-	return r.update(ctx, live, want)
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live := want.DeepCopyObject().(client.Object)
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), live); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(live, store) {
+			return ownedElsewhere(want, live)
+		}
+		wrote = live.GetAnnotations()[gastownv1.ContentHashAnnotation] != want.GetAnnotations()[gastownv1.ContentHashAnnotation]
+		if !wrote {
+			return nil
+		}
+		return r.patchTo(ctx, live, want)
+	})
+	return false, wrote, err
 }
 
-// update patches the live object have to want: its spec, and the labels and
+// patchTo patches the object have to want: its spec, and the labels and
 // annotations the store sets. Those of a person (a reconcile request) stay,
-// and the source error goes once the file is fixed. A JSON merge patch from
-// the live object removes what the file no longer has and, unlike an
-// update, does not conflict with the Bead controller's status writes.
-func (r *BeadStoreReconciler) update(ctx context.Context, have, want client.Object) error {
+// and the source error goes once the file is fixed. A JSON merge patch
+// removes what the file no longer has; it carries have's resourceVersion,
+// so that a patch from an out-of-date copy, which would miss a field the
+// last write added, is refused.
+func (r *BeadStoreReconciler) patchTo(ctx context.Context, have, want client.Object) error {
 	from, err := runtime.DefaultUnstructuredConverter.ToUnstructured(have)
 	if err != nil {
 		return err
@@ -231,9 +249,15 @@ func (r *BeadStoreReconciler) update(ctx context.Context, have, want client.Obje
 	live.SetGroupVersionKind(want.GetObjectKind().GroupVersionKind())
 	to := live.DeepCopy()
 	to.Object["spec"] = wantU["spec"]
+	// The keys the file had go, then the ones it has come back: a key the
+	// file dropped is gone, and a person's keys stay.
+	had := recordedKeys(have)
 	labels := to.GetLabels()
 	if labels == nil {
 		labels = map[string]string{}
+	}
+	for _, k := range had.Labels {
+		delete(labels, k)
 	}
 	maps.Copy(labels, want.GetLabels())
 	to.SetLabels(labels)
@@ -241,10 +265,12 @@ func (r *BeadStoreReconciler) update(ctx context.Context, have, want client.Obje
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	delete(annotations, SourceErrorAnnotation)
+	for _, k := range append(had.Annotations, SourceErrorAnnotation, fileMetadataAnnotation) {
+		delete(annotations, k)
+	}
 	maps.Copy(annotations, want.GetAnnotations())
 	to.SetAnnotations(annotations)
-	patch, err := client.MergeFrom(live).Data(to)
+	patch, err := client.MergeFromWithOptions(live, client.MergeFromWithOptimisticLock{}).Data(to)
 	if err != nil {
 		return err
 	}
@@ -253,12 +279,12 @@ func (r *BeadStoreReconciler) update(ctx context.Context, have, want client.Obje
 
 // desiredBead is the Bead object of bead id: named by
 // gastownv1.BeadObjectName, the ID in spec.id and in the bead label.
-func desiredBead(store *gastownv1.BeadStore, rig, id string, spec gastownv1.BeadSpec, sourceError string) *gastownv1.Bead {
+func desiredBead(store *gastownv1.BeadStore, rig, id string, spec gastownv1.BeadSpec, meta fileMeta, sourceError string) *gastownv1.Bead {
 	spec.RigRef = rig
 	spec.ID = id
 	b := &gastownv1.Bead{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gastownv1.GroupVersion.String(), Kind: gastownv1.BeadKind},
-		ObjectMeta: childMeta(store, rig, gastownv1.BeadObjectName(id)),
+		ObjectMeta: childMeta(store, rig, gastownv1.BeadObjectName(id), meta),
 		Spec:       spec,
 	}
 	b.Labels[gastownv1.BeadLabel] = id
@@ -268,7 +294,7 @@ func desiredBead(store *gastownv1.BeadStore, rig, id string, spec gastownv1.Bead
 
 // keptBead is an existing bead whose source is broken: its spec stays.
 func keptBead(store *gastownv1.BeadStore, rig string, b *gastownv1.Bead, sourceError string) *gastownv1.Bead {
-	out := desiredBead(store, rig, b.BeadID(), b.Spec, sourceError)
+	out := desiredBead(store, rig, b.BeadID(), b.Spec, fileMetaOf(b), sourceError)
 	out.Name = b.Name
 	return out
 }
@@ -284,11 +310,11 @@ func lineError(set *beads.Set, file string, line int) string {
 	return fmt.Sprintf("%s:%d: invalid", file, line)
 }
 
-func desiredConvoy(store *gastownv1.BeadStore, rig, id string, spec gastownv1.ConvoySpec, file, sourceError string) *gastownv1.Convoy {
+func desiredConvoy(store *gastownv1.BeadStore, rig, id string, spec gastownv1.ConvoySpec, meta fileMeta, file, sourceError string) *gastownv1.Convoy {
 	spec.RigRef = rig
 	c := &gastownv1.Convoy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gastownv1.GroupVersion.String(), Kind: gastownv1.ConvoyKind},
-		ObjectMeta: childMeta(store, rig, id),
+		ObjectMeta: childMeta(store, rig, id, meta),
 		Spec:       spec,
 	}
 	c.Labels[gastownv1.ConvoyLabel] = id
@@ -297,18 +323,87 @@ func desiredConvoy(store *gastownv1.BeadStore, rig, id string, spec gastownv1.Co
 	return c
 }
 
-func childMeta(store *gastownv1.BeadStore, rig, name string) metav1.ObjectMeta {
+// childMeta is the metadata of a store's object: the file's labels and
+// annotations, with the store's own labels over them, and a record of the
+// file's keys.
+func childMeta(store *gastownv1.BeadStore, rig, name string, meta fileMeta) metav1.ObjectMeta {
+	labels := maps.Clone(meta.labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[gastownv1.RigLabel] = rig
+	labels[gastownv1.ManagedByLabel] = gastownv1.ManagedByValue
+	annotations := maps.Clone(meta.annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	for _, key := range storeAnnotations {
+		delete(annotations, key)
+	}
+	if record := meta.record(); record != "" {
+		annotations[fileMetadataAnnotation] = record
+	}
 	return metav1.ObjectMeta{
-		Name:      name,
-		Namespace: store.Namespace,
-		Labels: map[string]string{
-			gastownv1.RigLabel:       rig,
-			gastownv1.ManagedByLabel: gastownv1.ManagedByValue,
-		},
-		Annotations: map[string]string{},
+		Name:        name,
+		Namespace:   store.Namespace,
+		Labels:      labels,
+		Annotations: annotations,
 		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(store,
 			gastownv1.GroupVersion.WithKind(gastownv1.BeadStoreKind))},
 	}
+}
+
+// fileMetadataAnnotation lists the label and annotation keys an object
+// has from its file, so that a key the file drops is removed from the
+// object while a person's stay.
+const fileMetadataAnnotation = "gastown.gastown.io/file-metadata"
+
+// storeAnnotations are the store's own annotations: a file cannot set them.
+var storeAnnotations = []string{gastownv1.ContentHashAnnotation, SourceErrorAnnotation, sourceFileAnnotation, fileMetadataAnnotation}
+
+// fileMeta is the metadata.labels and metadata.annotations of a bead or
+// convoy in its file.
+type fileMeta struct{ labels, annotations map[string]string }
+
+type fileKeys struct {
+	Labels      []string `json:"labels,omitempty"`
+	Annotations []string `json:"annotations,omitempty"`
+}
+
+// record is the value of fileMetadataAnnotation: the keys, sorted; empty
+// for a file that sets none.
+func (m fileMeta) record() string {
+	keys := fileKeys{Labels: slices.Sorted(maps.Keys(m.labels)), Annotations: slices.Sorted(maps.Keys(m.annotations))}
+	keys.Annotations = slices.DeleteFunc(keys.Annotations, func(k string) bool { return slices.Contains(storeAnnotations, k) })
+	if len(keys.Labels)+len(keys.Annotations) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(keys)
+	return string(b)
+}
+
+// recordedKeys are the keys obj has from its file.
+func recordedKeys(obj client.Object) fileKeys {
+	var keys fileKeys
+	if v := obj.GetAnnotations()[fileMetadataAnnotation]; v != "" {
+		_ = json.Unmarshal([]byte(v), &keys) // a mangled record removes nothing
+	}
+	return keys
+}
+
+// fileMetaOf is what obj, a live object, has from its file.
+func fileMetaOf(obj client.Object) fileMeta {
+	keys := recordedKeys(obj)
+	pick := func(from map[string]string, keys []string) map[string]string {
+		out := map[string]string{}
+		for _, k := range keys {
+			if v, ok := from[k]; ok {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return fileMeta{pick(obj.GetLabels(), keys.Labels), pick(obj.GetAnnotations(), keys.Annotations)}
 }
 
 // stamp records the source error (if any) and the hash of everything the
