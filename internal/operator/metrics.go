@@ -14,13 +14,27 @@ import (
 
 // setupMetrics puts Flux's reconcile metrics and the domain's on the
 // manager's /metrics (controller-runtime's registry), and has the polecat
-// and bead gauges count the manager's cache at each scrape.
+// and bead gauges count the manager's cache at each scrape. Only the leader
+// reports them, as only the leader reconciles and records Flux's: a sum
+// over the replicas counts each object once.
 func setupMetrics(mgr ctrl.Manager) error {
 	if err := gsmetrics.Register(ctrlmetrics.Registry); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	cache := mgr.GetCache()
+	elected := mgr.Elected()
+	leader := func() bool {
+		select {
+		case <-elected:
+			return true
+		default:
+			return false
+		}
+	}
 	gsmetrics.SetPolecatLister(func(ctx context.Context) ([]gsmetrics.Counted, error) {
+		if !leader() {
+			return nil, nil
+		}
 		list := &gastownv1.PolecatList{}
 		// Read-only: no copy of every polecat per scrape.
 		if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
@@ -34,6 +48,9 @@ func setupMetrics(mgr ctrl.Manager) error {
 		return out, nil
 	})
 	gsmetrics.SetBeadLister(func(ctx context.Context) ([]gsmetrics.Counted, error) {
+		if !leader() {
+			return nil, nil
+		}
 		list := &gastownv1.BeadList{}
 		if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err

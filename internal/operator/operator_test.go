@@ -12,6 +12,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 
 	"github.com/boshu2/gastown-operator/internal/operator"
 	"github.com/boshu2/gastown-operator/internal/testenv"
@@ -115,5 +118,86 @@ func waitFor(t *testing.T, check func() error) {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestPhaseGaugesComeFromTheLeaderOnly(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	bead := &gastownv1.Bead{ObjectMeta: metav1.ObjectMeta{Name: "gt-a", Namespace: ns},
+		Spec: gastownv1.BeadSpec{Title: "A bead", RigRef: "gauges"}}
+	if err := env.Client.Create(ctx, bead); err != nil {
+		t.Fatal(err)
+	}
+	type replica struct {
+		mgr     manager.Manager
+		metrics string
+		stop    context.CancelFunc
+		stopped chan error
+	}
+	start := func() replica {
+		opts := operator.DefaultOptions()
+		opts.MetricsAddr, opts.HealthAddr = freeAddr(t), freeAddr(t)
+		opts.Namespace = ns
+		opts.SkipNameValidation = true
+		opts.LeaderElection.Enable, opts.LeaderElection.ReleaseOnCancel = true, true
+		opts.LeaderElection.LeaseDuration, opts.LeaderElection.RenewDeadline, opts.LeaderElection.RetryPeriod = 4*time.Second, 2*time.Second, 500*time.Millisecond
+		mgr, err := operator.New(env.Config, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		r := replica{mgr, "http://" + opts.MetricsAddr + "/metrics", cancel, make(chan error, 1)}
+		go func() { r.stopped <- mgr.Start(ctx) }()
+		return r
+	}
+	elected := func(r replica) {
+		t.Helper()
+		select {
+		case <-r.mgr.Elected():
+		case <-time.After(30 * time.Second):
+			t.Fatal("no replica was elected leader")
+		}
+	}
+	series := `gastown_beads{namespace="` + ns + `"`
+
+	first := start()
+	elected(first)
+	// The second replica's gauges are the process's (one registry a
+	// process), and it is not the leader: it reports no bead.
+	second := start()
+	waitFor(t, func() error {
+		code, body, err := get(second.metrics)
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("/metrics: %d %v", code, err)
+		}
+		if !strings.Contains(body, "leader_election_master_status") {
+			return fmt.Errorf("no leader election metric yet")
+		}
+		if strings.Contains(body, series) {
+			t.Fatalf("a replica that is not the leader reports %s", series)
+		}
+		return nil
+	})
+
+	// The leader goes; the second takes over and reports the bead.
+	first.stop()
+	if err := <-first.stopped; err != nil {
+		t.Fatal(err)
+	}
+	elected(second)
+	waitFor(t, func() error {
+		_, body, err := get(second.metrics)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(body, series) {
+			return fmt.Errorf("the leader does not report %s", series)
+		}
+		return nil
+	})
+	second.stop()
+	if err := <-second.stopped; err != nil {
+		t.Fatal(err)
 	}
 }
