@@ -23,46 +23,40 @@ func setupMetrics(mgr ctrl.Manager) error {
 	}
 	cache := mgr.GetCache()
 	elected := mgr.Elected()
-	leader := func() bool {
-		select {
-		case <-elected:
-			return true
-		default:
-			return false
+	// fromCache lists a kind from the cache, read-only (no copy of every
+	// object per scrape), on the leader only.
+	fromCache := func(newList func() client.ObjectList, count func(client.ObjectList) []gsmetrics.Counted) gsmetrics.Lister {
+		return func(ctx context.Context) ([]gsmetrics.Counted, error) {
+			select {
+			case <-elected:
+			default:
+				return nil, nil
+			}
+			list := newList()
+			if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+				return nil, err
+			}
+			return count(list), nil
 		}
 	}
-	gsmetrics.SetPolecatLister(func(ctx context.Context) ([]gsmetrics.Counted, error) {
-		if !leader() {
-			return nil, nil
-		}
-		list := &gastownv1.PolecatList{}
-		// Read-only: no copy of every polecat per scrape.
-		if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		out := make([]gsmetrics.Counted, len(list.Items))
-		for i := range list.Items {
-			pc := &list.Items[i]
+	gsmetrics.SetPolecatLister(fromCache(func() client.ObjectList { return &gastownv1.PolecatList{} }, func(l client.ObjectList) []gsmetrics.Counted {
+		items := l.(*gastownv1.PolecatList).Items
+		out := make([]gsmetrics.Counted, len(items))
+		for i := range items {
+			pc := &items[i]
 			out[i] = gsmetrics.Counted{Namespace: pc.Namespace, Rig: pc.Spec.Rig, Phase: string(pc.Status.Phase)}
 		}
-		return out, nil
-	})
-	gsmetrics.SetBeadLister(func(ctx context.Context) ([]gsmetrics.Counted, error) {
-		if !leader() {
-			return nil, nil
-		}
-		list := &gastownv1.BeadList{}
-		if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		out := make([]gsmetrics.Counted, 0, len(list.Items))
-		for i := range list.Items {
-			b := &list.Items[i]
-			if b.DeletionTimestamp == nil {
+		return out
+	}))
+	gsmetrics.SetBeadLister(fromCache(func() client.ObjectList { return &gastownv1.BeadList{} }, func(l client.ObjectList) []gsmetrics.Counted {
+		items := l.(*gastownv1.BeadList).Items
+		out := make([]gsmetrics.Counted, 0, len(items))
+		for i := range items {
+			if b := &items[i]; b.DeletionTimestamp == nil {
 				out = append(out, gsmetrics.Counted{Namespace: b.Namespace, Rig: b.Spec.RigRef, Phase: string(b.Status.Phase)})
 			}
 		}
-		return out, nil
-	})
+		return out
+	}))
 	return nil
 }
