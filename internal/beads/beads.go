@@ -94,8 +94,6 @@ type Options struct {
 	// MaxJSONLSize bounds the size of issues.jsonl: DefaultMaxJSONLSize when
 	// zero.
 	MaxJSONLSize int64
-	// Cache, when set, keeps each file's parse for the next Load.
-	Cache *ParseCache
 }
 
 // Set is everything Load read: the items of every file, including broken

@@ -52,26 +52,26 @@ func Load(fsys fs.FS, dir string, opts Options) (*Set, error) {
 		return nil, err
 	}
 
-	opts.Cache.begin(opts.Format)
-	defer opts.Cache.end()
 	if opts.Format == gastownv1.FormatBeadsJSONL {
 		// One file: its lines stand alone.
-		p := readAndParse(fsys, files[0], maxSize, parse, opts.Cache)
+		p := readAndParse(fsys, files[0], maxSize, parse)
 		return newJSONLSet(files, p, opts.Prefix), nil
 	}
 	parsed := make([]parsedFile, len(files))
 	var beads, convoys, errs int
 	for i, file := range files {
-		parsed[i] = readAndParse(fsys, file, maxSize, parse, opts.Cache)
+		parsed[i] = readAndParse(fsys, file, maxSize, parse)
 		beads, convoys, errs = beads+len(parsed[i].beads), convoys+len(parsed[i].convoys), errs+len(parsed[i].errs)
 	}
 	// Joined once, at their size: a slice grown file by file copies the
-	// beads, large structs, over and over.
+	// beads, large structs, over and over. A file's parse is let go once
+	// joined, so that the beads are not held twice.
 	all := parsedFile{beads: make([]beadItem, 0, beads), convoys: make([]convoyItem, 0, convoys), errs: make([]Error, 0, errs)}
-	for _, p := range parsed {
-		all.beads = append(all.beads, p.beads...)
-		all.convoys = append(all.convoys, p.convoys...)
-		all.errs = append(all.errs, p.errs...)
+	for i := range parsed {
+		all.beads = append(all.beads, parsed[i].beads...)
+		all.convoys = append(all.convoys, parsed[i].convoys...)
+		all.errs = append(all.errs, parsed[i].errs...)
+		parsed[i] = parsedFile{}
 	}
 	return newSet(files, all, opts.Prefix), nil
 }
@@ -126,13 +126,13 @@ func jsonlFiles(fsys fs.FS, dir string) ([]string, error) {
 }
 
 // readAndParse reads one file, refusing what is not a regular file or is
-// larger than max, and parses it (or takes its parse from cache).
-func readAndParse(fsys fs.FS, file string, max int64, parse func(string, []byte) parsedFile, cache *ParseCache) parsedFile {
+// larger than max, and parses it.
+func readAndParse(fsys fs.FS, file string, max int64, parse func(string, []byte) parsedFile) parsedFile {
 	data, problem := readFile(fsys, file, max)
 	if problem != "" {
 		return parsedFile{errs: []Error{{File: file, Line: 1, Message: problem}}}
 	}
-	return cache.parse(file, data, parse)
+	return parse(file, data)
 }
 
 func readFile(fsys fs.FS, file string, max int64) ([]byte, string) {

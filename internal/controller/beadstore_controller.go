@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -47,10 +46,6 @@ type BeadStoreReconciler struct {
 	NoCrossNamespaceRefs bool
 	// ArtifactRetries is how often a failed download is retried (5xx).
 	ArtifactRetries int
-
-	// parses keeps each store's parse of its files (a *beads.ParseCache
-	// by store): a revision parses only the bead files it changed.
-	parses sync.Map
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores,verbs=get;list;watch;patch
@@ -65,9 +60,6 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	ctx = withReconcileStart(ctx)
 	obj := &gastownv1.BeadStore{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.parses.Delete(req.NamespacedName)
-		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := newObjectPatcher(obj, r.Client)
@@ -230,9 +222,8 @@ func (r *BeadStoreReconciler) fetchArtifact(ctx context.Context, obj *gastownv1.
 // parse reads the bead files under the store's path.
 func (r *BeadStoreReconciler) parse(obj *gastownv1.BeadStore, dir string) (*beads.Set, error) {
 	// An issues.jsonl may be as large as the artifact unpacks to.
-	cache, _ := r.parses.LoadOrStore(client.ObjectKeyFromObject(obj), &beads.ParseCache{})
 	set, err := beads.Load(os.DirFS(dir), obj.BeadsPath(), beads.Options{Format: obj.Spec.Format, Prefix: obj.Spec.Prefix,
-		MaxJSONLSize: maxUntarSize, Cache: cache.(*beads.ParseCache)})
+		MaxJSONLSize: maxUntarSize})
 	if err != nil {
 		conditions.MarkFalse(obj, gastownv1.BeadsValidCondition, meta.InvalidPathReason, "%s", err)
 		return nil, err
