@@ -279,9 +279,17 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 		plan = dispatch.Decide(limits, beads.Items, live, mergeRequests.Items, convoys.Items, time.Now())
 	}
 
-	byName := map[string]*gastownv1.Bead{}
+	// Copies of the beads to dispatch only: the list of every bead of the
+	// rig is let go before the polecats are created.
+	byName := make(map[string]*gastownv1.Bead, len(plan.Create))
+	for _, d := range plan.Create {
+		byName[d.Bead] = nil
+	}
 	for i := range beads.Items {
-		byName[beads.Items[i].Name] = &beads.Items[i]
+		if _, ok := byName[beads.Items[i].Name]; ok {
+			bead := beads.Items[i]
+			byName[bead.Name] = &bead
+		}
 	}
 	var started []string
 	for _, d := range plan.Create {
