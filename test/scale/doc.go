@@ -7,7 +7,8 @@
 // whose events they were from the events' own counts), reconciles from the
 // manager's controller_runtime_reconcile_total, peak memory from the
 // manager's /proc/<pid>/status, and each phase's peak from its /metrics,
-// sampled.
+// sampled, with the manager's CPU time and garbage collections in each
+// phase (its process_cpu_seconds_total and go_gc_duration_seconds_count).
 //
 // It is a benchmark that prints figures, not a test with thresholds:
 //

@@ -218,6 +218,9 @@ type managerSample struct {
 	// rss is process_resident_memory_bytes; heap is
 	// go_memstats_heap_inuse_bytes.
 	rss, heap float64
+	// cpu is process_cpu_seconds_total; collections is
+	// go_gc_duration_seconds_count; gogc is go_gc_gogc_percent.
+	cpu, collections, gogc float64
 }
 
 // readManager reads the manager's /metrics.
@@ -234,7 +237,8 @@ func readManager(ctx context.Context, addr string) (managerSample, error) {
 	if resp.StatusCode != http.StatusOK {
 		return managerSample{}, fmt.Errorf("reading the manager's /metrics: %s", resp.Status)
 	}
-	m, err := parseMetrics(resp.Body, "controller_runtime_reconcile_total", "process_resident_memory_bytes", "go_memstats_heap_inuse_bytes")
+	m, err := parseMetrics(resp.Body, "controller_runtime_reconcile_total", "process_resident_memory_bytes", "go_memstats_heap_inuse_bytes",
+		"process_cpu_seconds_total", "go_gc_duration_seconds_count", "go_gc_gogc_percent")
 	if err != nil {
 		return managerSample{}, err
 	}
@@ -247,6 +251,15 @@ func readManager(ctx context.Context, addr string) (managerSample, error) {
 	}
 	for _, s := range m["go_memstats_heap_inuse_bytes"] {
 		out.heap = s.value
+	}
+	for _, s := range m["process_cpu_seconds_total"] {
+		out.cpu = s.value
+	}
+	for _, s := range m["go_gc_duration_seconds_count"] {
+		out.collections = s.value
+	}
+	for _, s := range m["go_gc_gogc_percent"] {
+		out.gogc = s.value
 	}
 	return out, nil
 }

@@ -125,6 +125,11 @@ func (r *result) report(b *testing.B) {
 		peaks = append(peaks, fmt.Sprintf("%s %.0f MiB RSS, %.0f MiB heap in use", m.phase, m.rss/(1<<20), m.heap/(1<<20)))
 	}
 	fmt.Fprintf(out, "  the manager's peak memory by phase (RSS from /proc every %s, heap in use from /metrics every second): %s\n", memSampleInterval, strings.Join(peaks, "; "))
+	var cpu []string
+	for _, c := range r.cpu {
+		cpu = append(cpu, fmt.Sprintf("%s %.1f s, %s collections", c.phase, c.cpu, num(c.collections)))
+	}
+	fmt.Fprintf(out, "  the manager's CPU time by phase (process_cpu_seconds_total; go_gc_duration_seconds_count; GOGC %s): %s\n", num(r.gogc), strings.Join(cpu, "; "))
 	fmt.Fprintln(out)
 
 	b.ReportMetric(r.intakeTime.Seconds(), "intake-s")

@@ -131,6 +131,8 @@ type result struct {
 	// runtime's own, and the binary's pages.
 	rssAnon, rssFile string
 	mem              []phaseMem
+	cpu              []phaseCPU
+	gogc             float64
 }
 
 func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *result {
@@ -204,6 +206,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.intakeWrites = after.w.sub(before.w)
 	r.intakeReconciles = subCounts(after.reconciles, before.reconciles)
 	r.mem = append(r.mem, ph.peakOf("intake"))
+	r.cpu = append(r.cpu, cpuOf("intake", before, after))
 	if err := <-cpuProfile; err != nil {
 		b.Fatal(err)
 	}
@@ -222,6 +225,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	after, r.resyncQuiet = ph.settle(ctx)
 	r.resyncWrites = after.w.sub(before.w)
 	r.mem = append(r.mem, ph.peakOf("resync"))
+	r.cpu = append(r.cpu, cpuOf("resync", before, after))
 	ph.saveHeap("resync", n)
 
 	// (3) A push makes ready beads tasks, the rig still suspended: the
@@ -252,6 +256,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.readySettle = time.Since(began)
 	r.readyWrites = after.w.sub(before.w)
 	r.mem = append(r.mem, ph.peakOf("ready"))
+	r.cpu = append(r.cpu, cpuOf("ready", before, after))
 	ph.saveHeap("ready", n)
 
 	// (4) The ready beads get polecats: the rig resumed, with maxPolecats
@@ -282,8 +287,10 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	r.dispatchSettle = time.Since(began)
 	r.dispatchWrites = after.w.sub(before.w)
 	r.mem = append(r.mem, ph.peakOf("dispatch"))
+	r.cpu = append(r.cpu, cpuOf("dispatch", before, after))
 	r.dispatchReconciles = subCounts(after.reconciles, before.reconciles)
 	r.polecats, r.pods, r.finalBeads = count(ph.polecats), count(ph.pods), count(ph.beads)
+	r.gogc = after.gogc
 
 	// (5) The manager's peak and current memory with all of that, and, when
 	// BENCH_HEAP_PROFILE names a file prefix, its heap profile.
@@ -336,6 +343,18 @@ type phases struct {
 type snap struct {
 	w          writes
 	reconciles map[string]float64
+	// The manager's CPU seconds and collections so far, and its GOGC.
+	cpu, collections, gogc float64
+}
+
+// phaseCPU is the manager's CPU time and garbage collections in one phase.
+type phaseCPU struct {
+	phase            string
+	cpu, collections float64
+}
+
+func cpuOf(phase string, before, after snap) phaseCPU {
+	return phaseCPU{phase, after.cpu - before.cpu, after.collections - before.collections}
 }
 
 // memPeak is the manager's highest RSS and heap in use that a sampler saw
@@ -431,7 +450,7 @@ func (p *phases) snapshot(ctx context.Context) snap {
 		p.b.Fatal(err)
 	}
 	p.mem.observe(m)
-	return snap{w, m.reconciles}
+	return snap{w: w, reconciles: m.reconciles, cpu: m.cpu, collections: m.collections, gogc: m.gogc}
 }
 
 // settle waits until the apiserver has seen no write (but leases) for the
