@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
+	operator.SetGCPercent()
 	var opts operator.Options
 	opts.BindFlags(pflag.CommandLine)
 	pflag.Parse()
