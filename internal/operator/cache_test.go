@@ -1,8 +1,12 @@
 package operator
 
 import (
+	"encoding/json"
+	"runtime"
 	"slices"
 	"testing"
+	"unique"
+	"unsafe"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/spf13/pflag"
@@ -10,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
 
 func keys(m map[string]cache.Config) []string {
@@ -97,4 +103,72 @@ func TestPodOutline(t *testing.T) {
 	if !equality.Semantic.DeepEqual(got.Status, status) || got.ManagedFields != nil || got.Name != "polecat-gt-a" {
 		t.Errorf("status or metadata changed: %+v", got)
 	}
+}
+
+// A cached bead is what was decoded, but for its managedFields, and two
+// beads share the strings they repeat.
+func TestBeadOutline(t *testing.T) {
+	decode := func(id string) *gastownv1.Bead {
+		isController := true
+		b := &gastownv1.Bead{
+			ObjectMeta: metav1.ObjectMeta{Name: id, Namespace: "gastown-work",
+				Labels:          map[string]string{gastownv1.RigLabel: "alpha", gastownv1.BeadLabel: id},
+				Annotations:     map[string]string{gastownv1.ContentHashAnnotation: "hash-of-" + id},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "gastown.gastown.io/v1alpha1", Kind: "BeadStore", Name: "alpha", UID: "u-1", Controller: &isController}},
+				ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "m"}}},
+			Spec: gastownv1.BeadSpec{ID: id, RigRef: "alpha", Title: "T " + id, Type: "task", Status: gastownv1.BeadOpen, SourcePath: ".beads/issues.jsonl"},
+			Status: gastownv1.BeadStatus{Phase: gastownv1.BeadPhaseReady,
+				Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", Message: id + " is ready"}}},
+		}
+		// Through JSON, as from a watch: every string its own copy.
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &gastownv1.Bead{}
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// Held, so that a collection between the two beads cannot make unique
+	// forget a canonical copy.
+	var held []unique.Handle[string]
+	for _, s := range []string{"gastown-work", gastownv1.RigLabel, "alpha", gastownv1.ContentHashAnnotation, "u-1", ".beads/issues.jsonl", "Ready"} {
+		held = append(held, unique.Make(s))
+	}
+	defer runtime.KeepAlive(held)
+	a, b := decode("gt-a"), decode("gt-b")
+	wantA := a.DeepCopy()
+	wantA.ManagedFields = nil
+	for _, bead := range []*gastownv1.Bead{a, b} {
+		if _, err := beadOutline(bead); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !equality.Semantic.DeepEqual(a, wantA) {
+		t.Errorf("the bead changed:\n%+v\nwant\n%+v", a, wantA)
+	}
+	same := func(what, x, y string) {
+		t.Helper()
+		if unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: the two beads have their own copies of %q", what, x)
+		}
+	}
+	keyOf := func(m map[string]string, key string) string {
+		for k := range m {
+			if k == key {
+				return k
+			}
+		}
+		return ""
+	}
+	same("namespace", a.Namespace, b.Namespace)
+	same("label key", keyOf(a.Labels, gastownv1.RigLabel), keyOf(b.Labels, gastownv1.RigLabel))
+	same("label value", a.Labels[gastownv1.RigLabel], b.Labels[gastownv1.RigLabel])
+	same("annotation key", keyOf(a.Annotations, gastownv1.ContentHashAnnotation), keyOf(b.Annotations, gastownv1.ContentHashAnnotation))
+	same("owner", string(a.OwnerReferences[0].UID), string(b.OwnerReferences[0].UID))
+	same("rig", a.Spec.RigRef, b.Spec.RigRef)
+	same("file", a.Spec.SourcePath, b.Spec.SourcePath)
+	same("condition reason", a.Status.Conditions[0].Reason, b.Status.Conditions[0].Reason)
 }

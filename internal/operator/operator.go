@@ -218,13 +218,15 @@ func (o Options) cacheOptions() cache.Options {
 // withoutManagedFields drops what the operator never reads from every
 // object it caches: with thousands of beads, managedFields would be most of
 // the cache. Of a pod it reads the status, and of the spec only the
-// containers' names and restart policies and the deadline.
+// containers' names and restart policies and the deadline. Beads share the
+// strings they repeat.
 func withoutManagedFields(opts cache.Options) cache.Options {
 	opts.DefaultTransform = cache.TransformStripManagedFields()
 	if opts.ByObject == nil {
 		opts.ByObject = map[client.Object]cache.ByObject{}
 	}
 	opts.ByObject[&corev1.Pod{}] = cache.ByObject{Transform: podOutline}
+	opts.ByObject[&gastownv1.Bead{}] = cache.ByObject{Transform: beadOutline}
 	return opts
 }
 
