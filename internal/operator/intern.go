@@ -12,8 +12,8 @@ import (
 // that thousands of beads repeat share one copy: decoded from a watch, each
 // bead has its own copy of its namespace, its label and annotation keys,
 // its owner, its rig, type and file, and its conditions' types and
-// reasons. A seventh of a cached bead at 10,000 beads. The strings are
-// equal to what was decoded: only where their bytes live changes.
+// reasons: up to a seventh of a cached bead. The strings are equal to
+// what was decoded: only where their bytes live changes.
 func beadOutline(obj any) (any, error) {
 	b, ok := obj.(*gastownv1.Bead)
 	if !ok {
