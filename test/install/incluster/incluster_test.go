@@ -41,6 +41,7 @@ import (
 	"github.com/boshu2/gastown-operator/internal/version"
 	"github.com/boshu2/gastown-operator/test/devenv"
 	"github.com/boshu2/gastown-operator/test/images"
+	"github.com/boshu2/gastown-operator/test/internal/childproc"
 	"github.com/boshu2/gastown-operator/test/node"
 	"github.com/boshu2/gastown-operator/test/registry"
 )
@@ -195,7 +196,7 @@ func find(t *testing.T, cmds []readmeCommand, s string) string {
 // Service's cluster IP. Its ports are free ones, as it shares the machine's.
 func (c *cluster) testValues(t *testing.T) string {
 	t.Helper()
-	addrs, err := freePorts(2)
+	addrs, err := childproc.FreeAddrs(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func (c *cluster) testValues(t *testing.T) string {
 			"claude-code": c.reg.Ref("boshu2/gastown-agent-claude-code", "v"+version.Version),
 		},
 		"hostNetwork": true,
-		"ports":       map[string]any{"metrics": addrs[0], "health": addrs[1]},
+		"ports":       map[string]any{"metrics": addrs[0].Port, "health": addrs[1].Port},
 		"extraEnv": []map[string]string{
 			{"name": "KUBERNETES_SERVICE_HOST", "value": c.apiHost},
 			{"name": "KUBERNETES_SERVICE_PORT", "value": c.apiPort},
@@ -221,25 +222,6 @@ func (c *cluster) testValues(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", ":0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // install runs one of the README's helm install commands, with the test's

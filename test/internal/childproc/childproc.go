@@ -7,7 +7,6 @@ package childproc
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -113,30 +112,6 @@ func (p *Process) Pid() int {
 		return 0
 	}
 	return p.cmd.Process.Pid
-}
-
-// FreeAddrs returns n distinct loopback addresses (127.0.0.1:port) whose
-// ports were free a moment ago. The listeners stay open until all are
-// chosen, so that the kernel never hands one out twice. Another process
-// may take a port before it is used; that shows as a bind error in the log
-// of the part that lost.
-func FreeAddrs(n int) ([]*net.TCPAddr, error) {
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	addrs := make([]*net.TCPAddr, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free loopback port: %w", err)
-		}
-		listeners = append(listeners, l)
-		addrs = append(addrs, l.Addr().(*net.TCPAddr))
-	}
-	return addrs, nil
 }
 
 // LogTail returns the last n lines of a log file, for error messages.

@@ -47,16 +47,25 @@ func TestStopAndExit(t *testing.T) {
 	}
 }
 
+// The ports come from below the ephemeral range, and a second call, like
+// another test process, is never handed one the first was.
 func TestFreeAddrs(t *testing.T) {
-	addrs, err := FreeAddrs(3)
+	first, err := FreeAddrs(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := FreeAddrs(3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[int]bool{}
-	for _, a := range addrs {
-		if !a.IP.IsLoopback() || a.Port == 0 || seen[a.Port] {
-			t.Fatalf("FreeAddrs(3) = %v", addrs)
+	for _, a := range append(first, second...) {
+		if !a.IP.IsLoopback() || a.Port < 1024 || a.Port >= ephemeralLow() || seen[a.Port] {
+			t.Fatalf("FreeAddrs(3) twice = %v, %v (ephemeral ports from %d)", first, second, ephemeralLow())
 		}
 		seen[a.Port] = true
+		if _, ok, err := lockPort(portLockDir(), a.Port); err != nil || ok {
+			t.Fatalf("the lock of port %d could be taken again (err %v)", a.Port, err)
+		}
 	}
 }
