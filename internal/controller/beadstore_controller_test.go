@@ -201,6 +201,8 @@ func requestReconcile(t *testing.T, ns string) {
 func TestBeadStoreKeepsBeadsOfABrokenFile(t *testing.T) {
 	g := NewWithT(t)
 	f := newStoreFixture(t)
+	// gt-c has text, which stays too.
+	beadsCD := strings.Replace(beadsCD, "  title: Third task\n", "  title: Third task\n  description: Tidy the logs.\n  acceptance: No log line is repeated.\n", 1)
 	rev1 := f.set(map[string]string{
 		".gastown/a.yaml":  beadA,
 		".gastown/b.yaml":  beadB,
@@ -233,6 +235,7 @@ func TestBeadStoreKeepsBeadsOfABrokenFile(t *testing.T) {
 	g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Spec.Title).To(Equal("First task v2"), "good files still sync")
 	c := get(g, f.ns, "gt-c", &gastownv1.Bead{})
 	g.Expect(c.Spec.Title).To(Equal("Third task"), "the broken file's bead keeps its spec")
+	g.Expect([]string{c.Spec.Description, c.Spec.Acceptance}).To(Equal([]string{"Tidy the logs.", "No log line is repeated."}), "and its text")
 	g.Expect(c.Annotations[controller.SourceErrorAnnotation]).To(HavePrefix(".gastown/cd.yaml:7: "))
 	g.Eventually(func(g Gomega) {
 		c := get(g, f.ns, "gt-c", &gastownv1.Bead{})
@@ -246,6 +249,27 @@ func TestBeadStoreKeepsBeadsOfABrokenFile(t *testing.T) {
 		g.Expect(store.Status.ErrorCount).To(BeZero())
 		g.Expect(get(g, f.ns, "gt-c", &gastownv1.Bead{}).Annotations).NotTo(HaveKey(controller.SourceErrorAnnotation))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// A bead's text follows its file: added, changed and removed.
+func TestBeadStoreSyncsABeadsText(t *testing.T) {
+	g := NewWithT(t)
+	f := newStoreFixture(t)
+	text := func(description, acceptance string) string {
+		return beadA + "  description: " + description + "\n  acceptance: " + acceptance + "\n"
+	}
+	for i, tc := range []struct{ file, description, acceptance string }{
+		{file: text("Ping the database.", "The ping answers."), description: "Ping the database.", acceptance: "The ping answers."},
+		{file: text("Ping the database twice.", "Both pings answer."), description: "Ping the database twice.", acceptance: "Both pings answer."},
+		{file: beadA},
+	} {
+		rev := f.set(map[string]string{".gastown/a.yaml": tc.file})
+		g.Eventually(func(g Gomega) {
+			storeSynced(g, f.ns, rev)
+			a := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+			g.Expect([]string{a.Spec.Description, a.Spec.Acceptance}).To(Equal([]string{tc.description, tc.acceptance}), "revision %d", i+1)
+		}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	}
 }
 
 func TestBeadStoreRefusesAnArtifactWithAWrongDigest(t *testing.T) {

@@ -35,6 +35,7 @@ func handBead(t *testing.T, ns, rigName, name string, priority int32, deps ...st
 	b := &gastownv1.Bead{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: gastownv1.BeadSpec{RigRef: rigName, Title: "work on " + name, Priority: ptr(priority),
+			Description: "Do " + name + " well.", Acceptance: name + " is done.",
 			DependsOn: deps, SourcePath: ".gastown/" + name + ".yaml"},
 	}
 	if err := k8s.Create(context.Background(), b); err != nil {

@@ -212,6 +212,7 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	g.Expect(pr.Title).To(Equal("gt-a: work on gt-a"))
 	g.Expect(pr.Body).To(ContainSubstring("<!-- gastown: bead=gt-a rig=" + f.rig + " -->"))
 	g.Expect(pr.Body).To(ContainSubstring("wrote work/gt-a.txt"), "the polecat's summary")
+	g.Expect(pr.Body).To(ContainSubstring("Do gt-a well.\n\n**Acceptance**\n\ngt-a is done."), "the bead's text")
 	g.Expect(pr.Draft).To(BeFalse())
 	g.Eventually(func(g Gomega) { // labels are a second call after the creation
 		now, err := f.emu.API.PullRequest("org", "app", pr.Number)
