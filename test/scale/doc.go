@@ -32,5 +32,7 @@
 // after the resync and the ready push as prefix-<beads>-resync.pprof and
 // -ready.pprof, and the runtime's memory statistics as prefix-<beads>.txt),
 // and BENCH_CPU_PROFILE=prefix its CPU profile of the intake's first 30 s,
-// for go tool pprof.
+// for go tool pprof. BENCH_TEXT_BYTES gives every bead a description of
+// that many bytes (27 by default; the beads of data/beads-real have about
+// 400 on average).
 package scale

@@ -95,7 +95,7 @@ func (r *result) report(b *testing.B) {
 			fmt.Sprintf("%s (VmHWM; VmRSS at the end %s: %s anonymous, %s of files)", mib(r.hwm), mib(r.rss), mib(r.rssAnon), mib(r.rssFile))},
 	}
 	out := os.Stdout
-	fmt.Fprintf(out, "\nbench-scale: %s beads\n\n| figure | value |\n|---|---|\n", num(float64(r.beads)))
+	fmt.Fprintf(out, "\nbench-scale: %s beads, %s bytes of description a bead\n\n| figure | value |\n|---|---|\n", num(float64(r.beads)), num(float64(r.textBytes)))
 	for _, row := range rows {
 		fmt.Fprintf(out, "| %s | %s |\n", row[0], row[1])
 	}

@@ -72,6 +72,14 @@ func BenchmarkScale(b *testing.B) {
 	if err != nil || len(ready) != 1 {
 		b.Fatalf("BENCH_READY: one number: %v", err)
 	}
+	description := defaultDescription
+	if v := os.Getenv("BENCH_TEXT_BYTES"); v != "" {
+		size, err := strconv.Atoi(v)
+		if err != nil || size <= 0 {
+			b.Fatalf("BENCH_TEXT_BYTES=%q: a positive number of bytes", v)
+		}
+		description = benchText(size)
+	}
 	quiet := defaultQuiet
 	if v := os.Getenv("BENCH_QUIET"); v != "" {
 		if quiet, err = time.ParseDuration(v); err != nil {
@@ -92,7 +100,7 @@ func BenchmarkScale(b *testing.B) {
 	var results []*result
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("beads=%d", n), func(b *testing.B) {
-			r := runScale(b, manager, n, min(ready[0], n), quiet)
+			r := runScale(b, manager, n, min(ready[0], n), description, quiet)
 			results = append(results, r)
 			r.report(b)
 		})
@@ -105,6 +113,8 @@ func BenchmarkScale(b *testing.B) {
 // result holds one size's figures.
 type result struct {
 	beads int
+	// textBytes is the length of each bead's description.
+	textBytes int
 
 	intakeTime, intakeSettle time.Duration
 	intakeQuiet              bool
@@ -135,10 +145,10 @@ type result struct {
 	gogc             float64
 }
 
-func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *result {
+func runScale(b *testing.B, manager string, n, ready int, description string, quiet time.Duration) *result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*phaseTimeout)
 	defer cancel()
-	r := &result{beads: n, ready: ready}
+	r := &result{beads: n, ready: ready, textBytes: len(description)}
 	env, err := devenv.Start(ctx, devenv.Options{
 		// No beads at first: the intake is measured from a push.
 		Beads:          map[string]string{},
@@ -178,7 +188,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 
 	// (1) Intake of n beads that are not dispatchable (epics) by a
 	// suspended rig: a suspended rig dispatches today, epics never.
-	if _, err := env.Push(fmt.Sprintf("Add %d beads", n), beadFiles(n, 0, false)); err != nil {
+	if _, err := env.Push(fmt.Sprintf("Add %d beads", n), beadFiles(n, 0, false, description)); err != nil {
 		b.Fatal(err)
 	}
 	before := ph.snapshot(ctx)
@@ -213,7 +223,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 
 	// (2) One bead's title changes.
 	gen0 := generation(ph.beads, beadName(0))
-	if _, err := env.Push("Retitle one bead", beadFiles(n, 0, true)); err != nil {
+	if _, err := env.Push("Retitle one bead", beadFiles(n, 0, true, description)); err != nil {
 		b.Fatal(err)
 	}
 	before = ph.snapshot(ctx)
@@ -234,7 +244,7 @@ func runScale(b *testing.B, manager string, n, ready int, quiet time.Duration) *
 	for i := range ready {
 		gens[beadName(i)] = generation(ph.beads, beadName(i))
 	}
-	if _, err := env.Push(fmt.Sprintf("Make %d beads tasks", ready), beadFiles(n, ready, true)); err != nil {
+	if _, err := env.Push(fmt.Sprintf("Make %d beads tasks", ready), beadFiles(n, ready, true, description)); err != nil {
 		b.Fatal(err)
 	}
 	before = ph.snapshot(ctx)
@@ -547,10 +557,23 @@ func buildManager(dir string) (string, error) {
 
 func beadName(i int) string { return fmt.Sprintf("gt-b%05d", i) }
 
+// defaultDescription is a bead's description unless BENCH_TEXT_BYTES is
+// set.
+const defaultDescription = "A bead of make bench-scale."
+
+// benchText is a description of size bytes, for BENCH_TEXT_BYTES: the
+// beads of data/beads-real have 35 to 2,700 bytes of text a bead, about
+// 400 on average.
+func benchText(size int) string {
+	const sentence = "A bead of make bench-scale, with text. "
+	// Ends in a letter: YAML drops a plain scalar's trailing space.
+	return strings.Repeat(sentence, size/len(sentence)+1)[:size-1] + "x"
+}
+
 // beadFiles are n beads under .gastown/, beadsPerFile a file: the first
 // tasks of them of type task and open without dependencies, the others
 // epics (never dispatched). retitled changes bead 0's title.
-func beadFiles(n, tasks int, retitled bool) map[string]string {
+func beadFiles(n, tasks int, retitled bool, description string) map[string]string {
 	files := map[string]string{}
 	for f := 0; f*beadsPerFile < n; f++ {
 		var s strings.Builder
@@ -562,8 +585,8 @@ func beadFiles(n, tasks int, retitled bool) map[string]string {
 			if i == 0 && retitled {
 				title += ", retitled"
 			}
-			fmt.Fprintf(&s, "---\napiVersion: gastown.gastown.io/v1alpha1\nkind: Bead\nmetadata:\n  name: %s\nspec:\n  title: %s\n  description: A bead of make bench-scale.\n  type: %s\n  priority: 2\n  status: open\n",
-				beadName(i), title, typ)
+			fmt.Fprintf(&s, "---\napiVersion: gastown.gastown.io/v1alpha1\nkind: Bead\nmetadata:\n  name: %s\nspec:\n  title: %s\n  description: %s\n  type: %s\n  priority: 2\n  status: open\n",
+				beadName(i), title, description, typ)
 		}
 		files[fmt.Sprintf("%s/scale-%03d.yaml", devenv.BeadsDir, f)] = s.String()
 	}
