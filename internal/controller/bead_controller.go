@@ -148,6 +148,17 @@ func setBeadConditions(bead *gastownv1.Bead, st dispatch.State) {
 	}
 }
 
+// fullBead reads a bead from the API server, with the description and
+// acceptance criteria that the manager's cached copy does not have
+// (operator.CacheTransforms).
+func fullBead(ctx context.Context, apiReader client.Reader, key types.NamespacedName) (*gastownv1.Bead, error) {
+	bead := &gastownv1.Bead{}
+	if err := apiReader.Get(ctx, key, bead); err != nil {
+		return nil, err
+	}
+	return bead, nil
+}
+
 // clusterBeads is the readiness computation's view of the beads of one
 // namespace, read from the cache by bead ID: the Bead object of an ID is
 // the one named BeadObjectName(id) whose spec.id (or name) is the ID.

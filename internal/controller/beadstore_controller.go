@@ -38,8 +38,9 @@ const (
 // rig's Flux source artifact.
 type BeadStoreReconciler struct {
 	client.Client
-	// APIReader reads what the cache may not have yet: a bead the last
-	// pass created.
+	// APIReader reads what the cache does not have, or may not have yet:
+	// a bead the last pass created, the text of a bead kept from a broken
+	// file.
 	APIReader     client.Reader
 	EventRecorder kuberecorder.EventRecorder
 	// NoCrossNamespaceRefs refuses sources outside the workers namespace.

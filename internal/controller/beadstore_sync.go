@@ -74,12 +74,22 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		}
 		// Kept as it was: its file is broken, or its own line in an
 		// issues.jsonl.
-		if msg, broken := fileError[b.Spec.SourcePath]; broken {
-			desired[b.Name] = func() client.Object { return keptBead(store, rig, b, msg) }
-		} else if line, broken := set.BrokenBeads[b.BeadID()]; broken {
-			msg := lineError(set, b.Spec.SourcePath, line)
-			desired[b.Name] = func() client.Object { return keptBead(store, rig, b, msg) }
+		msg, broken := fileError[b.Spec.SourcePath]
+		if line, brokenLine := set.BrokenBeads[b.BeadID()]; !broken && brokenLine {
+			msg, broken = lineError(set, b.Spec.SourcePath, line), true
 		}
+		if !broken {
+			continue
+		}
+		// With its text, which the cached bead does not have.
+		full, err := fullBead(ctx, r.APIReader, client.ObjectKeyFromObject(b))
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return stats, err
+		}
+		desired[b.Name] = func() client.Object { return keptBead(store, rig, full, msg) }
 	}
 	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
 		return stats, err
@@ -274,7 +284,44 @@ func (r *BeadStoreReconciler) patchTo(ctx context.Context, have, want client.Obj
 	if err != nil {
 		return err
 	}
+	if bead, ok := want.(*gastownv1.Bead); ok {
+		if patch, err = withBeadText(patch, bead.Spec); err != nil {
+			return err
+		}
+	}
 	return r.Patch(ctx, to, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner))
+}
+
+// withBeadText sets the bead's text in a merge patch made from a cached
+// bead, which has none (operator.CacheTransforms): the patch then says the
+// text the file has, or that it has none, whatever the cache said.
+func withBeadText(patch []byte, spec gastownv1.BeadSpec) ([]byte, error) {
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, err
+	}
+	specPatch := map[string]json.RawMessage{}
+	if raw, ok := p["spec"]; ok {
+		if err := json.Unmarshal(raw, &specPatch); err != nil {
+			return nil, err
+		}
+	}
+	for field, text := range map[string]string{"description": spec.Description, "acceptance": spec.Acceptance} {
+		specPatch[field] = json.RawMessage("null")
+		if text != "" {
+			b, err := json.Marshal(text)
+			if err != nil {
+				return nil, err
+			}
+			specPatch[field] = b
+		}
+	}
+	raw, err := json.Marshal(specPatch)
+	if err != nil {
+		return nil, err
+	}
+	p["spec"] = raw
+	return json.Marshal(p)
 }
 
 // desiredBead is the Bead object of bead id: named by

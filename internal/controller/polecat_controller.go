@@ -40,6 +40,9 @@ import (
 // ends into the polecat's status.
 type PolecatReconciler struct {
 	client.Client
+	// APIReader reads the bead of a polecat about to start, with the text
+	// its task needs, which the cache does not keep.
+	APIReader     client.Reader
 	EventRecorder kuberecorder.EventRecorder
 	Defaults      polecat.Defaults
 	// LocalRunner is the gastown-polecat binary local polecats run; empty
@@ -104,7 +107,7 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if pc.Status.Phase.Finished() {
 		return r.expire(ctx, pc)
 	}
-	settings, err := r.resolve(ctx, pc)
+	settings, err := r.resolve(ctx, pc, r.Client)
 	if err != nil {
 		pc.Status.Phase = gastownv1.PolecatPhaseFailed
 		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "%s", err)
@@ -140,12 +143,15 @@ func recordPolecatMetrics(pc *gastownv1.Polecat, before gastownv1.PolecatPhase) 
 	}
 }
 
-// resolve gathers the polecat's settings from itself, its bead and its rig.
-func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat) (polecat.Settings, error) {
+// resolve gathers the polecat's settings from itself, its bead (read with
+// beads) and its rig. A cached bead has no text: the settings then lack
+// only the task's description and acceptance criteria, which withTask
+// reads before the run starts.
+func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat, beads client.Reader) (polecat.Settings, error) {
 	var bead *gastownv1.Bead
 	if pc.Spec.BeadID != "" {
 		b := &gastownv1.Bead{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.Spec.BeadID}, b)
+		err := beads.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.Spec.BeadID}, b)
 		if err == nil {
 			bead = b
 		} else if !apierrors.IsNotFound(err) {
@@ -164,6 +170,12 @@ func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat) 
 		return polecat.Settings{}, err
 	}
 	return polecat.Resolve(pc, bead, rig, r.Defaults)
+}
+
+// withTask resolves the settings of a polecat about to start with its
+// bead's text, read from the API server.
+func (r *PolecatReconciler) withTask(ctx context.Context, pc *gastownv1.Polecat) (polecat.Settings, error) {
+	return r.resolve(ctx, pc, r.APIReader)
 }
 
 // beadPolicyError refuses a polecat about to start whose bead asks for
@@ -192,6 +204,9 @@ func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat, s
 	pod := &corev1.Pod{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.PodName()}, pod)
 	if apierrors.IsNotFound(err) {
+		if s, err = r.withTask(ctx, pc); err != nil {
+			return ctrl.Result{}, err
+		}
 		return r.createPod(ctx, pc, s)
 	}
 	if err != nil {
@@ -559,6 +574,10 @@ func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat,
 		if pc.Status.StartedAt != nil && r.supervisor.Lost(pc.Status.StartedAt.Time) {
 			finish(pc, &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: polecat.ErrLost.Error()}, time.Now())
 			return ctrl.Result{}, nil
+		}
+		var err error
+		if s, err = r.withTask(ctx, pc); err != nil {
+			return ctrl.Result{}, err
 		}
 		return r.startLocal(ctx, pc, s)
 	}

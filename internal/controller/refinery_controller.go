@@ -47,7 +47,8 @@ const DefaultGitHubTokenSecret = "github-token"
 type RefineryReconciler struct {
 	client.Client
 	EventRecorder kuberecorder.EventRecorder
-	// APIReader, when set, counts the rig's polecats from the API server
+	// APIReader reads what the cache does not have, or may not have yet:
+	// a bead's text for its pull request's body, and the rig's polecats
 	// before a follow-up polecat is created, so that maxPolecats holds.
 	APIReader client.Reader
 	// GitHubRetry tunes the provider's retries of server errors.

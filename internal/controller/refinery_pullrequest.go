@@ -279,7 +279,11 @@ func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider ref
 	}
 	if pr == nil {
 		info := r.beadInfo(ctx, bead)
-		var err error
+		full, err := fullBead(ctx, r.APIReader, client.ObjectKeyFromObject(bead))
+		if err != nil {
+			return nil, err
+		}
+		info.Description, info.Acceptance = full.Spec.Description, full.Spec.Acceptance
 		pr, err = provider.CreatePullRequest(ctx, refinery.NewPullRequest{
 			Title: refinery.PullRequestTitle(info), Body: refinery.PullRequestBody(info),
 			Head: branch, Base: target, Labels: ref.Spec.Labels,
@@ -302,9 +306,10 @@ func (r *RefineryReconciler) ensurePullRequest(ctx context.Context, provider ref
 	})
 }
 
+// beadInfo is what a pull request's title and body say of the bead, but
+// its text, which the cached bead does not have.
 func (r *RefineryReconciler) beadInfo(ctx context.Context, bead *gastownv1.Bead) refinery.BeadInfo {
-	info := refinery.BeadInfo{ID: bead.BeadID(), Rig: bead.Spec.RigRef, Title: bead.Spec.Title,
-		Description: bead.Spec.Description, Acceptance: bead.Spec.Acceptance, Polecat: bead.Status.Polecat}
+	info := refinery.BeadInfo{ID: bead.BeadID(), Rig: bead.Spec.RigRef, Title: bead.Spec.Title, Polecat: bead.Status.Polecat}
 	if res := bead.Status.Result; res != nil {
 		info.Summary, info.CostUSD, info.InputTokens, info.OutputTokens = res.Summary, res.CostUSD, res.InputTokens, res.OutputTokens
 	}
@@ -459,17 +464,11 @@ func (r *RefineryReconciler) setPR(ctx context.Context, mr *gastownv1.MergeReque
 
 // hasSlot says whether the rig's limits leave room for one more polecat of
 // the bead, counting the rig's polecats as the API server has them (as the
-// Rig does before it creates one) when an APIReader is set.
+// Rig does before it creates one).
 func (r *RefineryReconciler) hasSlot(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead) (bool, error) {
 	ns := rig.WorkersNamespace()
 	polecats := &gastownv1.PolecatList{}
-	var err error
-	if r.APIReader != nil {
-		err = r.APIReader.List(ctx, polecats, client.InNamespace(ns))
-	} else {
-		err = r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}, readOnly)
-	}
-	if err != nil {
+	if err := r.APIReader.List(ctx, polecats, client.InNamespace(ns)); err != nil {
 		return false, err
 	}
 	polecats.Items = slices.DeleteFunc(polecats.Items, func(pc gastownv1.Polecat) bool { return pc.Spec.Rig != rig.Name })

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
@@ -36,6 +37,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/controller"
+	"github.com/boshu2/gastown-operator/internal/operator"
 	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/refinery"
 	"github.com/boshu2/gastown-operator/internal/scheme"
@@ -84,7 +86,9 @@ func startManager(e *testenv.Env) (func(), error) {
 	}
 
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
-		Scheme:                 scheme.Scheme,
+		Scheme: scheme.Scheme,
+		// The operator's cache: beads without their text, among others.
+		Cache:                  operator.CacheTransforms(cache.Options{}),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr(true)},
@@ -123,14 +127,14 @@ func startManager(e *testenv.Env) (func(), error) {
 			return (&controller.ConvoyReconciler{Client: as("Convoy", k8s), EventRecorder: recorder}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.PolecatReconciler{Client: as("Polecat", k8s), EventRecorder: recorder,
+			return (&controller.PolecatReconciler{Client: as("Polecat", k8s), APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
 				Defaults:    polecat.Defaults{RunnerImage: "ghcr.io/boshu2/gastown-operator:test"},
 				LocalRunner: runnerPath, LocalWorkDir: filepath.Join(filepath.Dir(runnerPath), "work"),
 			}).SetupWithManager(mgr, opts)
 		},
 		func() error {
 			wake := make(chan event.GenericEvent, 64)
-			r := &controller.RefineryReconciler{Client: as("Refinery", k8s), EventRecorder: recorder,
+			r := &controller.RefineryReconciler{Client: as("Refinery", k8s), APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
 				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
 				Wake:        wake,
 			}

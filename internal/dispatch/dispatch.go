@@ -21,6 +21,21 @@ const (
 	RetryAnnotation    = "gastown.gastown.io/retry-token"
 )
 
+// CachedSpecHashAnnotation is set on the operator's cached copy of a bead
+// only, never on the API server's: the cache drops the bead's text, so the
+// hash of its whole spec is taken before (see SpecHash).
+const CachedSpecHashAnnotation = "gastown.gastown.io/cached-spec-hash"
+
+// SpecHash is the hash of the bead's spec: the one its cached copy carries,
+// taken before the cache dropped the text, or else the spec's own. Both
+// are the hash `kubectl gt sling` takes of the bead it reads.
+func SpecHash(b *gastownv1.Bead) string {
+	if h := b.Annotations[CachedSpecHashAnnotation]; h != "" {
+		return h
+	}
+	return b.Spec.Hash()
+}
+
 // Rig holds the limits of one decision.
 type Rig struct {
 	MaxPolecats int
@@ -204,7 +219,7 @@ func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat) Decision {
 		Polecat:  PolecatName(b.Name, run),
 		Attempt:  len(currentAttempts(b, polecats)) + 1,
 		Run:      run,
-		SpecHash: b.Spec.Hash(),
+		SpecHash: SpecHash(b),
 		Retry:    b.Annotations[gastownv1.RetryAnnotation],
 	}
 }
@@ -228,7 +243,7 @@ func IsDispatched(pc *gastownv1.Polecat) bool {
 // currentAttempts are the dispatched polecats for the bead's current spec
 // and retry token, oldest first.
 func currentAttempts(b *gastownv1.Bead, polecats []gastownv1.Polecat) []*gastownv1.Polecat {
-	hash, retry := b.Spec.Hash(), b.Annotations[gastownv1.RetryAnnotation]
+	hash, retry := SpecHash(b), b.Annotations[gastownv1.RetryAnnotation]
 	var out []*gastownv1.Polecat
 	for i := range polecats {
 		pc := &polecats[i]
@@ -306,7 +321,7 @@ func currentPullRequest(b *gastownv1.Bead, d *gastownv1.DispatchStatus, mrs []ga
 		if pr.State == gastownv1.PullRequestMerged && mr.Status.BeadGeneration != 0 {
 			return &pr, mr.Status.BeadGeneration == b.Generation && mr.Status.BeadRetry == retry
 		}
-		return &pr, d.SpecHash == b.Spec.Hash() && d.Retry == retry
+		return &pr, d.SpecHash == SpecHash(b) && d.Retry == retry
 	}
 	return nil, false
 }
@@ -315,7 +330,7 @@ func currentPullRequest(b *gastownv1.Bead, d *gastownv1.DispatchStatus, mrs []ga
 // since its latest dispatch: that attempt's failure no longer holds it.
 func Superseded(b *gastownv1.Bead) bool {
 	d := b.Status.Dispatch
-	return d != nil && (d.SpecHash != b.Spec.Hash() || d.Retry != b.Annotations[gastownv1.RetryAnnotation])
+	return d != nil && (d.SpecHash != SpecHash(b) || d.Retry != b.Annotations[gastownv1.RetryAnnotation])
 }
 
 func polecatsByBead(polecats []gastownv1.Polecat) map[string][]gastownv1.Polecat {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
 
 func keys(m map[string]cache.Config) []string {
@@ -105,8 +106,9 @@ func TestPodOutline(t *testing.T) {
 	}
 }
 
-// A cached bead is what was decoded, but for its managedFields, and two
-// beads share the strings they repeat.
+// A cached bead is what was decoded, but for its managedFields and its
+// text, with the hash of its whole spec, and two beads share the strings
+// they repeat.
 func TestBeadOutline(t *testing.T) {
 	decode := func(id string) *gastownv1.Bead {
 		isController := true
@@ -116,7 +118,8 @@ func TestBeadOutline(t *testing.T) {
 				Annotations:     map[string]string{gastownv1.ContentHashAnnotation: "hash-of-" + id},
 				OwnerReferences: []metav1.OwnerReference{{APIVersion: "gastown.gastown.io/v1alpha1", Kind: "BeadStore", Name: "alpha", UID: "u-1", Controller: &isController}},
 				ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "m"}}},
-			Spec: gastownv1.BeadSpec{ID: id, RigRef: "alpha", Title: "T " + id, Type: "task", Status: gastownv1.BeadOpen, SourcePath: ".beads/issues.jsonl"},
+			Spec: gastownv1.BeadSpec{ID: id, RigRef: "alpha", Title: "T " + id, Type: "task", Status: gastownv1.BeadOpen, SourcePath: ".beads/issues.jsonl",
+				Description: "What " + id + " asks for.", Acceptance: "How " + id + " is done."},
 			Status: gastownv1.BeadStatus{Phase: gastownv1.BeadPhaseReady,
 				Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", Message: id + " is ready"}}},
 		}
@@ -141,6 +144,8 @@ func TestBeadOutline(t *testing.T) {
 	a, b := decode("gt-a"), decode("gt-b")
 	wantA := a.DeepCopy()
 	wantA.ManagedFields = nil
+	wantA.Annotations[dispatch.CachedSpecHashAnnotation] = a.Spec.Hash()
+	wantA.Spec.Description, wantA.Spec.Acceptance = "", ""
 	for _, bead := range []*gastownv1.Bead{a, b} {
 		if _, err := beadOutline(bead); err != nil {
 			t.Fatal(err)
@@ -148,6 +153,9 @@ func TestBeadOutline(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(a, wantA) {
 		t.Errorf("the bead changed:\n%+v\nwant\n%+v", a, wantA)
+	}
+	if got, want := dispatch.SpecHash(a), dispatch.SpecHash(decode("gt-a")); got != want {
+		t.Errorf("the cached bead's spec hash is %s, the API server's bead's %s", got, want)
 	}
 	same := func(what, x, y string) {
 		t.Helper()

@@ -154,7 +154,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme.Scheme,
-		Cache:  withoutManagedFields(o.cacheOptions()),
+		Cache:  CacheTransforms(o.cacheOptions()),
 		// Secrets are read with a GET each, never listed, watched or cached:
 		// the operator reads only the secrets its objects name, and its RBAC
 		// grants secrets get and nothing else.
@@ -215,12 +215,13 @@ func (o Options) cacheOptions() cache.Options {
 	return cache.Options{}
 }
 
-// withoutManagedFields drops what the operator never reads from every
-// object it caches: with thousands of beads, managedFields would be most of
-// the cache. Of a pod it reads the status, and of the spec only the
-// containers' names and restart policies and the deadline. Beads share the
-// strings they repeat.
-func withoutManagedFields(opts cache.Options) cache.Options {
+// CacheTransforms drops what the operator never reads from every object it
+// caches: with thousands of beads, managedFields would be most of the
+// cache. Of a pod it reads the status, and of the spec only the
+// containers' names and restart policies and the deadline. A bead's text
+// it reads from the API server when it needs it (beadOutline), and beads
+// share the strings they repeat.
+func CacheTransforms(opts cache.Options) cache.Options {
 	opts.DefaultTransform = cache.TransformStripManagedFields()
 	if opts.ByObject == nil {
 		opts.ByObject = map[client.Object]cache.ByObject{}
@@ -306,7 +307,7 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 			return (&controller.ConvoyReconciler{Client: c, EventRecorder: recorder}).SetupWithManager(mgr, opts)
 		}},
 		{"Polecat", func() error {
-			return (&controller.PolecatReconciler{Client: c, EventRecorder: recorder, Defaults: o.polecatDefaults(),
+			return (&controller.PolecatReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder, Defaults: o.polecatDefaults(),
 				LocalRunner: o.LocalRunner, LocalWorkDir: o.LocalWorkDir,
 			}).SetupWithManager(mgr, opts)
 		}},
