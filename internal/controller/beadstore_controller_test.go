@@ -242,6 +242,17 @@ func TestBeadStoreKeepsBeadsOfABrokenFile(t *testing.T) {
 		g.Expect(conditions.IsFalse(c, gastownv1.BeadsValidCondition)).To(BeTrue())
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 
+	// A store with a broken file syncs at every pass; the beads it kept
+	// are neither read again nor written.
+	storeWrites.take(f.ns)
+	storeReads.take(f.ns)
+	requestReconcile(t, f.ns)
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, f.ns, &gastownv1.BeadStore{}).Status.LastHandledReconcileAt).To(Equal("now-1"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(storeWrites.take(f.ns)).To(BeEmpty())
+	g.Expect(storeReads.take(f.ns)).To(BeEmpty())
+
 	// Fixing the file clears the mark.
 	rev3 := f.set(map[string]string{".gastown/a.yaml": beadA, ".gastown/b.yaml": beadB, ".gastown/cd.yaml": beadsCD})
 	g.Eventually(func(g Gomega) {

@@ -20,6 +20,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/beads"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
 
 // SourceErrorAnnotation marks a Bead or Convoy whose file is broken in the
@@ -79,6 +80,12 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 			msg, broken = lineError(set, b.Spec.SourcePath, line), true
 		}
 		if !broken {
+			continue
+		}
+		// A store with a broken file syncs at every pass: a bead it kept
+		// already, for the same error, is left as it is.
+		if b.Annotations[SourceErrorAnnotation] == msg && b.Labels[gastownv1.RigLabel] == rig {
+			desired[b.Name] = func() client.Object { return b }
 			continue
 		}
 		// With its text, which the cached bead does not have.
@@ -405,8 +412,10 @@ func childMeta(store *gastownv1.BeadStore, rig, name string, meta fileMeta) meta
 // object while a person's stay.
 const fileMetadataAnnotation = "gastown.gastown.io/file-metadata"
 
-// storeAnnotations are the store's own annotations: a file cannot set them.
-var storeAnnotations = []string{gastownv1.ContentHashAnnotation, SourceErrorAnnotation, sourceFileAnnotation, fileMetadataAnnotation}
+// storeAnnotations are the store's own annotations, and the cache's: a file
+// cannot set them.
+var storeAnnotations = []string{gastownv1.ContentHashAnnotation, SourceErrorAnnotation, sourceFileAnnotation, fileMetadataAnnotation,
+	dispatch.CachedSpecHashAnnotation}
 
 // fileMeta is the metadata.labels and metadata.annotations of a bead or
 // convoy in its file.

@@ -48,8 +48,10 @@ var (
 	env       *testenv.Env
 	k8s       client.Client
 	artifacts *testserver.ArtifactServer
-	// storeWrites counts the object writes of the BeadStore reconciler.
+	// storeWrites counts the object writes of the BeadStore reconciler,
+	// storeReads its uncached GETs.
 	storeWrites *countingClient
+	storeReads  *countingReader
 	// runnerPath is the gastown-polecat binary local polecats run.
 	runnerPath string
 	// webhooks serves the Refinery's webhook receiver.
@@ -108,6 +110,7 @@ func startManager(e *testenv.Env) (func(), error) {
 	}
 	k8s = mgr.GetClient()
 	storeWrites = &countingClient{Client: k8s, writes: map[string][]string{}}
+	storeReads = &countingReader{Reader: mgr.GetAPIReader(), gets: map[string][]string{}}
 	// Each reconciler's client logs the statuses it writes.
 	as := func(reconciler string, c client.Client) client.Client { return statusLoggingClient{c, reconciler} }
 	opts := ctrlcontroller.Options{MaxConcurrentReconciles: 2}
@@ -117,7 +120,7 @@ func startManager(e *testenv.Env) (func(), error) {
 				RetryBackoff: testRetryBackoff, MaxRetryBackoff: testMaxBackoff}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.BeadStoreReconciler{Client: as("BeadStore", storeWrites), APIReader: mgr.GetAPIReader(), EventRecorder: recorder, ArtifactRetries: 1}).SetupWithManager(mgr, opts)
+			return (&controller.BeadStoreReconciler{Client: as("BeadStore", storeWrites), APIReader: storeReads, EventRecorder: recorder, ArtifactRetries: 1}).SetupWithManager(mgr, opts)
 		},
 		func() error {
 			return (&controller.BeadReconciler{Client: as("Bead", k8s), EventRecorder: recorder,
@@ -257,6 +260,29 @@ func statusWritersOf() map[string][]string {
 		}
 		sort.Strings(out[kind])
 	}
+	return out
+}
+
+// countingReader records GETs per namespace.
+type countingReader struct {
+	client.Reader
+	mu   sync.Mutex
+	gets map[string][]string
+}
+
+func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.mu.Lock()
+	c.gets[key.Namespace] = append(c.gets[key.Namespace], key.Name)
+	c.mu.Unlock()
+	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+// take returns and forgets the names read in namespace ns.
+func (c *countingReader) take(ns string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.gets[ns]
+	delete(c.gets, ns)
 	return out
 }
 

@@ -22,8 +22,9 @@ const (
 )
 
 // CachedSpecHashAnnotation is set on the operator's cached copy of a bead
-// only, never on the API server's: the cache drops the bead's text, so the
-// hash of its whole spec is taken before (see SpecHash).
+// only, never on the API server's (a bead file cannot set it): the cache
+// drops the bead's text, so the hash of its whole spec is taken before (see
+// SpecHash).
 const CachedSpecHashAnnotation = "gastown.gastown.io/cached-spec-hash"
 
 // SpecHash is the hash of the bead's spec: the one its cached copy carries,

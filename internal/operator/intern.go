@@ -36,7 +36,12 @@ func beadOutline(obj any) (any, error) {
 	if b.Annotations == nil {
 		b.Annotations = map[string]string{}
 	}
-	b.Annotations[dispatch.CachedSpecHashAnnotation] = b.Spec.Hash()
+	// client-go may transform an object twice (an informer's first list,
+	// streamed as a watch, goes through a store of its own first): a bead
+	// without text that has a hash is this transform's work already.
+	if _, taken := b.Annotations[dispatch.CachedSpecHashAnnotation]; !taken || b.Spec.Description != "" || b.Spec.Acceptance != "" {
+		b.Annotations[dispatch.CachedSpecHashAnnotation] = b.Spec.Hash()
+	}
 	for i := range b.OwnerReferences {
 		o := &b.OwnerReferences[i]
 		o.APIVersion, o.Kind, o.Name, o.UID = intern(o.APIVersion), intern(o.Kind), intern(o.Name), types.UID(intern(string(o.UID)))
