@@ -84,7 +84,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		}
 		// A store with a broken file syncs at every pass: a bead it kept
 		// already, for the same error, is left as it is.
-		if b.Annotations[SourceErrorAnnotation] == msg && b.Labels[gastownv1.RigLabel] == rig {
+		if b.Annotations[SourceErrorAnnotation] == msg {
 			desired[b.Name] = func() client.Object { return b }
 			continue
 		}
