@@ -94,6 +94,31 @@ func (e *Env) startOperator(ctx context.Context) error {
 	return nil
 }
 
+// StopOperator stops the in-process operator as a crash or an upgrade
+// would leave things: what it was doing is cut off, and local polecats that
+// were running keep running. StartOperator starts a new one.
+func (e *Env) StopOperator() error {
+	if e.operator == nil {
+		return errors.New("devenv: no in-process operator is running")
+	}
+	run := e.operator
+	e.operator = nil
+	return run.stop()
+}
+
+// StartOperator starts the in-process operator after StopOperator: a new
+// manager with empty caches, which lists every object afresh. Its metrics
+// and health endpoints are on new ports (Endpoints).
+func (e *Env) StartOperator(ctx context.Context) error {
+	if e.operator != nil {
+		return errors.New("devenv: the operator is running already")
+	}
+	if e.opts.ManagerProcess || e.opts.InstallOperator != nil {
+		return errors.New("devenv: StartOperator runs the in-process operator; this env runs it otherwise")
+	}
+	return e.startOperator(ctx)
+}
+
 // stop cancels the manager and waits for it to return.
 func (r *operatorRun) stop() error {
 	r.cancel()
