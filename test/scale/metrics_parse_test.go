@@ -16,11 +16,17 @@ apiserver_request_total{code="200",component="apiserver",dry_run="",group="",res
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 40
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="",verb="GET",version="v1"} 9
 apiserver_request_duration_seconds_bucket{le="0.1",verb="POST"} 3
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 81.25
 `
-	w, err := countRequests(strings.NewReader(text))
+	sample, err := parseAPIServer(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sample.cpu != 81.25 {
+		t.Fatalf("cpu %v, want 81.25", sample.cpu)
+	}
+	w := sample.w
 	if w["pods"] != 7 || w["beads/status"] != 7 || w[listPrefix+"pods"] != 3 || w["leases"] != 40 {
 		t.Fatalf("writes %v", w)
 	}

@@ -117,22 +117,30 @@ type writes map[string]float64
 
 const listPrefix = "LIST "
 
-// apiserverWrites scrapes kube-apiserver's /metrics with the admin
-// configuration (system:masters may read it) and sums
-// apiserver_request_total over write verbs, whatever the response code.
-func apiserverWrites(ctx context.Context, cs kubernetes.Interface) (writes, error) {
-	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading kube-apiserver's /metrics: %w", err)
-	}
-	return countRequests(strings.NewReader(string(raw)))
+// apiserverSample is what the benchmark reads off kube-apiserver's
+// /metrics: its writes and its CPU time (process_cpu_seconds_total), which
+// says what a write costs on this machine.
+type apiserverSample struct {
+	w   writes
+	cpu float64
 }
 
-// countRequests sums apiserver_request_total by write resource and LIST.
-func countRequests(r io.Reader) (writes, error) {
-	m, err := parseMetrics(r, "apiserver_request_total")
+// readAPIServer scrapes kube-apiserver's /metrics with the admin
+// configuration (system:masters may read it).
+func readAPIServer(ctx context.Context, cs kubernetes.Interface) (apiserverSample, error) {
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return nil, err
+		return apiserverSample{}, fmt.Errorf("reading kube-apiserver's /metrics: %w", err)
+	}
+	return parseAPIServer(strings.NewReader(string(raw)))
+}
+
+// parseAPIServer sums apiserver_request_total over write verbs, whatever
+// the response code, by write resource, and LISTs apart.
+func parseAPIServer(r io.Reader) (apiserverSample, error) {
+	m, err := parseMetrics(r, "apiserver_request_total", "process_cpu_seconds_total")
+	if err != nil {
+		return apiserverSample{}, err
 	}
 	w := writes{}
 	for _, s := range m["apiserver_request_total"] {
@@ -151,7 +159,11 @@ func countRequests(r io.Reader) (writes, error) {
 		}
 		w[key] += s.value
 	}
-	return w, nil
+	out := apiserverSample{w: w}
+	for _, s := range m["process_cpu_seconds_total"] {
+		out.cpu = s.value
+	}
+	return out, nil
 }
 
 func newClientset(cfg *rest.Config) (kubernetes.Interface, error) {

@@ -355,16 +355,19 @@ type snap struct {
 	reconciles map[string]float64
 	// The manager's CPU seconds and collections so far, and its GOGC.
 	cpu, collections, gogc float64
+	// apiserverCPU is kube-apiserver's CPU seconds so far.
+	apiserverCPU float64
 }
 
-// phaseCPU is the manager's CPU time and garbage collections in one phase.
+// phaseCPU is the manager's CPU time and garbage collections in one
+// phase, and kube-apiserver's CPU time.
 type phaseCPU struct {
-	phase            string
-	cpu, collections float64
+	phase                       string
+	cpu, collections, apiserver float64
 }
 
 func cpuOf(phase string, before, after snap) phaseCPU {
-	return phaseCPU{phase, after.cpu - before.cpu, after.collections - before.collections}
+	return phaseCPU{phase, after.cpu - before.cpu, after.collections - before.collections, after.apiserverCPU - before.apiserverCPU}
 }
 
 // memPeak is the manager's highest RSS and heap in use that a sampler saw
@@ -444,10 +447,11 @@ func (p *phases) startInformers(ctx context.Context) {
 func (p *phases) stopInformers() { close(p.stop) }
 
 func (p *phases) snapshot(ctx context.Context) snap {
-	w, err := apiserverWrites(ctx, p.cs)
+	api, err := readAPIServer(ctx, p.cs)
 	if err != nil {
 		p.b.Fatal(err)
 	}
+	w := api.w
 	ev, err := eventWritesByComponent(ctx, p.cs)
 	if err != nil {
 		p.b.Fatal(err)
@@ -460,7 +464,7 @@ func (p *phases) snapshot(ctx context.Context) snap {
 		p.b.Fatal(err)
 	}
 	p.mem.observe(m)
-	return snap{w: w, reconciles: m.reconciles, cpu: m.cpu, collections: m.collections, gogc: m.gogc}
+	return snap{w: w, reconciles: m.reconciles, cpu: m.cpu, collections: m.collections, gogc: m.gogc, apiserverCPU: api.cpu}
 }
 
 // settle waits until the apiserver has seen no write (but leases) for the
