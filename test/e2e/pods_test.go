@@ -67,6 +67,7 @@ func TestPolecatsAsPods(t *testing.T) {
 	t.Run("the seed README's Polecat applied by hand", func(t *testing.T) { seedPolecat(t, env) })
 	t.Run("opencode in its own image", func(t *testing.T) { openCodePolecat(t, env) })
 	t.Run("claude with OAuth credentials", func(t *testing.T) { claudeOAuthPolecat(t, env) })
+	t.Run("an operator restart while a pod runs", func(t *testing.T) { restartWhilePodRuns(t, env) })
 	t.Run("witness", func(t *testing.T) {
 		t.Run("image not present", func(t *testing.T) { t.Parallel(); witnessImageNotPresent(t, env) })
 		t.Run("missing secret", func(t *testing.T) { t.Parallel(); witnessMissingSecret(t, env) })
@@ -376,6 +377,42 @@ func handMadePolecat(env *devenv.Env, name, task string) *gastownv1.Polecat {
 			Kubernetes: &gastownv1.PolecatKubernetes{GitRepository: env.CloneURL, GitBranch: "main"},
 		},
 	}
+}
+
+// restartWhilePodRuns: the operator stops and a new one starts while a
+// polecat's pod runs. The pod is the polecat's state: the new manager
+// takes it up, and the polecat finishes on that pod, not a second one.
+func restartWhilePodRuns(t *testing.T, env *devenv.Env) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	pc := handMadePolecat(env, "through-restart", "Work through a restart of the operator.\n\nscripted-agent: busy 20s\n")
+	create(t, env, pc)
+	running := &corev1.Pod{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: devenv.WorkersNamespace, Name: "polecat-" + pc.Name}, running)).To(Succeed())
+		g.Expect(running.Status.Phase).To(Equal(corev1.PodRunning))
+	}, podTimeout, poll).Should(Succeed())
+	if err := env.StopOperator(); err != nil {
+		t.Fatalf("stopping the operator: %v", err)
+	}
+	restarted := time.Now()
+	if err := env.StartOperator(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	done := waitPolecatFinished(t, env, pc.Name)
+	g.Expect(done.Status.Phase).To(Equal(gastownv1.PolecatPhaseSucceeded), "%+v", done.Status)
+	g.Expect(done.Status.Attempts).To(BeEquivalentTo(1))
+	pod := &corev1.Pod{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: devenv.WorkersNamespace, Name: running.Name}, pod)).To(Succeed())
+	g.Expect(pod.UID).To(Equal(running.UID), "the polecat finished on the pod it had before the restart")
+	var agentEnded time.Time
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.State.Terminated != nil {
+			agentEnded = cs.State.Terminated.FinishedAt.Time
+		}
+	}
+	g.Expect(agentEnded).To(BeTemporally(">", restarted), "the agent was still at work when the operator restarted")
 }
 
 func create(t *testing.T, env *devenv.Env, pc *gastownv1.Polecat) {
