@@ -442,9 +442,10 @@ func (e *Env) Stop() {
 		var errs []error
 		if e.operator != nil {
 			errs = append(errs, e.operator.stop())
-			// The operator leaves local polecats running when it stops.
-			errs = append(errs, killStrayRunners(e.RunnerPath))
 		}
+		// After StopOperator too: a runner still stopping when the
+		// manager's graceful shutdown ended.
+		errs = append(errs, killStrayRunners(e.RunnerPath))
 		if e.manager != nil {
 			errs = append(errs, e.manager.stop())
 		}

@@ -94,21 +94,25 @@ func (e *Env) startOperator(ctx context.Context) error {
 	return nil
 }
 
-// StopOperator stops the in-process operator as a crash or an upgrade
-// would leave things: what it was doing is cut off, and local polecats that
-// were running keep running. StartOperator starts a new one.
+// StopOperator stops the in-process operator, as an upgrade or a crash
+// would: its reconciles are cut off mid-request, its local polecat runs are
+// stopped (a new operator reports them lost), and pods keep running.
+// StartOperator starts a new one.
 func (e *Env) StopOperator() error {
 	if e.operator == nil {
 		return errors.New("devenv: no in-process operator is running")
 	}
 	run := e.operator
 	e.operator = nil
+	e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
 	return run.stop()
 }
 
 // StartOperator starts the in-process operator after StopOperator: a new
-// manager with empty caches, which lists every object afresh. Its metrics
-// and health endpoints are on new ports (Endpoints).
+// manager with empty caches, which lists every object afresh. It runs in
+// the same process, so process-wide state (the metrics registry) is the
+// old one's. Its metrics and health endpoints are on new ports
+// (Endpoints).
 func (e *Env) StartOperator(ctx context.Context) error {
 	if e.operator != nil {
 		return errors.New("devenv: the operator is running already")

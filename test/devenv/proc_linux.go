@@ -10,9 +10,10 @@ import (
 )
 
 // killStrayRunners kills the process groups of the local polecat runners
-// this process started that are still running: the operator does not stop
-// them when its manager stops. Only children of this process whose
-// executable is runner are touched.
+// this process started that are still running: the operator stops its runs
+// when its manager stops, but the manager's graceful shutdown may end
+// before a run has. Only
+// children of this process whose executable is runner are touched.
 func killStrayRunners(runner string) error {
 	if runner == "" {
 		return nil

@@ -185,17 +185,7 @@ func merge(t *testing.T, env *devenv.Env, bead string) {
 	t.Helper()
 	g := NewWithT(t)
 	var pr githubemu.PullRequest
-	g.Eventually(func(g Gomega) {
-		prs, err := env.GitHub.PullRequests(env.Owner, env.Repo)
-		g.Expect(err).NotTo(HaveOccurred())
-		found := false
-		for _, p := range prs {
-			if p.Head == "polecat/"+bead {
-				pr, found = p, true
-			}
-		}
-		g.Expect(found).To(BeTrue(), "a pull request for %s", bead)
-	}, timeout, poll).Should(Succeed())
+	g.Eventually(func(g Gomega) { pr = pullRequestOf(g, env, bead) }, timeout, poll).Should(Succeed())
 	g.Expect(pr.Body).To(ContainSubstring("bead=" + bead))
 	g.Expect(env.GitHub.SetStatus(env.Owner, env.Repo, pr.HeadSHA, "ci", "success")).To(Succeed())
 	g.Expect(env.GitHub.Approve(env.Owner, env.Repo, pr.Number, "reviewer")).To(Succeed())
@@ -205,6 +195,19 @@ func merge(t *testing.T, env *devenv.Env, bead string) {
 		g.Expect(b.Status.PullRequest).NotTo(BeNil())
 		g.Expect(b.Status.PullRequest.State).To(Equal(gastownv1.PullRequestMerged))
 	}, timeout, poll).Should(Succeed())
+}
+
+// pullRequestOf is the bead's pull request in the emulator.
+func pullRequestOf(g Gomega, env *devenv.Env, bead string) githubemu.PullRequest {
+	prs, err := env.GitHub.PullRequests(env.Owner, env.Repo)
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, p := range prs {
+		if p.Head == "polecat/"+bead {
+			return p
+		}
+	}
+	g.Expect(prs).To(ContainElement(HaveField("Head", "polecat/"+bead)), "a pull request for %s", bead)
+	return githubemu.PullRequest{}
 }
 
 func phase(g Gomega, c client.Client, ns, name string) gastownv1.BeadPhase {

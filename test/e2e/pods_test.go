@@ -67,7 +67,9 @@ func TestPolecatsAsPods(t *testing.T) {
 	t.Run("the seed README's Polecat applied by hand", func(t *testing.T) { seedPolecat(t, env) })
 	t.Run("opencode in its own image", func(t *testing.T) { openCodePolecat(t, env) })
 	t.Run("claude with OAuth credentials", func(t *testing.T) { claudeOAuthPolecat(t, env) })
-	t.Run("an operator restart while a pod runs", func(t *testing.T) { restartWhilePodRuns(t, env) })
+	if !t.Run("an operator restart while a pod runs", func(t *testing.T) { restartWhilePodRuns(t, env) }) {
+		return // the cases below need an operator
+	}
 	t.Run("witness", func(t *testing.T) {
 		t.Run("image not present", func(t *testing.T) { t.Parallel(); witnessImageNotPresent(t, env) })
 		t.Run("missing secret", func(t *testing.T) { t.Parallel(); witnessMissingSecret(t, env) })
@@ -395,7 +397,8 @@ func restartWhilePodRuns(t *testing.T, env *devenv.Env) {
 	if err := env.StopOperator(); err != nil {
 		t.Fatalf("stopping the operator: %v", err)
 	}
-	restarted := time.Now()
+	// A container's finishedAt is in whole seconds.
+	stopped := time.Now().Truncate(time.Second)
 	if err := env.StartOperator(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +415,7 @@ func restartWhilePodRuns(t *testing.T, env *devenv.Env) {
 			agentEnded = cs.State.Terminated.FinishedAt.Time
 		}
 	}
-	g.Expect(agentEnded).To(BeTemporally(">", restarted), "the agent was still at work when the operator restarted")
+	g.Expect(agentEnded).To(BeTemporally(">=", stopped), "the agent was still at work when the operator stopped")
 }
 
 func create(t *testing.T, env *devenv.Env, pc *gastownv1.Polecat) {

@@ -86,8 +86,6 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 	polecatsBefore := polecatUIDs(t, c, ns)
 	g.Expect(polecatsBefore).To(HaveLen(2), "gt-fail and gt-merge")
-	failedBefore := &gastownv1.Bead{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gt-fail"}, failedBefore)).To(Succeed())
 
 	// The pull request is approved and green; the Refinery asks GitHub to
 	// merge it, and the emulator holds that request until the operator has
@@ -101,6 +99,12 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 	case <-time.After(timeout):
 		t.Fatal("the Refinery never asked to merge the approved, green pull request")
 	}
+	// The failed bead at rest, as the operator leaves it.
+	failedBefore := &gastownv1.Bead{}
+	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gt-fail"}, failedBefore)).To(Succeed())
+	// A precondition: the polecat's result, the last of the bead's status
+	// to come, is there.
+	g.Expect(failedBefore.Status.Result).NotTo(BeNil(), "gt-fail's polecat result is on its bead")
 	if err := env.StopOperator(); err != nil {
 		t.Fatalf("stopping the operator: %v", err)
 	}
@@ -111,6 +115,7 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 		g.Expect(now.Merged).To(BeTrue(), "the held merge landed")
 	}, timeout, poll).Should(Succeed())
 	merges := env.GitHub.Calls()[mergeRoute]
+	g.Expect(merges).To(Equal(1), "the held request was the only merge asked for")
 
 	if err := env.StartOperator(ctx); err != nil {
 		t.Fatal(err)
@@ -148,6 +153,7 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gt-fail"}, failed)).To(Succeed())
 	g.Expect(failed.ResourceVersion).To(Equal(failedBefore.ResourceVersion), "gt-fail was written: %+v", failed.Status)
 	g.Expect(failed.Status.Phase).To(Equal(gastownv1.BeadPhaseFailed))
+	g.Expect(failed.Status.Dispatch).NotTo(BeNil())
 	g.Expect(failed.Status.Dispatch.Attempts).To(BeEquivalentTo(1))
 	prs, err := env.GitHub.PullRequests(env.Owner, env.Repo)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -156,19 +162,6 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 		g.Expect(p.Merged).To(BeTrue(), p.Title)
 	}
 	g.Expect(env.GitHub.Calls()[mergeRoute]-merges).To(Equal(1), "the new manager merged gt-next only")
-}
-
-// pullRequestOf is the bead's pull request in the emulator.
-func pullRequestOf(g Gomega, env *devenv.Env, bead string) githubemu.PullRequest {
-	prs, err := env.GitHub.PullRequests(env.Owner, env.Repo)
-	g.Expect(err).NotTo(HaveOccurred())
-	for _, p := range prs {
-		if p.Head == "polecat/"+bead {
-			return p
-		}
-	}
-	g.Expect(prs).To(ContainElement(HaveField("Head", "polecat/"+bead)), "a pull request for %s", bead)
-	return githubemu.PullRequest{}
 }
 
 // polecatUIDs are the namespace's polecats, by name.
