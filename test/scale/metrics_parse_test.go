@@ -33,6 +33,9 @@ process_cpu_seconds_total 81.25
 	if got := w.total(); got != 14 {
 		t.Fatalf("total %v, want 14 (leases and LISTs not counted)", got)
 	}
+	if _, err := parseAPIServer(strings.NewReader(`apiserver_request_total{verb="POST",resource="pods"} 1` + "\n")); err == nil {
+		t.Fatal("no error for /metrics without process_cpu_seconds_total")
+	}
 	if got := num(35371); got != "35,371" {
 		t.Fatalf("num: %s", got)
 	}

@@ -159,11 +159,11 @@ func parseAPIServer(r io.Reader) (apiserverSample, error) {
 		}
 		w[key] += s.value
 	}
-	out := apiserverSample{w: w}
-	for _, s := range m["process_cpu_seconds_total"] {
-		out.cpu = s.value
+	cpu := m["process_cpu_seconds_total"]
+	if len(cpu) != 1 {
+		return apiserverSample{}, fmt.Errorf("kube-apiserver's /metrics has %d process_cpu_seconds_total series, not one", len(cpu))
 	}
-	return out, nil
+	return apiserverSample{w: w, cpu: cpu[0].value}, nil
 }
 
 func newClientset(cfg *rest.Config) (kubernetes.Interface, error) {

@@ -360,14 +360,16 @@ type snap struct {
 }
 
 // phaseCPU is the manager's CPU time and garbage collections in one
-// phase, and kube-apiserver's CPU time.
+// phase, and kube-apiserver's CPU time and the writes it served.
 type phaseCPU struct {
-	phase                       string
-	cpu, collections, apiserver float64
+	phase                         string
+	cpu, collections              float64
+	apiserverCPU, apiserverWrites float64
 }
 
 func cpuOf(phase string, before, after snap) phaseCPU {
-	return phaseCPU{phase, after.cpu - before.cpu, after.collections - before.collections, after.apiserverCPU - before.apiserverCPU}
+	return phaseCPU{phase, after.cpu - before.cpu, after.collections - before.collections,
+		after.apiserverCPU - before.apiserverCPU, after.w.sub(before.w).total()}
 }
 
 // memPeak is the manager's highest RSS and heap in use that a sampler saw
