@@ -145,6 +145,7 @@ func TestBeadOutline(t *testing.T) {
 	wantA := a.DeepCopy()
 	wantA.ManagedFields = nil
 	wantA.Annotations[dispatch.CachedSpecHashAnnotation] = a.Spec.Hash()
+	wantA.Annotations[outlinedAnnotation] = outlineMark
 	wantA.Spec.Description, wantA.Spec.Acceptance = "", ""
 	// Twice, as client-go may: the second pass keeps the first's hash.
 	for _, bead := range []*gastownv1.Bead{a, b, a} {
@@ -180,4 +181,24 @@ func TestBeadOutline(t *testing.T) {
 	same("rig", a.Spec.RigRef, b.Spec.RigRef)
 	same("file", a.Spec.SourcePath, b.Spec.SourcePath)
 	same("condition reason", a.Status.Conditions[0].Reason, b.Status.Conditions[0].Reason)
+}
+
+// A bead without text has its whole spec in the cache: its hash is taken
+// from it, not from a hash a person annotated it with, and a second pass
+// keeps that hash.
+func TestBeadOutlineHashesABeadWithoutTextItself(t *testing.T) {
+	b := &gastownv1.Bead{
+		ObjectMeta: metav1.ObjectMeta{Name: "gt-a", Namespace: "gastown-work",
+			Annotations: map[string]string{dispatch.CachedSpecHashAnnotation: "set-by-hand"}},
+		Spec: gastownv1.BeadSpec{ID: "gt-a", RigRef: "alpha", Title: "No text"},
+	}
+	want := b.Spec.Hash()
+	for pass := 1; pass <= 2; pass++ {
+		if _, err := beadOutline(b); err != nil {
+			t.Fatal(err)
+		}
+		if got := dispatch.SpecHash(b); got != want {
+			t.Errorf("pass %d: the cached bead's spec hash is %s, its spec's %s", pass, got, want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"crypto/rand"
 	"unique"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +24,13 @@ import (
 // conditions' types and reasons: up to a seventh of a cached bead. The
 // strings are equal to what was decoded: only where their bytes live
 // changes.
+// outlinedAnnotation marks the cached beads beadOutline made, with
+// outlineMark: a value made afresh by each process, which no file or person
+// can know. Like dispatch.CachedSpecHashAnnotation, it is never written.
+const outlinedAnnotation = "gastown.gastown.io/outlined-by"
+
+var outlineMark = rand.Text()
+
 func beadOutline(obj any) (any, error) {
 	b, ok := obj.(*gastownv1.Bead)
 	if !ok {
@@ -38,9 +46,12 @@ func beadOutline(obj any) (any, error) {
 	}
 	// client-go may transform an object twice (an informer's first list,
 	// streamed as a watch, goes through a store of its own first): a bead
-	// without text that has a hash is this transform's work already.
-	if _, taken := b.Annotations[dispatch.CachedSpecHashAnnotation]; !taken || b.Spec.Description != "" || b.Spec.Acceptance != "" {
+	// without text that bears this process's mark is this transform's work
+	// already, and keeps its hash. Any other bead is hashed: one without
+	// text has its whole spec here, whatever hash a person annotated it with.
+	if b.Annotations[outlinedAnnotation] != outlineMark || b.Spec.Description != "" || b.Spec.Acceptance != "" {
 		b.Annotations[dispatch.CachedSpecHashAnnotation] = b.Spec.Hash()
+		b.Annotations[outlinedAnnotation] = outlineMark
 	}
 	for i := range b.OwnerReferences {
 		o := &b.OwnerReferences[i]
