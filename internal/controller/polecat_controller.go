@@ -109,9 +109,7 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	}
 	settings, err := r.resolve(ctx, pc, r.Client)
 	if err != nil {
-		pc.Status.Phase = gastownv1.PolecatPhaseFailed
-		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "%s", err)
-		return ctrl.Result{}, nil // a spec change wakes the polecat
+		return failIfInvalid(pc, err)
 	}
 	pc.Status.Agent, pc.Status.AgentImage, pc.Status.AgentModel = settings.Agent, settings.AgentConfig.Image, settings.AgentConfig.Model
 	pc.Status.Branch = settings.WorkBranch
@@ -143,6 +141,25 @@ func recordPolecatMetrics(pc *gastownv1.Polecat, before gastownv1.PolecatPhase) 
 	}
 }
 
+// invalidSpecError says that a polecat's settings cannot be resolved from
+// its spec, its bead and its rig as they are. resolve's other errors are
+// reads that failed.
+type invalidSpecError struct{ error }
+
+func (e invalidSpecError) Unwrap() error { return e.error }
+
+// failIfInvalid fails a polecat whose settings are invalid (a change of its
+// spec wakes it) and returns any other error of resolve for a retry.
+func failIfInvalid(pc *gastownv1.Polecat, err error) (ctrl.Result, error) {
+	var invalid invalidSpecError
+	if !errors.As(err, &invalid) {
+		return ctrl.Result{}, err
+	}
+	pc.Status.Phase = gastownv1.PolecatPhaseFailed
+	conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "%s", err)
+	return ctrl.Result{}, nil
+}
+
 // resolve gathers the polecat's settings from itself, its bead (read with
 // beads) and its rig. A cached bead has no text: the settings then lack
 // only the task's description and acceptance criteria, which withTask
@@ -167,9 +184,13 @@ func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat, 
 		return polecat.Settings{}, err
 	}
 	if err := beadPolicyError(pc, bead, rig); err != nil {
-		return polecat.Settings{}, err
+		return polecat.Settings{}, invalidSpecError{err}
 	}
-	return polecat.Resolve(pc, bead, rig, r.Defaults)
+	s, err := polecat.Resolve(pc, bead, rig, r.Defaults)
+	if err != nil {
+		return polecat.Settings{}, invalidSpecError{err}
+	}
+	return s, nil
 }
 
 // withTask resolves the settings of a polecat about to start with its
@@ -205,7 +226,7 @@ func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat, s
 	err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.PodName()}, pod)
 	if apierrors.IsNotFound(err) {
 		if s, err = r.withTask(ctx, pc); err != nil {
-			return ctrl.Result{}, err
+			return failIfInvalid(pc, err)
 		}
 		return r.createPod(ctx, pc, s)
 	}
@@ -577,7 +598,7 @@ func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat,
 		}
 		var err error
 		if s, err = r.withTask(ctx, pc); err != nil {
-			return ctrl.Result{}, err
+			return failIfInvalid(pc, err)
 		}
 		return r.startLocal(ctx, pc, s)
 	}

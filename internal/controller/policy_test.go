@@ -111,3 +111,36 @@ func TestPolicyRefusesHostileBeadsAndDispatchesTheGoodOne(t *testing.T) {
 	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: pc.PodName()}, &corev1.Pod{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no pod for the refused polecat")
 }
+
+// TestAPolecatWhoseBeadTurnsHostileBeforeItsPodFails: the Polecat
+// reconciler checks the bead's settings against the policy from its cache,
+// then reads the bead again from the API server for the task's text just
+// before it creates the pod. A bead edited in between to ask for an image
+// fails the polecat there, as it would have on the first read, and no pod
+// is made.
+func TestAPolecatWhoseBeadTurnsHostileBeforeItsPodFails(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	bead := &gastownv1.Bead{ObjectMeta: metav1.ObjectMeta{Name: "gt-late", Namespace: ns},
+		Spec: gastownv1.BeadSpec{Title: "A bead edited at the last moment", Description: "Do it.", RigRef: "late"}}
+	g.Expect(k8s.Create(context.Background(), bead)).To(Succeed())
+	polecatReads.edit(client.ObjectKeyFromObject(bead), func(o client.Object) {
+		o.(*gastownv1.Bead).Spec.Agent = &gastownv1.AgentSpec{AgentConfig: gastownv1.AgentConfig{Image: "evil.example.com/agent:latest"}}
+	})
+	pc := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: ns},
+		Spec: gastownv1.PolecatSpec{Rig: "late", BeadID: bead.Name, DesiredState: gastownv1.DesiredWorking,
+			ExecutionMode: gastownv1.ExecutionModeKubernetes,
+			Kubernetes:    &gastownv1.PolecatKubernetes{GitRepository: "https://git.example.com/app.git", GitBranch: "main"}},
+	}
+	g.Expect(k8s.Create(context.Background(), pc)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := get(g, ns, pc.Name, &gastownv1.Polecat{})
+		g.Expect(got.Status.Phase).To(Equal(gastownv1.PolecatPhaseFailed))
+		g.Expect(conditions.GetReason(got, meta.StalledCondition)).To(Equal(gastownv1.InvalidSpecReason))
+		g.Expect(conditions.GetMessage(got, meta.StalledCondition)).To(ContainSubstring(
+			`bead gt-late asks for what the rig's agent policy does not allow (PolicyViolation): spec.agent.image`))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: pc.PodName()}, &corev1.Pod{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no pod for the refused polecat")
+}

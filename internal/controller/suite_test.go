@@ -52,6 +52,8 @@ var (
 	// storeReads its uncached GETs.
 	storeWrites *countingClient
 	storeReads  *countingReader
+	// polecatReads is the Polecat reconciler's reader of the API server.
+	polecatReads *editingReader
 	// runnerPath is the gastown-polecat binary local polecats run.
 	runnerPath string
 	// webhooks serves the Refinery's webhook receiver.
@@ -111,6 +113,7 @@ func startManager(e *testenv.Env) (func(), error) {
 	k8s = mgr.GetClient()
 	storeWrites = &countingClient{Client: k8s, writes: map[string][]string{}}
 	storeReads = &countingReader{Reader: mgr.GetAPIReader(), gets: map[string][]string{}}
+	polecatReads = &editingReader{Reader: mgr.GetAPIReader(), edits: map[client.ObjectKey]func(client.Object){}}
 	// Each reconciler's client logs the statuses it writes.
 	as := func(reconciler string, c client.Client) client.Client { return statusLoggingClient{c, reconciler} }
 	opts := ctrlcontroller.Options{MaxConcurrentReconciles: 2}
@@ -130,7 +133,7 @@ func startManager(e *testenv.Env) (func(), error) {
 			return (&controller.ConvoyReconciler{Client: as("Convoy", k8s), EventRecorder: recorder}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.PolecatReconciler{Client: as("Polecat", k8s), APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
+			return (&controller.PolecatReconciler{Client: as("Polecat", k8s), APIReader: polecatReads, EventRecorder: recorder,
 				Defaults:    polecat.Defaults{RunnerImage: "ghcr.io/boshu2/gastown-operator:test"},
 				LocalRunner: runnerPath, LocalWorkDir: filepath.Join(filepath.Dir(runnerPath), "work"),
 			}).SetupWithManager(mgr, opts)
@@ -284,6 +287,33 @@ func (c *countingReader) take(ns string) []string {
 	out := c.gets[ns]
 	delete(c.gets, ns)
 	return out
+}
+
+// editingReader changes the objects it reads as edit says: as if they were
+// edited between a reconciler's read of its cache and this read.
+type editingReader struct {
+	client.Reader
+	mu    sync.Mutex
+	edits map[client.ObjectKey]func(client.Object)
+}
+
+func (e *editingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := e.Reader.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	edit := e.edits[key]
+	e.mu.Unlock()
+	if edit != nil {
+		edit(obj)
+	}
+	return nil
+}
+
+func (e *editingReader) edit(key client.ObjectKey, edit func(client.Object)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.edits[key] = edit
 }
 
 // countingClient records object writes (not status writes) per namespace.
