@@ -101,14 +101,21 @@ func TestPolicyRefusesHostileBeadsAndDispatchesTheGoodOne(t *testing.T) {
 			Purpose: gastownv1.PurposeRevision, TaskDescription: "address the review"},
 	}
 	g.Expect(k8s.Create(context.Background(), pc)).To(Succeed())
+	polecatRefused(t, pc, "bead gt-secret asks for what the rig's agent policy does not allow (PolicyViolation): spec.agent.env[0].valueFrom")
+}
+
+// polecatRefused waits for pc to fail for an invalid spec, with message,
+// and checks that it has no pod.
+func polecatRefused(t *testing.T, pc *gastownv1.Polecat, message string) {
+	t.Helper()
+	g := NewWithT(t)
 	g.Eventually(func(g Gomega) {
-		got := get(g, ns, pc.Name, &gastownv1.Polecat{})
+		got := get(g, pc.Namespace, pc.Name, &gastownv1.Polecat{})
 		g.Expect(got.Status.Phase).To(Equal(gastownv1.PolecatPhaseFailed))
 		g.Expect(conditions.GetReason(got, meta.StalledCondition)).To(Equal(gastownv1.InvalidSpecReason))
-		g.Expect(conditions.GetMessage(got, meta.StalledCondition)).To(ContainSubstring(
-			"bead gt-secret asks for what the rig's agent policy does not allow (PolicyViolation): spec.agent.env[0].valueFrom"))
+		g.Expect(conditions.GetMessage(got, meta.StalledCondition)).To(ContainSubstring(message))
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: pc.PodName()}, &corev1.Pod{})
+	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: pc.Namespace, Name: pc.PodName()}, &corev1.Pod{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no pod for the refused polecat")
 }
 
@@ -134,13 +141,5 @@ func TestAPolecatWhoseBeadTurnsHostileBeforeItsPodFails(t *testing.T) {
 			Kubernetes:    &gastownv1.PolecatKubernetes{GitRepository: "https://git.example.com/app.git", GitBranch: "main"}},
 	}
 	g.Expect(k8s.Create(context.Background(), pc)).To(Succeed())
-	g.Eventually(func(g Gomega) {
-		got := get(g, ns, pc.Name, &gastownv1.Polecat{})
-		g.Expect(got.Status.Phase).To(Equal(gastownv1.PolecatPhaseFailed))
-		g.Expect(conditions.GetReason(got, meta.StalledCondition)).To(Equal(gastownv1.InvalidSpecReason))
-		g.Expect(conditions.GetMessage(got, meta.StalledCondition)).To(ContainSubstring(
-			`bead gt-late asks for what the rig's agent policy does not allow (PolicyViolation): spec.agent.image`))
-	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: pc.PodName()}, &corev1.Pod{})
-	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no pod for the refused polecat")
+	polecatRefused(t, pc, "bead gt-late asks for what the rig's agent policy does not allow (PolicyViolation): spec.agent.image")
 }

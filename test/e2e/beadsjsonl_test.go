@@ -28,19 +28,9 @@ func TestBeadStoreSyncsGasTownsIssues(t *testing.T) {
 	issues := beadstest.Read(t, "steveyegge__gastown")
 	g := NewWithT(t)
 	ctx := context.Background()
-	env, err := devenv.Start(ctx, devenv.Options{
+	env := startEnv(t, devenv.Options{
 		Beads: map[string]string{},
-		Logf:  t.Logf,
 		Rig:   func(r *gastownv1.Rig) { r.Spec.Suspend = true },
-	})
-	if err != nil {
-		t.Fatalf("starting the environment: %v", err)
-	}
-	t.Cleanup(env.Stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("operator log tail:\n%s", devenv.LogTail(env.OperatorLog, 60))
-		}
 	})
 	c := env.Client
 	ns := devenv.WorkersNamespace

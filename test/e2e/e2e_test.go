@@ -63,16 +63,7 @@ const (
 func TestTheWholeLoop(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	env, err := devenv.Start(ctx, devenv.Options{Beads: map[string]string{}, Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("starting the environment: %v", err)
-	}
-	t.Cleanup(env.Stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("operator log tail:\n%s", devenv.LogTail(env.OperatorLog, 60))
-		}
-	})
+	env := startEnv(t, devenv.Options{Beads: map[string]string{}})
 	c := env.Client
 	ns := devenv.WorkersNamespace
 	metricsBefore := scrapeMetrics(t, env)
@@ -158,6 +149,27 @@ func TestTheWholeLoop(t *testing.T) {
 		g.Expect(src.GetArtifact().Revision).To(Equal(head))
 	}, timeout, poll).Should(Succeed())
 	checkMetrics(t, env, metricsBefore, 2)
+}
+
+// startEnv starts an environment for the test (logging to it), stops it
+// when the test ends, and shows the operator's last log lines if the test
+// failed.
+func startEnv(t *testing.T, opts devenv.Options) *devenv.Env {
+	t.Helper()
+	if opts.Logf == nil {
+		opts.Logf = t.Logf
+	}
+	env, err := devenv.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("starting the environment: %v", err)
+	}
+	t.Cleanup(env.Stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("operator log tail:\n%s", devenv.LogTail(env.OperatorLog, 80))
+		}
+	})
+	return env
 }
 
 // reconcileSource runs `flux reconcile source git` and checks that the

@@ -38,26 +38,19 @@ const podTimeout = 3 * time.Minute
 // agent, and the Witness judging the kubelet's real pod states. The
 // subtests share one environment, as a cluster is shared.
 func TestPolecatsAsPods(t *testing.T) {
-	ctx := context.Background()
 	began := time.Now()
-	env, err := devenv.Start(ctx, devenv.Options{
+	env := startEnv(t, devenv.Options{
 		Beads: map[string]string{},
 		Agent: devenv.AgentClaudeCode,
 		Pods:  true,
 		// An image or secret that is missing stays missing: the Witness
 		// escalates after pendingTimeout, short here.
 		Witness: func(w *gastownv1.Witness) { w.Spec.PendingTimeout = &metav1.Duration{Duration: 20 * time.Second} },
-		Logf:    t.Logf,
 		KeepDir: os.Getenv("GASTOWN_DEVENV_KEEP") != "",
 	})
-	if err != nil {
-		t.Fatalf("starting the environment with a node: %v", err)
-	}
 	t.Logf("environment with a node started in %s", time.Since(began).Round(time.Millisecond))
-	t.Cleanup(env.Stop)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("operator log tail:\n%s", devenv.LogTail(env.OperatorLog, 80))
 			t.Logf("kubelet log tail:\n%s", devenv.LogTail(env.Node.KubeletLog, 40))
 		}
 	})

@@ -65,9 +65,8 @@ func leastPrivilegeLoop(t *testing.T, namespaced bool) {
 			"--set", "rbac.sourceNamespaces={" + devenv.FluxNamespace + "}"}
 	}
 	var operatorClient client.Client
-	env, err := devenv.Start(ctx, devenv.Options{
+	env := startEnv(t, devenv.Options{
 		Beads: map[string]string{},
-		Logf:  t.Logf,
 		Operator: func(o *operator.Options) {
 			// As the chart runs it: leader election in the release namespace,
 			// and in namespaced mode the flags the chart passes.
@@ -87,22 +86,13 @@ func leastPrivilegeLoop(t *testing.T, namespaced bool) {
 			return cfg, err
 		},
 	})
-	if err != nil {
-		t.Fatalf("starting the environment: %v", err)
-	}
-	t.Cleanup(env.Stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("operator log tail:\n%s", devenv.LogTail(env.OperatorLog, 60))
-		}
-	})
 
 	// The operator is not admin: it may get a secret it knows the name of,
 	// but not list them, nor read one outside the workers namespace in
 	// namespaced mode.
 	token := &corev1.Secret{}
 	g.Expect(operatorClient.Get(ctx, client.ObjectKey{Namespace: devenv.WorkersNamespace, Name: devenv.GitHubTokenSecret}, token)).To(Succeed())
-	err = operatorClient.List(ctx, &corev1.SecretList{}, client.InNamespace(devenv.WorkersNamespace))
+	err := operatorClient.List(ctx, &corev1.SecretList{}, client.InNamespace(devenv.WorkersNamespace))
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "listing secrets: %v", err)
 	if namespaced {
 		fluxSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "flux-git", Namespace: devenv.FluxNamespace}}

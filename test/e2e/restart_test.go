@@ -60,17 +60,8 @@ const mergeRoute = "PUT /repos/{owner}/{repo}/pulls/{number}/merge"
 func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	env, err := devenv.Start(ctx, devenv.Options{Beads: map[string]string{}, Logf: t.Logf,
+	env := startEnv(t, devenv.Options{Beads: map[string]string{},
 		Rig: func(r *gastownv1.Rig) { r.Spec.Settings.MaxRetries = ptrTo(int32(0)) }})
-	if err != nil {
-		t.Fatalf("starting the environment: %v", err)
-	}
-	t.Cleanup(env.Stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("operator log tail:\n%s", devenv.LogTail(env.OperatorLog, 80))
-		}
-	})
 	c, ns := env.Client, devenv.WorkersNamespace
 
 	if _, err := env.Push("Beads in flight", map[string]string{devenv.BeadsDir + "/flight.yaml": inFlight}); err != nil {

@@ -54,7 +54,7 @@ func (h *hostile) secrets() map[string]string {
 func TestHostileInputs(t *testing.T) {
 	ctx := context.Background()
 	h := &hostile{gitPassword: "git-pw-" + randomHex(t, 12), apiKey: "sk-ant-agent-" + randomHex(t, 16)}
-	env, err := devenv.Start(ctx, devenv.Options{
+	env := startEnv(t, devenv.Options{
 		Beads: map[string]string{},
 		Pods:  true,
 		// The rig's polecats clone and push with a password, and give the
@@ -63,17 +63,7 @@ func TestHostileInputs(t *testing.T) {
 			r.Spec.Kubernetes.GitSecretRef = &meta.LocalObjectReference{Name: gitSecret}
 			r.Spec.Kubernetes.APIKeySecretRef = &meta.SecretKeyReference{Name: keySecret, Key: "api-key"}
 		},
-		Logf:    t.Logf,
 		KeepDir: os.Getenv("GASTOWN_DEVENV_KEEP") != "",
-	})
-	if err != nil {
-		t.Fatalf("starting the environment with a node: %v", err)
-	}
-	t.Cleanup(env.Stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("operator log tail:\n%s", devenv.LogTail(env.OperatorLog, 80))
-		}
 	})
 	h.env = env
 	for name, data := range map[string]map[string]string{
