@@ -16,6 +16,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/controller"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
 
 const (
@@ -440,7 +441,9 @@ func TestBeadStoreAppliesTheFilesLabelsAndAnnotations(t *testing.T) {
 		return map[string]string{".gastown/m.yaml": "apiVersion: gastown.gastown.io/v1alpha1\nkind: Bead\nmetadata:\n  name: gt-m\n" +
 			metadata + "spec:\n  title: Labelled task\n"}
 	}
-	rev := f.set(labelled("  labels: {team: payments, tier: \"1\"}\n  annotations: {gastown.gastown.io/retry: \"1\"}\n"))
+	// The cache's own annotations are not the file's to set.
+	rev := f.set(labelled("  labels: {team: payments, tier: \"1\"}\n  annotations: {gastown.gastown.io/retry: \"1\", " +
+		dispatch.CachedSpecHashAnnotation + ": by-file, " + dispatch.OutlinedAnnotation + ": by-file}\n"))
 	g.Eventually(func(g Gomega) {
 		storeSynced(g, f.ns, rev)
 		m := get(g, f.ns, "gt-m", &gastownv1.Bead{})
@@ -448,6 +451,8 @@ func TestBeadStoreAppliesTheFilesLabelsAndAnnotations(t *testing.T) {
 		g.Expect(m.Labels).To(HaveKeyWithValue("tier", "1"))
 		g.Expect(m.Labels).To(HaveKeyWithValue(gastownv1.RigLabel, f.ns))
 		g.Expect(m.Annotations).To(HaveKeyWithValue("gastown.gastown.io/retry", "1"))
+		g.Expect(m.Annotations).NotTo(HaveKey(dispatch.CachedSpecHashAnnotation))
+		g.Expect(m.Annotations).NotTo(HaveKey(dispatch.OutlinedAnnotation))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 
 	// A person's label and annotation.

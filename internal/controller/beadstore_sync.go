@@ -415,7 +415,7 @@ const fileMetadataAnnotation = "gastown.gastown.io/file-metadata"
 // storeAnnotations are the store's own annotations, and the cache's: a file
 // cannot set them.
 var storeAnnotations = []string{gastownv1.ContentHashAnnotation, SourceErrorAnnotation, sourceFileAnnotation, fileMetadataAnnotation,
-	dispatch.CachedSpecHashAnnotation}
+	dispatch.CachedSpecHashAnnotation, dispatch.OutlinedAnnotation}
 
 // fileMeta is the metadata.labels and metadata.annotations of a bead or
 // convoy in its file.

@@ -27,6 +27,11 @@ const (
 // SpecHash).
 const CachedSpecHashAnnotation = "gastown.gastown.io/cached-spec-hash"
 
+// OutlinedAnnotation marks the operator's cached copies of beads, with a
+// value each manager process makes afresh: a bead without text keeps its
+// CachedSpecHashAnnotation only under that mark. Never written either.
+const OutlinedAnnotation = "gastown.gastown.io/outlined-by"
+
 // SpecHash is the hash of the bead's spec: the one its cached copy carries,
 // taken before the cache dropped the text, or else the spec's own. Both
 // are the hash `kubectl gt sling` takes of the bead it reads.

@@ -145,7 +145,7 @@ func TestBeadOutline(t *testing.T) {
 	wantA := a.DeepCopy()
 	wantA.ManagedFields = nil
 	wantA.Annotations[dispatch.CachedSpecHashAnnotation] = a.Spec.Hash()
-	wantA.Annotations[outlinedAnnotation] = outlineMark
+	wantA.Annotations[dispatch.OutlinedAnnotation] = outlineMark
 	wantA.Spec.Description, wantA.Spec.Acceptance = "", ""
 	// Twice, as client-go may: the second pass keeps the first's hash.
 	for _, bead := range []*gastownv1.Bead{a, b, a} {

@@ -24,11 +24,9 @@ import (
 // conditions' types and reasons: up to a seventh of a cached bead. The
 // strings are equal to what was decoded: only where their bytes live
 // changes.
-// outlinedAnnotation marks the cached beads beadOutline made, with
-// outlineMark: a value made afresh by each process, which no file or person
-// can know. Like dispatch.CachedSpecHashAnnotation, it is never written.
-const outlinedAnnotation = "gastown.gastown.io/outlined-by"
-
+// outlineMark is the value of dispatch.OutlinedAnnotation on the beads
+// beadOutline made: made afresh by each process, no file or person can
+// know it.
 var outlineMark = rand.Text()
 
 func beadOutline(obj any) (any, error) {
@@ -49,9 +47,9 @@ func beadOutline(obj any) (any, error) {
 	// without text that bears this process's mark is this transform's work
 	// already, and keeps its hash. Any other bead is hashed: one without
 	// text has its whole spec here, whatever hash a person annotated it with.
-	if b.Annotations[outlinedAnnotation] != outlineMark || b.Spec.Description != "" || b.Spec.Acceptance != "" {
+	if b.Annotations[dispatch.OutlinedAnnotation] != outlineMark || b.Spec.Description != "" || b.Spec.Acceptance != "" {
 		b.Annotations[dispatch.CachedSpecHashAnnotation] = b.Spec.Hash()
-		b.Annotations[outlinedAnnotation] = outlineMark
+		b.Annotations[dispatch.OutlinedAnnotation] = outlineMark
 	}
 	for i := range b.OwnerReferences {
 		o := &b.OwnerReferences[i]
