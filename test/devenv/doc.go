@@ -16,7 +16,9 @@
 //     real claude or opencode CLI (the pinned version, hack/agent-clis.sh)
 //     against the Anthropic API emulator (test/anthropicemu); with
 //     Options.ManagerProcess, cmd/manager as a child process instead, for
-//     figures of the manager alone (test/scale, `make bench-scale`);
+//     figures of the manager alone (test/scale, `make bench-scale`) and to
+//     kill it as a crash would (Env.KillOperator; Env.StopOperator and
+//     Env.StartOperator stop and start either kind);
 //   - with Options.Pods, a real node (test/node: containerd, kubelet,
 //     kube-scheduler, kube-controller-manager) with the project's images
 //     (test/images) imported, where polecats run as pods: executionMode

@@ -94,31 +94,54 @@ func (e *Env) startOperator(ctx context.Context) error {
 	return nil
 }
 
-// StopOperator stops the in-process operator, as an upgrade or a crash
-// would: its reconciles are cut off mid-request, its local polecat runs are
-// stopped (a new operator reports them lost), and pods keep running.
-// StartOperator starts a new one.
+// StopOperator stops the operator, as an upgrade would: the in-process
+// manager's reconciles are cut off mid-request and its local polecat runs
+// are stopped (a new operator reports them lost); the manager process of
+// Options.ManagerProcess gets SIGTERM. Pods keep running. StartOperator
+// starts a new one.
 func (e *Env) StopOperator() error {
-	if e.operator == nil {
-		return errors.New("devenv: no in-process operator is running")
+	switch {
+	case e.operator != nil:
+		run := e.operator
+		e.operator = nil
+		e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
+		return run.stop()
+	case e.manager != nil:
+		m := e.manager
+		e.manager = nil
+		e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
+		return m.stop()
 	}
-	run := e.operator
-	e.operator = nil
-	e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
-	return run.stop()
+	return errors.New("devenv: no operator is running")
 }
 
-// StartOperator starts the in-process operator after StopOperator: a new
-// manager with empty caches, which lists every object afresh. It runs in
-// the same process, so process-wide state (the metrics registry) is the
-// old one's. Its metrics and health endpoints are on new ports
-// (Endpoints).
-func (e *Env) StartOperator(ctx context.Context) error {
-	if e.operator != nil {
-		return errors.New("devenv: the operator is running already")
+// KillOperator kills the manager process of Options.ManagerProcess with
+// SIGKILL, and the local polecat runs it started, as a crash of the
+// operator's container would: no request is finished, no status written on
+// the way out. Pods keep running. StartOperator starts a new one.
+func (e *Env) KillOperator() error {
+	if e.manager == nil {
+		return errors.New("devenv: KillOperator kills the manager process of Options.ManagerProcess, and none is running")
 	}
-	if e.opts.ManagerProcess || e.opts.InstallOperator != nil {
-		return errors.New("devenv: StartOperator runs the in-process operator; this env runs it otherwise")
+	m := e.manager
+	e.manager = nil
+	e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
+	return crash(m, e.RunnerPath)
+}
+
+// StartOperator starts the operator after StopOperator or KillOperator: a
+// new manager with empty caches, which lists every object afresh, on new
+// metrics and health ports (Endpoints). The in-process one runs in the same
+// process, so process-wide state (the metrics registry) is the old one's;
+// the manager process is a new process, logging to the same operator.log.
+func (e *Env) StartOperator(ctx context.Context) error {
+	switch {
+	case e.operator != nil || e.manager != nil:
+		return errors.New("devenv: the operator is running already")
+	case e.opts.InstallOperator != nil:
+		return errors.New("devenv: the operator was installed (Options.InstallOperator): StartOperator cannot start it")
+	case e.opts.ManagerProcess:
+		return e.startManagerProcess(ctx)
 	}
 	return e.startOperator(ctx)
 }

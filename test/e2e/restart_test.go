@@ -49,39 +49,99 @@ spec:
   dependsOn: [gt-merge]
 `
 
-const mergeRoute = "PUT /repos/{owner}/{repo}/pulls/{number}/merge"
+// Routes of the Refinery's requests that a restart cuts off.
+const (
+	createRoute = "POST /repos/{owner}/{repo}/pulls"
+	mergeRoute  = "PUT /repos/{owner}/{repo}/pulls/{number}/merge"
+)
 
-// TestARestartDuplicatesNothingAndLosesNoMerge stops the operator while
-// the Refinery's merge of a pull request is on its way to GitHub, lets the
-// merge land while no operator runs, and starts a new one. The new manager
-// starts with empty caches: it must not dispatch the failed bead again,
-// open a second pull request or merge twice, and it must take up the merge
-// it never saw answered, closing the bead and unblocking the next.
+// TestARestartDuplicatesNothingAndLosesNoMerge takes the operator away
+// twice, each time while a request of the Refinery is on its way to GitHub:
+// the one that opens a pull request, then the one that merges it. GitHub
+// carries each out while no operator runs, and a new operator starts with
+// empty caches. It must not dispatch the failed bead again, open a second
+// pull request or merge twice, and it must take up the pull request and the
+// merge it never heard answered, closing the bead and unblocking the next.
+// The operator goes away as in an upgrade (the in-process manager stopped)
+// and as in a crash (the manager process killed with SIGKILL).
 func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
+	t.Run("stopped", func(t *testing.T) {
+		testRestart(t, false, (*devenv.Env).StopOperator)
+	})
+	t.Run("killed", func(t *testing.T) {
+		testRestart(t, true, (*devenv.Env).KillOperator)
+	})
+}
+
+// testRestart runs the restarts, taking the operator away with stop; with
+// process, the operator is cmd/manager in its own process.
+func testRestart(t *testing.T, process bool, stop func(*devenv.Env) error) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	env := startEnv(t, devenv.Options{Beads: map[string]string{},
+	env := startEnv(t, devenv.Options{Beads: map[string]string{}, ManagerProcess: process,
 		Rig: func(r *gastownv1.Rig) { r.Spec.Settings.MaxRetries = ptrTo(int32(0)) }})
 	c, ns := env.Client, devenv.WorkersNamespace
+	restart := func(release func()) {
+		t.Helper()
+		if err := stop(env); err != nil {
+			t.Fatalf("taking the operator away: %v", err)
+		}
+		release()
+	}
+	start := func() {
+		t.Helper()
+		if err := env.StartOperator(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 
+	// The Refinery asks GitHub to open gt-merge's pull request; the
+	// emulator holds that request until the operator is gone, then opens
+	// it: nobody hears the answer.
+	arrived, release := env.GitHub.HoldNext(createRoute)
+	defer release()
 	if _, err := env.Push("Beads in flight", map[string]string{devenv.BeadsDir + "/flight.yaml": inFlight}); err != nil {
 		t.Fatal(err)
 	}
 	reconcileSource(t, env)
+	select {
+	case <-arrived:
+	case <-time.After(timeout):
+		t.Fatal("the Refinery never asked to open gt-merge's pull request")
+	}
+	// No local run is left for the crash to cut off.
+	g.Eventually(func(g Gomega) {
+		g.Expect(phase(g, c, ns, "gt-fail")).To(Equal(gastownv1.BeadPhaseFailed))
+	}, timeout, poll).Should(Succeed())
+	polecatsBefore := polecatUIDs(t, c, ns)
+	g.Expect(polecatsBefore).To(HaveLen(2), "gt-fail and gt-merge")
+	restart(release)
+	g.Eventually(func(g Gomega) {
+		prs, err := env.GitHub.PullRequests(env.Owner, env.Repo)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(prs).To(HaveLen(1), "the held request opened gt-merge's pull request")
+	}, timeout, poll).Should(Succeed())
+	start()
+
+	// The new manager finds that pull request by its branch, and records
+	// it on the bead.
 	var pr githubemu.PullRequest
 	g.Eventually(func(g Gomega) {
 		g.Expect(phase(g, c, ns, "gt-fail")).To(Equal(gastownv1.BeadPhaseFailed))
 		g.Expect(phase(g, c, ns, "gt-merge")).To(Equal(gastownv1.BeadPhaseInReview))
 		g.Expect(phase(g, c, ns, "gt-next")).To(Equal(gastownv1.BeadPhaseBlocked))
 		pr = pullRequestOf(g, env, "gt-merge")
+		b := &gastownv1.Bead{}
+		g.Expect(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gt-merge"}, b)).To(Succeed())
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.Number).To(BeEquivalentTo(pr.Number))
 	}, timeout, poll).Should(Succeed())
-	polecatsBefore := polecatUIDs(t, c, ns)
-	g.Expect(polecatsBefore).To(HaveLen(2), "gt-fail and gt-merge")
+	g.Expect(env.GitHub.Calls()[createRoute]).To(Equal(1), "one request opened a pull request")
 
 	// The pull request is approved and green; the Refinery asks GitHub to
 	// merge it, and the emulator holds that request until the operator has
 	// stopped. Then GitHub merges it: nobody hears the answer.
-	arrived, release := env.GitHub.HoldNext(mergeRoute)
+	arrived, release = env.GitHub.HoldNext(mergeRoute)
 	defer release()
 	g.Expect(env.GitHub.SetStatus(env.Owner, env.Repo, pr.HeadSHA, "ci", "success")).To(Succeed())
 	g.Expect(env.GitHub.Approve(env.Owner, env.Repo, pr.Number, "reviewer")).To(Succeed())
@@ -96,10 +156,7 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 	// A precondition: the polecat's result, the last of the bead's status
 	// to come, is there.
 	g.Expect(failedBefore.Status.Result).NotTo(BeNil(), "gt-fail's polecat result is on its bead")
-	if err := env.StopOperator(); err != nil {
-		t.Fatalf("stopping the operator: %v", err)
-	}
-	release()
+	restart(release)
 	g.Eventually(func(g Gomega) {
 		now, err := env.GitHub.PullRequest(env.Owner, env.Repo, pr.Number)
 		g.Expect(err).NotTo(HaveOccurred())
@@ -108,9 +165,7 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 	merges := env.GitHub.Calls()[mergeRoute]
 	g.Expect(merges).To(Equal(1), "the held request was the only merge asked for")
 
-	if err := env.StartOperator(ctx); err != nil {
-		t.Fatal(err)
-	}
+	start()
 	// The new manager learns of the merge from GitHub and the closure from
 	// Flux's next artifact; gt-next is dispatched, and merged as usual.
 	g.Eventually(func(g Gomega) {
@@ -131,7 +186,7 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 		g.Expect(phase(g, c, ns, "gt-next")).To(Equal(gastownv1.BeadPhaseClosed))
 	}, timeout, poll).Should(Succeed())
 
-	// Nothing was done twice: the polecats from before the restart are the
+	// Nothing was done twice: the polecats from before the restarts are the
 	// same objects, the only new one is gt-next's, and the failed bead was
 	// not written at all: not dispatched again, not even shown Ready for a
 	// moment.
@@ -153,6 +208,7 @@ func TestARestartDuplicatesNothingAndLosesNoMerge(t *testing.T) {
 		g.Expect(p.Merged).To(BeTrue(), p.Title)
 	}
 	g.Expect(env.GitHub.Calls()[mergeRoute]-merges).To(Equal(1), "the new manager merged gt-next only")
+	g.Expect(env.GitHub.Calls()[createRoute]).To(Equal(2), "one request opened each pull request")
 }
 
 // polecatUIDs are the namespace's polecats, by name.

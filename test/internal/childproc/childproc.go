@@ -97,6 +97,21 @@ func (p *Process) Stop() error {
 	return nil
 }
 
+// Kill kills the process with SIGKILL, as the kernel's OOM killer or a
+// node's crash would: it gets no chance to shut down. Its children, in
+// process groups of their own, are not signalled. Kill waits for it to
+// exit; like Stop, it reports a process that had died before.
+func (p *Process) Kill() error {
+	if done, err := p.Exited(); done {
+		return fmt.Errorf("%s had exited before Kill (%v); see %s", p.Name, err, p.Log)
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("killing %s: %w", p.Name, err)
+	}
+	<-p.done
+	return nil
+}
+
 // Running reports whether the process was started and has not exited.
 func (p *Process) Running() bool {
 	if p == nil {

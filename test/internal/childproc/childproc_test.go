@@ -41,6 +41,27 @@ func TestStopAndExit(t *testing.T) {
 	if err := q.Stop(); err == nil || !strings.Contains(err.Error(), "had exited before Stop") {
 		t.Fatalf("Stop after exit = %v", err)
 	}
+
+	// A process that ignores SIGTERM is killed at once by Kill, not after
+	// StopGrace as Stop would.
+	k, err := Start("stubborn", "/bin/sh", []string{"-c", `trap "" TERM; echo trapped; while :; do sleep 1; done`}, nil, filepath.Join(t.TempDir(), "stubborn.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for LogTail(k.Log, 5) != "trapped" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := k.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	if done, err := k.Exited(); !done || err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("after Kill: Exited() = %v, %v; want true and signal: killed", done, err)
+	}
+	if err := k.Kill(); err == nil || !strings.Contains(err.Error(), "had exited before Kill") {
+		t.Fatalf("Kill after exit = %v", err)
+	}
+
 	var nilProc *Process
 	if err := nilProc.Stop(); err != nil || nilProc.Running() {
 		t.Fatalf("nil Process: Stop = %v, Running = %v", err, nilProc.Running())
