@@ -103,13 +103,11 @@ func (e *Env) StopOperator() error {
 	switch {
 	case e.operator != nil:
 		run := e.operator
-		e.operator = nil
-		e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
+		e.forgetOperator()
 		return run.stop()
 	case e.manager != nil:
 		m := e.manager
-		e.manager = nil
-		e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
+		e.forgetOperator()
 		return m.stop()
 	}
 	return errors.New("devenv: no operator is running")
@@ -124,9 +122,15 @@ func (e *Env) KillOperator() error {
 		return errors.New("devenv: KillOperator kills the manager process of Options.ManagerProcess, and none is running")
 	}
 	m := e.manager
-	e.manager = nil
-	e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
+	e.forgetOperator()
 	return crash(m, e.RunnerPath)
+}
+
+// forgetOperator drops the running operator and its endpoints, before it
+// is stopped: a failed stop leaves nothing for Env.Stop to stop twice.
+func (e *Env) forgetOperator() {
+	e.operator, e.manager = nil, nil
+	e.endpoints.OperatorMetrics, e.endpoints.OperatorHealth = "", ""
 }
 
 // StartOperator starts the operator after StopOperator or KillOperator: a
