@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -96,17 +94,20 @@ gastown_dispatch_latency_seconds_count{rig="` + rig + `"} 2
 
 func TestPhaseGaugesCountByPhase(t *testing.T) {
 	c := &phaseCollector{desc: polecats.desc, phases: polecats.phases}
-	items := []Counted{
-		{"w1", "demo", string(gastownv1.PolecatPhaseWorking)},
-		{"w1", "demo", string(gastownv1.PolecatPhaseWorking)},
-		{"w1", "demo", string(gastownv1.PolecatPhaseSucceeded)},
-		{"w2", "other", ""},
-	}
-	c.SetLister(func(context.Context) ([]Counted, error) { return items, nil })
+	counts := NewPhaseCounts()
+	leader := true
+	c.set(counts, func() bool { return leader })
+	counts.Set("w1/a", Counted{"w1", "demo", string(gastownv1.PolecatPhasePending)})
+	counts.Set("w1/b", Counted{"w1", "demo", string(gastownv1.PolecatPhaseWorking)})
+	counts.Set("w1/c", Counted{"w1", "demo", string(gastownv1.PolecatPhaseSucceeded)})
+	counts.Set("w2/d", Counted{"w2", "other", ""})
+	// A polecat moves on: it is counted in its new phase only, once.
+	counts.Set("w1/a", Counted{"w1", "demo", string(gastownv1.PolecatPhaseWorking)})
+	counts.Set("w1/a", Counted{"w1", "demo", string(gastownv1.PolecatPhaseWorking)})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	want := `
-# HELP gastown_polecats Polecats by namespace, rig and phase, counted from the manager's cache at scrape time (phase "" is a polecat not yet reconciled).
+# HELP gastown_polecats Polecats by namespace, rig and phase, counted from the manager's cache (phase "" is a polecat not yet reconciled).
 # TYPE gastown_polecats gauge
 gastown_polecats{namespace="w1",phase="Failed",rig="demo"} 0
 gastown_polecats{namespace="w1",phase="Idle",rig="demo"} 0
@@ -126,22 +127,29 @@ gastown_polecats{namespace="w2",phase="Working",rig="other"} 0
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 
-	// Deleted objects are gone at the next scrape.
-	items = items[:1]
+	// Deleted objects are gone at the next scrape, and a namespace and rig
+	// left with none has no series.
+	counts.Delete("w2/d")
+	counts.Delete("w1/b")
+	counts.Delete("w1/c")
+	counts.Delete("w1/unknown")
 	if n := count(t, c); n != len(polecats.phases) {
 		t.Errorf("after deletions: %d series, want %d", n, len(polecats.phases))
 	}
-	// A failing list fails no scrape: it reports nothing.
-	c.SetLister(func(context.Context) ([]Counted, error) { return nil, errors.New("cache not started") })
+	if got := sum(t, c); got != 1 {
+		t.Errorf("after deletions: %v polecats, want 1", got)
+	}
+	// A replica that is not the leader reports nothing.
+	leader = false
 	if n := count(t, c); n != 0 {
-		t.Errorf("failing list: %d series, want 0", n)
+		t.Errorf("not the leader: %d series, want 0", n)
 	}
 
 	// The bead gauge reports every bead phase.
 	b := &phaseCollector{desc: beads.desc, phases: beads.phases}
-	b.SetLister(func(context.Context) ([]Counted, error) {
-		return []Counted{{"w1", "demo", string(gastownv1.BeadPhaseReady)}}, nil
-	})
+	bc := NewPhaseCounts()
+	bc.Set("w1/gt-1", Counted{"w1", "demo", string(gastownv1.BeadPhaseReady)})
+	b.set(bc, func() bool { return true })
 	if n := count(t, b); n != 9 {
 		t.Errorf("bead gauge: %d series, want one for each of the 9 bead phases", n)
 	}
@@ -234,6 +242,19 @@ func count(t *testing.T, c prometheus.Collector) int {
 	c.Collect(ch)
 	close(ch)
 	return len(ch)
+}
+
+// sum is the sum of the values c reports.
+func sum(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 100)
+	c.Collect(ch)
+	close(ch)
+	var total float64
+	for m := range ch {
+		total += value(t, m)
+	}
+	return total
 }
 
 // gather is reg's metrics in the text format.

@@ -1,9 +1,8 @@
 package metrics
 
 import (
-	"context"
+	"maps"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,23 +12,85 @@ import (
 // Counted is what a phase gauge reads of one object.
 type Counted struct{ Namespace, Rig, Phase string }
 
-// Lister lists the objects a phase gauge counts, from the manager's cache.
-type Lister func(ctx context.Context) ([]Counted, error)
+// PhaseCounts is the phase of each object a gauge counts, kept from the
+// manager's informer events: a scrape reads the counts instead of listing
+// (and copying) thousands of cached objects. The counts come from the
+// objects themselves, so they are right after a restart (the informer's
+// first list adds every object) and after deletions.
+type PhaseCounts struct {
+	mu      sync.Mutex
+	objects map[string]Counted // by namespace/name
+	counts  map[Counted]int
+	// groups counts the objects of each namespace and rig (Phase "").
+	groups map[Counted]int
+}
 
-// listTimeout bounds one scrape's list of the cache.
-const listTimeout = 5 * time.Second
+// NewPhaseCounts is an empty PhaseCounts.
+func NewPhaseCounts() *PhaseCounts {
+	return &PhaseCounts{objects: map[string]Counted{}, counts: map[Counted]int{}, groups: map[Counted]int{}}
+}
 
-// phaseCollector counts objects by namespace, rig and phase when scraped:
-// the count comes from the objects, so it is right after a restart and
-// after deletions, and costs no write. Every known phase is reported for a
-// namespace and rig that has an object, so that a phase that empties shows
-// 0 rather than vanishing.
+// Set records the object under key as c, replacing what key had.
+func (p *PhaseCounts) Set(key string, c Counted) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.objects[key]; ok {
+		if old == c {
+			return
+		}
+		p.forget(old)
+	}
+	p.objects[key] = c
+	p.counts[c]++
+	p.groups[Counted{Namespace: c.Namespace, Rig: c.Rig}]++
+}
+
+// Delete forgets the object under key.
+func (p *PhaseCounts) Delete(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.objects[key]; ok {
+		delete(p.objects, key)
+		p.forget(old)
+	}
+}
+
+func (p *PhaseCounts) forget(c Counted) {
+	decrement(p.counts, c)
+	decrement(p.groups, Counted{Namespace: c.Namespace, Rig: c.Rig})
+}
+
+func decrement(m map[Counted]int, k Counted) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+// withZeros is the counts, with a zero for every one of phases that a
+// namespace and rig with an object does not have.
+func (p *PhaseCounts) withZeros(phases []string) map[Counted]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[Counted]int, len(p.groups)*len(phases)+len(p.counts))
+	for g := range p.groups {
+		for _, ph := range phases {
+			out[Counted{g.Namespace, g.Rig, ph}] = 0
+		}
+	}
+	maps.Copy(out, p.counts)
+	return out
+}
+
+// phaseCollector reports objects by namespace, rig and phase. Every known
+// phase is reported for a namespace and rig that has an object, so that a
+// phase that empties shows 0 rather than vanishing.
 type phaseCollector struct {
 	desc   *prometheus.Desc
 	phases []string
 
-	mu   sync.Mutex
-	list Lister
+	mu     sync.Mutex
+	counts *PhaseCounts
+	report func() bool
 }
 
 // newPhaseCollector is the gauge name, with help, of phases.
@@ -39,11 +100,11 @@ func newPhaseCollector(name, help string, phases []string) *phaseCollector {
 
 var (
 	polecats = newPhaseCollector("gastown_polecats",
-		"Polecats by namespace, rig and phase, counted from the manager's cache at scrape time (phase \"\" is a polecat not yet reconciled).",
+		"Polecats by namespace, rig and phase, counted from the manager's cache (phase \"\" is a polecat not yet reconciled).",
 		phaseNames(gastownv1.PolecatPhasePending, gastownv1.PolecatPhaseWorking, gastownv1.PolecatPhaseSucceeded,
 			gastownv1.PolecatPhaseFailed, gastownv1.PolecatPhaseIdle, gastownv1.PolecatPhaseTerminated))
 	beads = newPhaseCollector("gastown_beads",
-		"Beads by namespace, rig and phase, counted from the manager's cache at scrape time (phase \"\" is a bead not yet reconciled).",
+		"Beads by namespace, rig and phase, counted from the manager's cache (phase \"\" is a bead not yet reconciled).",
 		phaseNames(gastownv1.BeadPhaseOpen, gastownv1.BeadPhaseBlocked, gastownv1.BeadPhaseReady, gastownv1.BeadPhaseWorking,
 			gastownv1.BeadPhaseInReview, gastownv1.BeadPhaseMerged, gastownv1.BeadPhaseClosed, gastownv1.BeadPhaseFailed,
 			gastownv1.BeadPhaseRejected))
@@ -57,55 +118,33 @@ func phaseNames[P ~string](phases ...P) []string {
 	return out
 }
 
-// SetPolecatLister and SetBeadLister make the registered gauges count what
-// list returns; the last manager to set one in a process wins.
-func SetPolecatLister(list Lister) { polecats.SetLister(list) }
+// SetPolecatCounts and SetBeadCounts make the registered gauges report
+// counts while report says so (only the leader reports: a sum over the
+// replicas counts each object once). The last manager to set them in a
+// process wins.
+func SetPolecatCounts(counts *PhaseCounts, report func() bool) { polecats.set(counts, report) }
 
-// SetBeadLister: see SetPolecatLister.
-func SetBeadLister(list Lister) { beads.SetLister(list) }
+// SetBeadCounts: see SetPolecatCounts.
+func SetBeadCounts(counts *PhaseCounts, report func() bool) { beads.set(counts, report) }
 
-// SetLister sets where the collector's objects come from.
-func (c *phaseCollector) SetLister(list Lister) {
+func (c *phaseCollector) set(counts *PhaseCounts, report func() bool) {
 	c.mu.Lock()
-	c.list = list
+	c.counts, c.report = counts, report
 	c.mu.Unlock()
 }
 
 // Describe implements prometheus.Collector.
 func (c *phaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-// Collect implements prometheus.Collector. A failed list reports nothing
-// rather than failing the scrape.
+// Collect implements prometheus.Collector.
 func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	list := c.list
+	counts, report := c.counts, c.report
 	c.mu.Unlock()
-	if list == nil {
+	if counts == nil || !report() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), listTimeout)
-	defer cancel()
-	items, err := list(ctx)
-	if err != nil {
-		return
-	}
-	for k, n := range c.count(items) {
+	for k, n := range counts.withZeros(c.phases) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k.Namespace, k.Rig, k.Phase)
 	}
-}
-
-// count counts items by namespace, rig and phase, with a zero for every
-// known phase of a namespace and rig that has an object.
-func (c *phaseCollector) count(items []Counted) map[Counted]int {
-	counts := map[Counted]int{}
-	for _, it := range items {
-		for _, p := range c.phases {
-			k := Counted{it.Namespace, it.Rig, p}
-			if _, ok := counts[k]; !ok {
-				counts[k] = 0
-			}
-		}
-		counts[it]++
-	}
-	return counts
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -14,49 +15,75 @@ import (
 
 // setupMetrics puts Flux's reconcile metrics and the domain's on the
 // manager's /metrics (controller-runtime's registry), and has the polecat
-// and bead gauges count the manager's cache at each scrape. Only the leader
-// reports them, as only the leader reconciles and records Flux's: a sum
-// over the replicas counts each object once.
+// and bead gauges count the objects of the manager's cache as its
+// informers see them change. Only the leader reports them, as only the
+// leader reconciles and records Flux's: a sum over the replicas counts
+// each object once.
 func setupMetrics(mgr ctrl.Manager) error {
 	if err := gsmetrics.Register(ctrlmetrics.Registry); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
-	cache := mgr.GetCache()
 	elected := mgr.Elected()
-	// fromCache lists a kind from the cache, read-only (no copy of every
-	// object per scrape), on the leader only.
-	fromCache := func(newList func() client.ObjectList, count func(client.ObjectList) []gsmetrics.Counted) gsmetrics.Lister {
-		return func(ctx context.Context) ([]gsmetrics.Counted, error) {
-			select {
-			case <-elected:
-			default:
-				return nil, nil
-			}
-			list := newList()
-			if err := cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-				return nil, err
-			}
-			return count(list), nil
+	leader := func() bool {
+		select {
+		case <-elected:
+			return true
+		default:
+			return false
 		}
 	}
-	gsmetrics.SetPolecatLister(fromCache(func() client.ObjectList { return &gastownv1.PolecatList{} }, func(l client.ObjectList) []gsmetrics.Counted {
-		items := l.(*gastownv1.PolecatList).Items
-		out := make([]gsmetrics.Counted, len(items))
-		for i := range items {
-			pc := &items[i]
-			out[i] = gsmetrics.Counted{Namespace: pc.Namespace, Rig: pc.Spec.Rig, Phase: string(pc.Status.Phase)}
-		}
-		return out
-	}))
-	gsmetrics.SetBeadLister(fromCache(func() client.ObjectList { return &gastownv1.BeadList{} }, func(l client.ObjectList) []gsmetrics.Counted {
-		items := l.(*gastownv1.BeadList).Items
-		out := make([]gsmetrics.Counted, 0, len(items))
-		for i := range items {
-			if b := &items[i]; b.DeletionTimestamp == nil {
-				out = append(out, gsmetrics.Counted{Namespace: b.Namespace, Rig: b.Spec.RigRef, Phase: string(b.Status.Phase)})
-			}
-		}
-		return out
-	}))
+	polecats, err := countPhases(mgr, &gastownv1.Polecat{}, func(o client.Object) (gsmetrics.Counted, bool) {
+		pc := o.(*gastownv1.Polecat)
+		return gsmetrics.Counted{Namespace: pc.Namespace, Rig: pc.Spec.Rig, Phase: string(pc.Status.Phase)}, true
+	})
+	if err != nil {
+		return err
+	}
+	beads, err := countPhases(mgr, &gastownv1.Bead{}, func(o client.Object) (gsmetrics.Counted, bool) {
+		b := o.(*gastownv1.Bead)
+		return gsmetrics.Counted{Namespace: b.Namespace, Rig: b.Spec.RigRef, Phase: string(b.Status.Phase)}, b.DeletionTimestamp == nil
+	})
+	if err != nil {
+		return err
+	}
+	gsmetrics.SetPolecatCounts(polecats, leader)
+	gsmetrics.SetBeadCounts(beads, leader)
 	return nil
+}
+
+// countPhases keeps the phase of every cached object of obj's kind, as
+// counted says (false: not counted, e.g. being deleted), from the events of
+// the kind's informer, the one the controllers share.
+func countPhases(mgr ctrl.Manager, obj client.Object, counted func(client.Object) (gsmetrics.Counted, bool)) (*gsmetrics.PhaseCounts, error) {
+	informer, err := mgr.GetCache().GetInformer(context.Background(), obj)
+	if err != nil {
+		return nil, fmt.Errorf("phase gauge of %T: %w", obj, err)
+	}
+	counts := gsmetrics.NewPhaseCounts()
+	set := func(o any) {
+		co, ok := o.(client.Object)
+		if !ok {
+			return
+		}
+		key := client.ObjectKeyFromObject(co).String()
+		if c, ok := counted(co); ok {
+			counts.Set(key, c)
+		} else {
+			counts.Delete(key)
+		}
+	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    set,
+		UpdateFunc: func(_, o any) { set(o) },
+		DeleteFunc: func(o any) {
+			// A deletion the watch missed comes as a tombstone.
+			if key, err := toolscache.DeletionHandlingMetaNamespaceKeyFunc(o); err == nil {
+				counts.Delete(key)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("phase gauge of %T: %w", obj, err)
+	}
+	return counts, nil
 }
