@@ -51,10 +51,17 @@ build_once() {
   local dir=$1 file=$2 fn=$3 what=${4:-$2}
   if [[ -e $dir/$file ]]; then return 0; fi
   mkdir -p "$dir"
-  local start=$SECONDS
-  log "building $what into $dir (first run only) ..."
-  "$fn" "$dir"
-  log "built $what in $((SECONDS - start))s"
+  # Two runs at once (make test beside make bench-scale) would build into
+  # the same .tmp file: the second waits for the first, then finds it built.
+  exec {lock}>"$dir/.build.lock"
+  flock "$lock"
+  if [[ ! -e $dir/$file ]]; then
+    local start=$SECONDS
+    log "building $what into $dir (first run only) ..."
+    "$fn" "$dir"
+    log "built $what in $((SECONDS - start))s"
+  fi
+  exec {lock}>&-
 }
 
 build_etcd() {
