@@ -405,6 +405,10 @@ func (in *Bead) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 // SetObservedGeneration records the generation the status describes.
 func (in *Bead) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *Bead) GetStatus() any { return &in.Status }
+
 // +kubebuilder:object:root=true
 
 // BeadList is a list of Beads.

@@ -174,6 +174,10 @@ func (in *BeadStore) SetConditions(c []metav1.Condition) { in.Status.Conditions 
 // SetObservedGeneration records the generation the status describes.
 func (in *BeadStore) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *BeadStore) GetStatus() any { return &in.Status }
+
 // GetRequeueAfter returns the sync interval.
 func (in *BeadStore) GetRequeueAfter() time.Duration {
 	if in.Spec.SyncInterval != nil && in.Spec.SyncInterval.Duration > 0 {

@@ -111,6 +111,10 @@ func (in *Convoy) SetConditions(c []metav1.Condition) { in.Status.Conditions = c
 // SetObservedGeneration records the generation the status describes.
 func (in *Convoy) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *Convoy) GetStatus() any { return &in.Status }
+
 // +kubebuilder:object:root=true
 
 // ConvoyList is a list of Convoys.

@@ -93,6 +93,10 @@ func (in *MergeRequest) SetConditions(c []metav1.Condition) { in.Status.Conditio
 // SetObservedGeneration records the generation the status describes.
 func (in *MergeRequest) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *MergeRequest) GetStatus() any { return &in.Status }
+
 // +kubebuilder:object:root=true
 
 // MergeRequestList is a list of MergeRequests.

@@ -311,6 +311,10 @@ func (in *Polecat) SetConditions(c []metav1.Condition) { in.Status.Conditions = 
 // SetObservedGeneration records the generation the status describes.
 func (in *Polecat) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *Polecat) GetStatus() any { return &in.Status }
+
 // PodName is the name of the polecat's pod.
 func (in *Polecat) PodName() string { return "polecat-" + in.Name }
 

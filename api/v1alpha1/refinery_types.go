@@ -283,6 +283,10 @@ func (in *Refinery) SetConditions(c []metav1.Condition) { in.Status.Conditions =
 // SetObservedGeneration records the generation the status describes.
 func (in *Refinery) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *Refinery) GetStatus() any { return &in.Status }
+
 // GetRequeueAfter returns the poll interval.
 func (in *Refinery) GetRequeueAfter() time.Duration {
 	if in.Spec.PollInterval != nil && in.Spec.PollInterval.Duration > 0 {

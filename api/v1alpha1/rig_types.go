@@ -384,6 +384,10 @@ func (in *Rig) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 // SetObservedGeneration records the generation the status describes.
 func (in *Rig) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *Rig) GetStatus() any { return &in.Status }
+
 // GetRequeueAfter returns how long to wait before the next reconcile.
 func (in *Rig) GetRequeueAfter() time.Duration {
 	if in.Spec.Interval != nil && in.Spec.Interval.Duration > 0 {

@@ -150,6 +150,10 @@ func (in *Witness) SetConditions(c []metav1.Condition) { in.Status.Conditions = 
 // SetObservedGeneration records the generation the status describes.
 func (in *Witness) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
+// GetStatus is the status, which the operator's patch helper diffs on its
+// own.
+func (in *Witness) GetStatus() any { return &in.Status }
+
 // GetRequeueAfter returns the health check interval.
 func (in *Witness) GetRequeueAfter() time.Duration {
 	if in.Spec.HealthCheckInterval != nil && in.Spec.HealthCheckInterval.Duration > 0 {

@@ -88,4 +88,22 @@ func TestObjectPatcherSendsOneStatusRequest(t *testing.T) {
 
 	g.Expect(controller.PatchOnce(ctx, k8s, fetched, func() { controllerutil.RemoveFinalizer(fetched, "example.com/test") })).To(Succeed())
 	g.Expect(fetched.Finalizers).NotTo(ContainElement("example.com/test"))
+
+	// Labels and annotations are the patcher's too, removals included; the
+	// spec is not: the BeadStore writes it.
+	g.Expect(controller.PatchOnce(ctx, k8s, fetched, func() {
+		fetched.Labels = map[string]string{"example.com/l": "v"}
+		fetched.Annotations = map[string]string{"example.com/a": "v"}
+	})).To(Succeed())
+	g.Expect(controller.PatchOnce(ctx, k8s, fetched, func() {
+		delete(fetched.Annotations, "example.com/a")
+		fetched.Spec.Title = "changed by a reconcile"
+		fetched.Status.Phase = gastownv1.BeadPhaseOpen
+	})).To(Succeed())
+	live := &gastownv1.Bead{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bead), live)).To(Succeed())
+	g.Expect(live.Labels).To(HaveKeyWithValue("example.com/l", "v"))
+	g.Expect(live.Annotations).NotTo(HaveKey("example.com/a"))
+	g.Expect(live.Status.Phase).To(Equal(gastownv1.BeadPhaseOpen))
+	g.Expect(live.Spec.Title).To(Equal("t"), "the spec is not written")
 }
