@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,8 +197,60 @@ func TestPhaseGaugesComeFromTheLeaderOnly(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The counts follow the beads as the leader's cache sees them: one
+	// more, then one deleted, each in its phase once.
+	beads := func() (float64, error) {
+		_, body, err := get(second.metrics)
+		if err != nil {
+			return 0, err
+		}
+		return sumSeries(body, series)
+	}
+	expectBeads := func(want float64) {
+		t.Helper()
+		waitFor(t, func() error {
+			got, err := beads()
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("gastown_beads of %s: %v, want %v", ns, got, want)
+			}
+			return nil
+		})
+	}
+	expectBeads(1)
+	other := &gastownv1.Bead{ObjectMeta: metav1.ObjectMeta{Name: "gt-b", Namespace: ns},
+		Spec: gastownv1.BeadSpec{Title: "Another bead", RigRef: "gauges"}}
+	if err := env.Client.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	expectBeads(2)
+	if err := env.Client.Delete(ctx, bead); err != nil {
+		t.Fatal(err)
+	}
+	expectBeads(1)
 	second.stop()
 	if err := <-second.stopped; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sumSeries adds up the values of the series of a /metrics body that start
+// with prefix (a metric's name and its first labels).
+func sumSeries(body, prefix string) (float64, error) {
+	var sum float64
+	for line := range strings.Lines(body) {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q: %w", line, err)
+		}
+		sum += v
+	}
+	return sum, nil
 }
