@@ -98,8 +98,10 @@ func (r *WitnessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 // check looks at each of the rig's polecats, acts on the live ones' findings
 // and records the summary and findings in the status.
 func (r *WitnessReconciler) check(ctx context.Context, w *gastownv1.Witness) error {
+	// Read from the cache without a copy of each polecat (a check runs at
+	// every burst of polecat events): restart changes a copy of its own.
 	polecats := &gastownv1.PolecatList{}
-	if err := r.List(ctx, polecats, client.InNamespace(w.Namespace), client.MatchingFields{polecatRigIndex: w.Spec.RigRef}); err != nil {
+	if err := r.List(ctx, polecats, client.InNamespace(w.Namespace), client.MatchingFields{polecatRigIndex: w.Spec.RigRef}, readOnly); err != nil {
 		return err
 	}
 	sort.Slice(polecats.Items, func(i, j int) bool { return polecats.Items[i].Name < polecats.Items[j].Name })
@@ -205,13 +207,14 @@ func (r *WitnessReconciler) lastOutput(ctx context.Context, pc *gastownv1.Poleca
 // retried through AlreadyRestarted.
 func (r *WitnessReconciler) restart(ctx context.Context, pc *gastownv1.Polecat, pod *corev1.Pod, f *witness.Finding, maxRestarts int32) error {
 	n := witness.Restarts(pc) + 1
-	base := pc.DeepCopy()
-	if pc.Annotations == nil {
-		pc.Annotations = map[string]string{}
+	// pc is the cache's: the count goes on a copy.
+	counted := pc.DeepCopy()
+	if counted.Annotations == nil {
+		counted.Annotations = map[string]string{}
 	}
-	pc.Annotations[witness.RestartsAnnotation] = strconv.Itoa(int(n))
-	pc.Annotations[witness.RestartedPodAnnotation] = string(pod.UID)
-	if err := r.Patch(ctx, pc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
+	counted.Annotations[witness.RestartsAnnotation] = strconv.Itoa(int(n))
+	counted.Annotations[witness.RestartedPodAnnotation] = string(pod.UID)
+	if err := r.Patch(ctx, counted, client.MergeFromWithOptions(pc, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
 		return fmt.Errorf("counting the restart: %w", err)
 	}
 	if err := r.deletePod(ctx, pod); err != nil {
