@@ -73,9 +73,8 @@ func (p *objectPatcher) Patch(ctx context.Context, obj client.Object) error {
 	if p.err != nil {
 		return p.err
 	}
-	if o, ok := obj.(patchedObject); ok {
-		o.SetObservedGeneration(obj.GetGeneration())
-	}
+	// A kind of the API: snapshot said so at the fetch.
+	obj.(patchedObject).SetObservedGeneration(obj.GetGeneration())
 	status, meta, err := snapshot(obj)
 	if err != nil {
 		return err

@@ -65,7 +65,11 @@ func countPhases(mgr ctrl.Manager, obj client.Object, counted func(client.Object
 		if !ok {
 			return
 		}
-		key := client.ObjectKeyFromObject(co).String()
+		// The informer's own key, as a deletion's below.
+		key, err := toolscache.MetaNamespaceKeyFunc(co)
+		if err != nil {
+			return
+		}
 		if c, ok := counted(co); ok {
 			counts.Set(key, c)
 		} else {
