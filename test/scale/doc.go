@@ -34,7 +34,8 @@
 // when the intake's beads are all there as prefix-<beads>-intake.pprof,
 // after the resync and the ready push as prefix-<beads>-resync.pprof and
 // -ready.pprof, and the runtime's memory statistics as prefix-<beads>.txt),
-// and BENCH_CPU_PROFILE=prefix its CPU profile of the intake's first 30 s,
+// and BENCH_CPU_PROFILE=prefix its CPU profile of the intake's first 30 s
+// (and kube-apiserver's, as prefix-<beads>-apiserver.pprof),
 // for go tool pprof. BENCH_TEXT_BYTES gives every bead a description of
 // that many bytes (27 by default; the beads of data/beads-real have about
 // 400 on average).

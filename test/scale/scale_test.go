@@ -194,14 +194,19 @@ func runScale(b *testing.B, manager string, n, ready int, description string, qu
 	before := ph.snapshot(ctx)
 	ph.mem.take()
 	began := time.Now()
-	// BENCH_CPU_PROFILE names a file prefix for the manager's CPU profile
-	// of the intake's first cpuProfileSeconds.
-	cpuProfile := make(chan error, 1)
+	// BENCH_CPU_PROFILE names a file prefix for the CPU profiles of the
+	// intake's first cpuProfileSeconds: the manager's, and kube-apiserver's,
+	// whose CPU is what a write costs.
+	cpuProfile := make(chan error, 2)
 	if prefix := os.Getenv("BENCH_CPU_PROFILE"); prefix != "" {
 		go func() {
 			cpuProfile <- saveProfile(env, fmt.Sprintf("profile?seconds=%d", cpuProfileSeconds), fmt.Sprintf("%s-%d.pprof", prefix, n))
 		}()
+		go func() {
+			cpuProfile <- saveAPIServerProfile(ctx, cs, fmt.Sprintf("%s-%d-apiserver.pprof", prefix, n))
+		}()
 	} else {
+		cpuProfile <- nil
 		cpuProfile <- nil
 	}
 	if _, err := env.ReconcileSource(ctx); err != nil {
@@ -217,8 +222,10 @@ func runScale(b *testing.B, manager string, n, ready int, description string, qu
 	r.intakeReconciles = subCounts(after.reconciles, before.reconciles)
 	r.mem = append(r.mem, ph.peakOf("intake"))
 	r.cpu = append(r.cpu, cpuOf("intake", before, after))
-	if err := <-cpuProfile; err != nil {
-		b.Fatal(err)
+	for range 2 {
+		if err := <-cpuProfile; err != nil {
+			b.Fatal(err)
+		}
 	}
 
 	// (2) One bead's title changes.
@@ -623,6 +630,18 @@ func envInts(name string, def []int) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// saveAPIServerProfile writes kube-apiserver's CPU profile of the next
+// cpuProfileSeconds to path, read with the admin configuration
+// (system:masters may read /debug/pprof).
+func saveAPIServerProfile(ctx context.Context, cs kubernetes.Interface, path string) error {
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+		Param("seconds", strconv.Itoa(cpuProfileSeconds)).Timeout(2 * cpuProfileSeconds * time.Second).DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver's CPU profile: %w", err)
+	}
+	return os.WriteFile(path, raw, 0o644)
 }
 
 // saveProfile writes one of the manager's profiles (/debug/pprof/<profile>
