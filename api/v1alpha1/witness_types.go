@@ -77,7 +77,8 @@ type WitnessStatus struct {
 	// +optional
 	Phase string `json:"phase,omitempty"`
 
-	// PolecatsSummary counts the rig's polecats by state.
+	// PolecatsSummary counts the rig's running and stuck polecats, for the
+	// printer columns.
 	// +optional
 	PolecatsSummary PolecatsSummary `json:"polecatsSummary,omitempty"`
 
@@ -86,16 +87,15 @@ type WitnessStatus struct {
 	Findings []WitnessFinding `json:"findings,omitempty"`
 }
 
-// PolecatsSummary counts polecats by state.
+// PolecatsSummary counts the polecats the Witness looks after. Only the
+// counts the printer columns show are kept: the Witness writes its status
+// when they change, and the other phases are `kubectl get polecats` (or
+// the gastown_polecats gauge) away.
 type PolecatsSummary struct {
-	// +optional
-	Total int32 `json:"total,omitempty"`
+	// Running polecats: their pods run.
 	// +optional
 	Running int32 `json:"running,omitempty"`
-	// +optional
-	Succeeded int32 `json:"succeeded,omitempty"`
-	// +optional
-	Failed int32 `json:"failed,omitempty"`
+	// Stuck polecats: running, with no output for stuckThreshold.
 	// +optional
 	Stuck int32 `json:"stuck,omitempty"`
 }

@@ -135,7 +135,7 @@ func seedRig(t *testing.T, ns string) {
 	witness.Name, witness.Namespace, witness.Spec.RigRef = ns, ns, ns
 	create(t, witness, func() {
 		witness.Status.Phase = gastownv1.WitnessPhaseActive
-		witness.Status.PolecatsSummary = gastownv1.PolecatsSummary{Total: 2, Running: 1, Succeeded: 1}
+		witness.Status.PolecatsSummary = gastownv1.PolecatsSummary{Running: 1}
 		conditions.MarkFalse(witness, meta.ReadyCondition, gastownv1.StuckReason, "polecat gt-api wrote nothing for 20m")
 	})
 

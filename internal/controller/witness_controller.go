@@ -265,16 +265,10 @@ func findingsByPolecat(findings []gastownv1.WitnessFinding) map[string]*gastownv
 	return m
 }
 
-// addToSummary adds a polecat to the summary by its phase.
+// addToSummary counts a polecat whose pod runs.
 func addToSummary(s *gastownv1.PolecatsSummary, pc *gastownv1.Polecat) {
-	s.Total++
-	switch pc.Status.Phase {
-	case gastownv1.PolecatPhaseWorking:
+	if pc.Status.Phase == gastownv1.PolecatPhaseWorking {
 		s.Running++
-	case gastownv1.PolecatPhaseSucceeded:
-		s.Succeeded++
-	case gastownv1.PolecatPhaseFailed:
-		s.Failed++
 	}
 }
 
