@@ -50,7 +50,6 @@ const (
 	NamespaceNotFoundReason = "NamespaceNotFound"
 	CrossNamespaceRefReason = "CrossNamespaceRefNotAllowed"
 	RigNotFoundReason       = "RigNotFound"
-	DigestMismatchReason    = "DigestMismatch"
 	InvalidBeadsReason      = "InvalidBeads"
 	SyncFailedReason        = "SyncFailed"
 	SecretNotFoundReason    = "SecretNotFound"

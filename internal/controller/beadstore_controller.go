@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -202,18 +201,12 @@ func (r *BeadStoreReconciler) fetchArtifact(ctx context.Context, obj *gastownv1.
 		fetch.WithMaxDownloadSize(maxArtifactSize),
 		fetch.WithUntar(tar.WithMaxUntarSize(maxUntarSize)),
 	)
+	// Every failure is retried with the controller's backoff, as Flux's
+	// kustomize-controller does, a digest mismatch included: the fetcher
+	// does not tell its errors apart but by their text.
 	if err := fetcher.FetchWithContext(ctx, artifact.URL, artifact.Digest, dir); err != nil {
 		os.RemoveAll(dir)
-		reason := meta.ArtifactFailedReason
-		if strings.Contains(err.Error(), "failed to verify archive") {
-			reason = gastownv1.DigestMismatchReason
-			err = fmt.Errorf("artifact of revision %s failed digest verification against %s; nothing was synced: %w",
-				artifact.Revision, artifact.Digest, err)
-			conditions.MarkFalse(obj, gastownv1.ArtifactFetchedCondition, reason, "%s", err)
-			// The artifact will not change its content: wait for a new one.
-			return "", reconcile.TerminalError(err)
-		}
-		conditions.MarkFalse(obj, gastownv1.ArtifactFetchedCondition, reason, "fetching revision %s: %s", artifact.Revision, err)
+		conditions.MarkFalse(obj, gastownv1.ArtifactFetchedCondition, meta.ArtifactFailedReason, "fetching revision %s: %s", artifact.Revision, err)
 		return "", err
 	}
 	conditions.MarkTrue(obj, gastownv1.ArtifactFetchedCondition, meta.SucceededReason, "fetched revision %s", artifact.Revision)

@@ -292,8 +292,10 @@ func TestBeadStoreRefusesAnArtifactWithAWrongDigest(t *testing.T) {
 
 	g.Eventually(func(g Gomega) {
 		store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
-		g.Expect(conditions.GetReason(store, gastownv1.ArtifactFetchedCondition)).To(Equal(gastownv1.DigestMismatchReason))
-		g.Expect(conditions.GetMessage(store, meta.ReadyCondition)).To(ContainSubstring("failed digest verification"))
+		g.Expect(conditions.GetReason(store, gastownv1.ArtifactFetchedCondition)).To(Equal(meta.ArtifactFailedReason))
+		g.Expect(conditions.GetMessage(store, meta.ReadyCondition)).To(And(
+			ContainSubstring("fetching revision "+rev),
+			ContainSubstring("computed digest doesn't match provided 'sha256:"+strings.Repeat("0", 64)+"'")))
 		g.Expect(store.Status.LastAppliedRevision).To(BeEmpty())
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Consistently(func(g Gomega) {
