@@ -176,14 +176,39 @@ func (m *GitMerger) push(ctx context.Context, repo *gogit.Repository, commit plu
 	}
 	spec := config.RefSpec(fmt.Sprintf("%s:%s", mergeRef, plumbing.NewBranchReferenceName(target)))
 	err := repo.PushContext(ctx, &gogit.PushOptions{Auth: m.auth, RefSpecs: []config.RefSpec{spec}})
-	switch {
-	case err == nil, errors.Is(err, gogit.NoErrAlreadyUpToDate):
+	if err == nil || errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 		return nil
-	case strings.Contains(err.Error(), "non-fast-forward"):
-		return fmt.Errorf("push %s: %w", target, ErrTargetMoved)
-	default:
-		return fmt.Errorf("push %s: %w", target, err)
 	}
+	// go-git's refusal of a push that is not a fast-forward has no error
+	// type: ask the remote whether the target moved since the fetch.
+	if moved, lerr := m.targetMoved(ctx, repo, target); lerr == nil && moved {
+		return fmt.Errorf("push %s: %w", target, ErrTargetMoved)
+	}
+	return fmt.Errorf("push %s: %w", target, err)
+}
+
+// targetMoved says whether the remote's target branch is no longer at the
+// commit the fetch saw. A target that is gone has not moved.
+func (m *GitMerger) targetMoved(ctx context.Context, repo *gogit.Repository, target string) (bool, error) {
+	fetched, err := repo.Reference(plumbing.NewRemoteReferenceName(gogit.DefaultRemoteName, target), true)
+	if err != nil {
+		return false, err
+	}
+	remote, err := repo.Remote(gogit.DefaultRemoteName)
+	if err != nil {
+		return false, err
+	}
+	refs, err := remote.ListContext(ctx, &gogit.ListOptions{Auth: m.auth})
+	if err != nil {
+		return false, err
+	}
+	name := plumbing.NewBranchReferenceName(target)
+	for _, ref := range refs {
+		if ref.Name() == name {
+			return ref.Hash() != fetched.Hash(), nil
+		}
+	}
+	return false, nil
 }
 
 // wrap names the operation and keeps a password in the URL out of the
