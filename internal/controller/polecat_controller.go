@@ -334,8 +334,8 @@ func mapPod(pc *gastownv1.Polecat, pod *corev1.Pod) {
 		pc.Status.Phase = gastownv1.PolecatPhaseWorking
 		conditions.MarkTrue(pc, gastownv1.PodReadyCondition, gastownv1.PodRunningReason, "pod %s is running", pod.Name)
 	case corev1.PodSucceeded, corev1.PodFailed:
-		res, finished := podResult(pod)
-		finish(pc, res, finished)
+		res, reason, finished := podResult(pod)
+		finish(pc, res, reason, finished)
 	}
 }
 
@@ -377,12 +377,15 @@ func sidecar(pod *corev1.Pod, name string) bool {
 }
 
 // podResult reads a finished pod's result: the runner's termination message
-// of the container that ended it, else what its exit tells.
-func podResult(pod *corev1.Pod) (*gastownv1.PolecatResult, time.Time) {
+// of the container that ended it, else what its exit tells. The reason is
+// the failure's when the pod tells more than the result (its deadline),
+// else empty.
+func podResult(pod *corev1.Pod) (*gastownv1.PolecatResult, string, time.Time) {
 	finished := time.Now()
 	if pod.Status.Reason == "DeadlineExceeded" {
-		return &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError,
-			Message: fmt.Sprintf("%s: the pod ran longer than activeDeadlineSeconds (%ds)", gastownv1.DeadlineExceededReason, ptrOr(pod.Spec.ActiveDeadlineSeconds, 0))}, finished
+		res := &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError,
+			Message: fmt.Sprintf("%s: the pod ran longer than activeDeadlineSeconds (%ds)", gastownv1.DeadlineExceededReason, ptrOr(pod.Spec.ActiveDeadlineSeconds, 0))}
+		return res, gastownv1.DeadlineExceededReason, finished
 	}
 	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
 	var last *gastownv1.PolecatResult
@@ -418,7 +421,7 @@ func podResult(pod *corev1.Pod) (*gastownv1.PolecatResult, time.Time) {
 	if finished.IsZero() {
 		finished = time.Now()
 	}
-	return last, finished
+	return last, "", finished
 }
 
 // redactedResult is res with its free text (message, summary) redacted:
@@ -434,8 +437,9 @@ func redactedResult(res *gastownv1.PolecatResult) *gastownv1.PolecatResult {
 	return out
 }
 
-// finish records how a run ended.
-func finish(pc *gastownv1.Polecat, res *gastownv1.PolecatResult, at time.Time) {
+// finish records how a run ended. reason is the failure's condition reason,
+// or empty for the one its outcome gives.
+func finish(pc *gastownv1.Polecat, res *gastownv1.PolecatResult, reason string, at time.Time) {
 	res = redactedResult(res)
 	pc.Status.Result = res
 	done := metav1.NewTime(at)
@@ -449,8 +453,11 @@ func finish(pc *gastownv1.Polecat, res *gastownv1.PolecatResult, at time.Time) {
 		conditions.MarkTrue(pc, gastownv1.PodReadyCondition, meta.SucceededReason, "pushed %s to %s", short(res.Commit), res.Branch)
 		return
 	}
+	if reason == "" {
+		reason = failureReason(res)
+	}
 	pc.Status.Phase = gastownv1.PolecatPhaseFailed
-	conditions.MarkFalse(pc, gastownv1.PodReadyCondition, failureReason(res), "%s", failureMessage(res))
+	conditions.MarkFalse(pc, gastownv1.PodReadyCondition, reason, "%s", failureMessage(res))
 }
 
 func failureReason(res *gastownv1.PolecatResult) string {
@@ -461,9 +468,6 @@ func failureReason(res *gastownv1.PolecatResult) string {
 		return gastownv1.AgentFailedReason
 	case gastownv1.OutcomeGitFailed:
 		return gastownv1.GitFailedReason
-	}
-	if strings.HasPrefix(res.Message, gastownv1.DeadlineExceededReason) {
-		return gastownv1.DeadlineExceededReason
 	}
 	return gastownv1.PodFailedReason
 }
@@ -593,7 +597,7 @@ func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat,
 	run, ok := r.supervisor.Get(key)
 	if !ok {
 		if pc.Status.StartedAt != nil && r.supervisor.Lost(pc.Status.StartedAt.Time) {
-			finish(pc, &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: polecat.ErrLost.Error()}, time.Now())
+			finish(pc, &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: polecat.ErrLost.Error()}, "", time.Now())
 			return ctrl.Result{}, nil
 		}
 		var err error
@@ -611,7 +615,7 @@ func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat,
 	// The run is forgotten (and its directory removed) once the status
 	// shows the polecat finished, in expire: until then a reconcile may
 	// still read the old phase from the cache and must find the run.
-	finish(pc, res, at)
+	finish(pc, res, "", at)
 	return ctrl.Result{}, nil
 }
 
