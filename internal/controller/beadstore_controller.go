@@ -60,7 +60,7 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	ctx = withReconcileStart(ctx)
 	obj := &gastownv1.BeadStore{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreGone(err, obj, req)
 	}
 	patcher := newObjectPatcher(obj, r.Client)
 	before := readyOf(obj)

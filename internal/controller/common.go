@@ -11,6 +11,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -117,19 +118,14 @@ func recordMetrics(ctx context.Context, obj statusObject) {
 		}
 		return
 	}
-	types := []string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}
 	if !obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, gastownv1.GastownFinalizer) {
-		for _, t := range types {
-			rec.DeleteCondition(ref, t)
-		}
-		rec.DeleteSuspend(ref)
-		rec.DeleteDuration(ref)
+		deleteMetrics(ref)
 		return
 	}
 	if start, ok := ctx.Value(reconcileStartKey{}).(time.Time); ok {
 		rec.RecordDuration(ref, start)
 	}
-	for _, t := range types {
+	for _, t := range conditionTypes {
 		c := conditions.Get(obj, t)
 		if c == nil {
 			c = conditions.UnknownCondition(t, "", "")
@@ -139,6 +135,33 @@ func recordMetrics(ctx context.Context, obj statusObject) {
 	if suspend, ok := suspendOf(obj); ok {
 		rec.RecordSuspend(ref, suspend)
 	}
+}
+
+// conditionTypes are the conditions gotk_reconcile_condition reports.
+var conditionTypes = []string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}
+
+// deleteMetrics deletes the series of an object that is gone.
+func deleteMetrics(ref corev1.ObjectReference) {
+	for _, t := range conditionTypes {
+		gsmetrics.Reconcile.DeleteCondition(ref, t)
+	}
+	gsmetrics.Reconcile.DeleteSuspend(ref)
+	gsmetrics.Reconcile.DeleteDuration(ref)
+}
+
+// ignoreGone is client.IgnoreNotFound for the fetch that starts a
+// reconcile. The kinds without a finalizer learn of their deletion only
+// from that NotFound, so an object gone has its series deleted there.
+func ignoreGone(err error, obj statusObject, req ctrl.Request) error {
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	gvk, gerr := apiutil.GVKForObject(obj, scheme.Scheme)
+	if gerr != nil {
+		return nil
+	}
+	deleteMetrics(corev1.ObjectReference{Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Namespace: req.Namespace, Name: req.Name})
+	return nil
 }
 
 // suspendOf is spec.suspend of the kinds that have one.

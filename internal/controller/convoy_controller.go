@@ -37,7 +37,7 @@ func (r *ConvoyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	ctx = withReconcileStart(ctx)
 	convoy := &gastownv1.Convoy{}
 	if err := r.Get(ctx, req.NamespacedName, convoy); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreGone(err, convoy, req)
 	}
 	patcher := newObjectPatcher(convoy, r.Client)
 	phaseBefore := convoy.Status.Phase

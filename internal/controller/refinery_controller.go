@@ -110,7 +110,7 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			delete(r.providers, req.NamespacedName)
 			r.mu.Unlock()
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreGone(err, ref, req)
 	}
 	patcher := newObjectPatcher(ref, r.Client)
 	before := readyOf(ref)

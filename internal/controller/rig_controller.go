@@ -63,7 +63,7 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	ctx = withReconcileStart(ctx)
 	rig := &gastownv1.Rig{}
 	if err := r.Get(ctx, req.NamespacedName, rig); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreGone(err, rig, req)
 	}
 	patcher := newObjectPatcher(rig, r.Client)
 	before := readyOf(rig)

@@ -67,7 +67,7 @@ func (r *WitnessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	ctx = withReconcileStart(ctx)
 	w := &gastownv1.Witness{}
 	if err := r.Get(ctx, req.NamespacedName, w); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreGone(err, w, req)
 	}
 	patcher := newObjectPatcher(w, r.Client)
 	before := readyOf(w)

@@ -340,3 +340,25 @@ func witnessChecks(g Gomega, ns string) uint64 {
 	}
 	return n
 }
+
+// A Witness has no finalizer: its reconcile learns of its deletion from
+// the NotFound of its fetch, and deletes its series there.
+func TestADeletedWitnessHasItsSeriesDeleted(t *testing.T) {
+	g := NewWithT(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(gsmetrics.Reconcile.Collectors()...)
+	ns := env.Namespace(t)
+	newWitness(t, ns, nil)
+	ofWitness := map[string]string{"kind": gastownv1.WitnessKind, "namespace": ns, "name": "witness"}
+	count := func(g Gomega) []int {
+		var n []int
+		for _, family := range []string{"gotk_reconcile_condition", "gotk_suspend_status", "gotk_reconcile_duration_seconds"} {
+			n = append(n, len(controller.Series(g, reg, family, ofWitness)))
+		}
+		return n
+	}
+	g.Eventually(count, 20*time.Second, 200*time.Millisecond).Should(Equal([]int{9, 1, 1}), "3 conditions × 3 statuses, suspend, duration")
+
+	g.Expect(k8s.Delete(context.Background(), &gastownv1.Witness{ObjectMeta: metav1.ObjectMeta{Name: "witness", Namespace: ns}})).To(Succeed())
+	g.Eventually(count, 20*time.Second, 200*time.Millisecond).Should(Equal([]int{0, 0, 0}))
+}
