@@ -193,3 +193,38 @@ func TestRestartMidDispatchCreatesNoTwin(t *testing.T) {
 	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(get(g, ns, "gt-1", &gastownv1.Polecat{}).UID).To(Equal(orphan.UID), "adopted, not recreated")
 }
+
+// The Rig counts a rig's polecats from its cache, and asks the API server
+// only when the cache misses a polecat this manager created: maxPolecats
+// holds either way, and a cache that shows them all costs no LIST.
+func TestDispatchListsTheAPIServerOnlyWhenTheCacheMissesItsPolecats(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	r := dispatchRig(t, ns, 1, 2)
+	handBead(t, ns, r.Name, "gt-1", 2)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-1"}))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// The cache has not seen gt-1 yet: a ready gt-2 seems to have a slot,
+	// and the API server says it has not.
+	gt1 := client.ObjectKey{Namespace: ns, Name: "gt-1"}
+	rigCache.hide(gt1, true)
+	handBead(t, ns, r.Name, "gt-2", 2)
+	g.Eventually(func(g Gomega) {
+		g.Expect(rigLists.of(ns)).To(BeNumerically(">=", 1), "the pass that would create gt-2 asks the API server")
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-1"}), "maxPolecats 1 holds")
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// The cache catches up, and gt-1 finishes: gt-2 takes the slot on the
+	// cache's count alone.
+	rigCache.hide(gt1, false)
+	lists := rigLists.of(ns)
+	podFinished(t, ns, "polecat-gt-1", 0, pushed("gt-1"), nil)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-1", "gt-2"}))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(rigLists.of(ns)).To(Equal(lists), "no LIST once the cache shows every polecat made")
+}

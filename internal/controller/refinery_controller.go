@@ -49,8 +49,11 @@ type RefineryReconciler struct {
 	EventRecorder kuberecorder.EventRecorder
 	// APIReader reads what the cache does not have, or may not have yet:
 	// a bead's text for its pull request's body, and the rig's polecats
-	// before a follow-up polecat is created, so that maxPolecats holds.
+	// before a follow-up polecat is created when the cache does not show
+	// all those Created holds, so that maxPolecats holds.
 	APIReader client.Reader
+	// Created is the polecats this manager created, shared with the Rig.
+	Created *CreatedPolecats
 	// GitHubRetry tunes the provider's retries of server errors.
 	GitHubRetry refinery.RetryOptions
 	// Wake, when set, is where the webhook receiver (--webhook-addr) asks

@@ -463,15 +463,23 @@ func (r *RefineryReconciler) setPR(ctx context.Context, mr *gastownv1.MergeReque
 }
 
 // hasSlot says whether the rig's limits leave room for one more polecat of
-// the bead, counting the rig's polecats as the API server has them (as the
-// Rig does before it creates one).
+// the bead, counting the rig's polecats from the cache when it shows all
+// those this manager created, else as the API server has them (as the Rig
+// does before it creates one).
 func (r *RefineryReconciler) hasSlot(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead) (bool, error) {
 	ns := rig.WorkersNamespace()
 	polecats := &gastownv1.PolecatList{}
-	if err := r.APIReader.List(ctx, polecats, client.InNamespace(ns)); err != nil {
+	if err := r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}, readOnly); err != nil {
 		return false, err
 	}
-	polecats.Items = slices.DeleteFunc(polecats.Items, func(pc gastownv1.Polecat) bool { return pc.Spec.Rig != rig.Name })
+	if !r.Created.Shown(rig.Name, polecats.Items) {
+		polecats = &gastownv1.PolecatList{}
+		if err := r.APIReader.List(ctx, polecats, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		polecats.Items = slices.DeleteFunc(polecats.Items, func(pc gastownv1.Polecat) bool { return pc.Spec.Rig != rig.Name })
+		r.Created.Confirmed(rig.Name, polecats.Items)
+	}
 	convoys := &gastownv1.ConvoyList{}
 	if err := r.List(ctx, convoys, client.InNamespace(ns), client.MatchingFields{convoyRigIndex: rig.Name}, readOnly); err != nil {
 		return false, err
@@ -516,6 +524,7 @@ func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, b
 	if err := r.Create(ctx, pc); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating polecat %s: %w", name, err)
 	}
+	r.Created.Add(rig.Name, name)
 	r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "FollowUp", "%s polecat %s started on %s", purpose, name, branch)
 	return nil
 }

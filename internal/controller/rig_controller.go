@@ -38,10 +38,12 @@ import (
 type RigReconciler struct {
 	client.Client
 	// APIReader confirms, uncached, the polecats of a rig about to get new
-	// ones: the cache may not show yet those the last reconcile created, and
-	// the rig's maxPolecats must hold. Decisions that create nothing use the
-	// cache alone.
-	APIReader     client.Reader
+	// ones when the cache does not show yet all those Created holds: the
+	// rig's maxPolecats must hold. Other decisions use the cache alone.
+	APIReader client.Reader
+	// Created is the polecats this manager created, shared with the
+	// Refinery; nil trusts no cache and confirms every creating pass.
+	Created       *CreatedPolecats
 	EventRecorder kuberecorder.EventRecorder
 	// NoCrossNamespaceRefs refuses sources outside the workers namespace.
 	NoCrossNamespaceRefs bool
@@ -268,14 +270,15 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 		limits.WorkTypes = stores.Items[0].DispatchedTypes()
 	}
 	plan := dispatch.Decide(limits, beads.Items, polecats.Items, mergeRequests.Items, convoys.Items, time.Now())
-	if len(plan.Create) > 0 {
-		// Decide again on what the API server holds before creating:
-		// deterministic names already rule out a twin, this keeps the
-		// limits.
+	if len(plan.Create) > 0 && !r.Created.Shown(rig.Name, polecats.Items) {
+		// The cache misses a polecat this manager created: decide again on
+		// what the API server holds before creating. Deterministic names
+		// already rule out a twin; this keeps the limits.
 		live, err := r.rigPolecats(ctx, rig)
 		if err != nil {
 			return dispatch.Plan{}, err
 		}
+		r.Created.Confirmed(rig.Name, live)
 		plan = dispatch.Decide(limits, beads.Items, live, mergeRequests.Items, convoys.Items, time.Now())
 	}
 
@@ -381,6 +384,7 @@ func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, b
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return false, fmt.Errorf("creating polecat %s for bead %s: %w", d.Polecat, bead.Name, err)
 	}
+	r.Created.Add(rig.Name, d.Polecat)
 	return err == nil, nil
 }
 

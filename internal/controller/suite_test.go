@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -54,6 +55,10 @@ var (
 	storeReads  *countingReader
 	// polecatReads is the Polecat reconciler's reader of the API server.
 	polecatReads *editingReader
+	// rigCache is the Rig reconciler's client, rigLists its reader of the
+	// API server.
+	rigCache *laggingCache
+	rigLists *listCounter
 	// runnerPath is the gastown-polecat binary local polecats run.
 	runnerPath string
 	// webhooks serves the Refinery's webhook receiver.
@@ -114,12 +119,15 @@ func startManager(e *testenv.Env) (func(), error) {
 	storeWrites = &countingClient{Client: k8s, writes: map[string][]string{}}
 	storeReads = &countingReader{Reader: mgr.GetAPIReader(), gets: map[string][]string{}}
 	polecatReads = &editingReader{Reader: mgr.GetAPIReader(), edits: map[client.ObjectKey]func(client.Object){}}
+	rigCache = &laggingCache{Client: k8s, hidden: map[client.ObjectKey]bool{}}
+	rigLists = &listCounter{Reader: mgr.GetAPIReader(), lists: map[string]int{}}
+	created := controller.NewCreatedPolecats()
 	// Each reconciler's client logs the statuses it writes.
 	as := func(reconciler string, c client.Client) client.Client { return statusLoggingClient{c, reconciler} }
 	opts := ctrlcontroller.Options{MaxConcurrentReconciles: 2}
 	for _, setup := range []func() error{
 		func() error {
-			return (&controller.RigReconciler{Client: as("Rig", k8s), APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
+			return (&controller.RigReconciler{Client: as("Rig", rigCache), APIReader: rigLists, Created: created, EventRecorder: recorder,
 				RetryBackoff: testRetryBackoff, MaxRetryBackoff: testMaxBackoff}).SetupWithManager(mgr, opts)
 		},
 		func() error {
@@ -140,7 +148,7 @@ func startManager(e *testenv.Env) (func(), error) {
 		},
 		func() error {
 			wake := make(chan event.GenericEvent, 64)
-			r := &controller.RefineryReconciler{Client: as("Refinery", k8s), APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
+			r := &controller.RefineryReconciler{Client: as("Refinery", k8s), APIReader: mgr.GetAPIReader(), Created: created, EventRecorder: recorder,
 				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
 				Wake:        wake,
 			}
@@ -287,6 +295,56 @@ func (c *countingReader) take(ns string) []string {
 	out := c.gets[ns]
 	delete(c.gets, ns)
 	return out
+}
+
+// laggingCache is the Rig reconciler's cache, which a test can make miss
+// polecats, as a cache that has not seen them yet.
+type laggingCache struct {
+	client.Client
+	mu     sync.Mutex
+	hidden map[client.ObjectKey]bool
+}
+
+func (c *laggingCache) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := c.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if pl, ok := list.(*gastownv1.PolecatList); ok {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		pl.Items = slices.DeleteFunc(pl.Items, func(pc gastownv1.Polecat) bool { return c.hidden[client.ObjectKeyFromObject(&pc)] })
+	}
+	return nil
+}
+
+// hide makes the cache miss the polecat key, or show it again.
+func (c *laggingCache) hide(key client.ObjectKey, hidden bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hidden[key] = hidden
+}
+
+// listCounter counts the LISTs of polecats read through it, by namespace.
+type listCounter struct {
+	client.Reader
+	mu    sync.Mutex
+	lists map[string]int
+}
+
+func (c *listCounter) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if _, ok := list.(*gastownv1.PolecatList); ok {
+		o := (&client.ListOptions{}).ApplyOptions(opts)
+		c.mu.Lock()
+		c.lists[o.Namespace]++
+		c.mu.Unlock()
+	}
+	return c.Reader.List(ctx, list, opts...)
+}
+
+func (c *listCounter) of(ns string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lists[ns]
 }
 
 // editingReader changes the objects it reads as edit says: as if they were

@@ -284,12 +284,13 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 		RateLimiter:             runtimectrl.GetRateLimiter(o.RateLimiter),
 	}
 	c := mgr.GetClient()
+	created := controller.NewCreatedPolecats()
 	for _, ctl := range []struct {
 		name  string
 		setup func() error
 	}{
 		{"Rig", func() error {
-			return (&controller.RigReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: controller.NewRigEventRecorder(recorder),
+			return (&controller.RigReconciler{Client: c, APIReader: mgr.GetAPIReader(), Created: created, EventRecorder: controller.NewRigEventRecorder(recorder),
 				NoCrossNamespaceRefs: o.ACL.NoCrossNamespaceRefs, RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
 			}).SetupWithManager(mgr, opts)
 		}},
@@ -312,7 +313,7 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 			}).SetupWithManager(mgr, opts)
 		}},
 		{"Refinery", func() error {
-			r := &controller.RefineryReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder}
+			r := &controller.RefineryReconciler{Client: c, APIReader: mgr.GetAPIReader(), Created: created, EventRecorder: recorder}
 			if o.WebhookAddr != "" {
 				r.Wake = make(chan event.GenericEvent, 256)
 				if err := mgr.Add(webhookServer(o.WebhookAddr, &controller.RefineryWebhookReceiver{Client: c, Wake: r.Wake, Observe: r.Observe})); err != nil {
