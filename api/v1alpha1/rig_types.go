@@ -337,10 +337,6 @@ type RigStatus struct {
 	// +optional
 	ReadyBeads int32 `json:"readyBeads,omitempty"`
 
-	// ActiveConvoys is how many of the rig's convoys have not landed.
-	// +optional
-	ActiveConvoys int32 `json:"activeConvoys,omitempty"`
-
 	// LastDispatchTime is when the rig last created a polecat.
 	// +optional
 	LastDispatchTime *metav1.Time `json:"lastDispatchTime,omitempty"`

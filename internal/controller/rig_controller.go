@@ -316,7 +316,6 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 	}
 	rig.Status.PolecatCount = int32(plan.Running + created)
 	rig.Status.ReadyBeads = int32(plan.Ready - created)
-	rig.Status.ActiveConvoys = activeConvoys(convoys.Items)
 	return plan, nil
 }
 
@@ -394,16 +393,6 @@ func listOf(names []string, max int) string {
 		return strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
-}
-
-func activeConvoys(convoys []gastownv1.Convoy) int32 {
-	var n int32
-	for _, c := range convoys {
-		if c.Status.Phase != gastownv1.ConvoyPhaseLanded {
-			n++
-		}
-	}
-	return n
 }
 
 // SetupWithManager registers the reconciler with its watches.
