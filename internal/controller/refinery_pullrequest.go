@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -463,28 +462,19 @@ func (r *RefineryReconciler) setPR(ctx context.Context, mr *gastownv1.MergeReque
 }
 
 // hasSlot says whether the rig's limits leave room for one more polecat of
-// the bead, counting the rig's polecats from the cache when it shows all
-// those this manager created, else as the API server has them (as the Rig
-// does before it creates one).
+// the bead, with the rig's creates held (Created.Lock), counting its
+// polecats as the Rig does before it creates one.
 func (r *RefineryReconciler) hasSlot(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead) (bool, error) {
 	ns := rig.WorkersNamespace()
-	polecats := &gastownv1.PolecatList{}
-	if err := r.List(ctx, polecats, client.InNamespace(ns), client.MatchingFields{polecatRigIndex: rig.Name}, readOnly); err != nil {
+	polecats, err := r.Created.Live(ctx, r.Client, r.APIReader, rig.Name, ns)
+	if err != nil {
 		return false, err
-	}
-	if !r.Created.Shown(rig.Name, polecats.Items) {
-		polecats = &gastownv1.PolecatList{}
-		if err := r.APIReader.List(ctx, polecats, client.InNamespace(ns)); err != nil {
-			return false, err
-		}
-		polecats.Items = slices.DeleteFunc(polecats.Items, func(pc gastownv1.Polecat) bool { return pc.Spec.Rig != rig.Name })
-		r.Created.Confirmed(rig.Name, polecats.Items)
 	}
 	convoys := &gastownv1.ConvoyList{}
 	if err := r.List(ctx, convoys, client.InNamespace(ns), client.MatchingFields{convoyRigIndex: rig.Name}, readOnly); err != nil {
 		return false, err
 	}
-	return dispatch.HasSlot(dispatch.Rig{MaxPolecats: rig.MaxPolecats()}, bead.BeadID(), polecats.Items, convoys.Items), nil
+	return dispatch.HasSlot(dispatch.Rig{MaxPolecats: rig.MaxPolecats()}, bead.BeadID(), polecats, convoys.Items), nil
 }
 
 // errNoSlot: the rig's maxPolecats, or a convoy's parallelism, leaves no
@@ -499,6 +489,7 @@ func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, b
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
+	defer r.Created.Lock(rig.Name)()
 	ok, err := r.hasSlot(ctx, rig, bead)
 	if err != nil {
 		return err

@@ -37,12 +37,13 @@ import (
 // Refinery when absent, and dispatches its ready beads to polecats.
 type RigReconciler struct {
 	client.Client
-	// APIReader confirms, uncached, the polecats of a rig about to get new
-	// ones when the cache does not show yet all those Created holds: the
-	// rig's maxPolecats must hold. Other decisions use the cache alone.
+	// APIReader counts, uncached, the polecats of a rig about to get new
+	// ones when Created says the cache may miss some: the rig's
+	// maxPolecats must hold. Other decisions use the cache alone.
 	APIReader client.Reader
 	// Created is the polecats this manager created, shared with the
-	// Refinery; nil trusts no cache and confirms every creating pass.
+	// Refinery; nil trusts no cache and counts every creating pass from
+	// the API server.
 	Created       *CreatedPolecats
 	EventRecorder kuberecorder.EventRecorder
 	// NoCrossNamespaceRefs refuses sources outside the workers namespace.
@@ -65,6 +66,9 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	ctx = withReconcileStart(ctx)
 	rig := &gastownv1.Rig{}
 	if err := r.Get(ctx, req.NamespacedName, rig); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Created.Forget(req.Name)
+		}
 		return ctrl.Result{}, ignoreGone(err, rig, req)
 	}
 	patcher := newObjectPatcher(rig, r.Client)
@@ -270,15 +274,17 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 		limits.WorkTypes = stores.Items[0].DispatchedTypes()
 	}
 	plan := dispatch.Decide(limits, beads.Items, polecats.Items, mergeRequests.Items, convoys.Items, time.Now())
-	if len(plan.Create) > 0 && !r.Created.Shown(rig.Name, polecats.Items) {
-		// The cache misses a polecat this manager created: decide again on
-		// what the API server holds before creating. Deterministic names
-		// already rule out a twin; this keeps the limits.
-		live, err := r.rigPolecats(ctx, rig)
+	if len(plan.Create) > 0 {
+		// Count again, and create, with the rig's creates held: from the
+		// cache when it shows every polecat this manager made, else from
+		// the API server. Deterministic names already rule out a twin;
+		// this keeps the limits.
+		unlock := r.Created.Lock(rig.Name)
+		defer unlock()
+		live, err := r.Created.Live(ctx, r.Client, r.APIReader, rig.Name, ns)
 		if err != nil {
 			return dispatch.Plan{}, err
 		}
-		r.Created.Confirmed(rig.Name, live)
 		plan = dispatch.Decide(limits, beads.Items, live, mergeRequests.Items, convoys.Items, time.Now())
 	}
 
@@ -328,21 +334,6 @@ func (r *RigReconciler) limits(rig *gastownv1.Rig) dispatch.Rig {
 		MaxBackoff:   r.MaxRetryBackoff,
 		Policy:       &policy,
 	}
-}
-
-// rigPolecats lists the rig's polecats from the API server.
-func (r *RigReconciler) rigPolecats(ctx context.Context, rig *gastownv1.Rig) ([]gastownv1.Polecat, error) {
-	all := &gastownv1.PolecatList{}
-	if err := r.APIReader.List(ctx, all, client.InNamespace(rig.WorkersNamespace())); err != nil {
-		return nil, err
-	}
-	var out []gastownv1.Polecat
-	for _, pc := range all.Items {
-		if pc.Spec.Rig == rig.Name {
-			out = append(out, pc)
-		}
-	}
-	return out, nil
 }
 
 // createPolecat creates the decided polecat, owned by its bead; its
