@@ -2,6 +2,9 @@ package controller_test
 
 import (
 	"context"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -284,23 +287,37 @@ func TestBeadStoreSyncsABeadsText(t *testing.T) {
 	}
 }
 
-func TestBeadStoreRefusesAnArtifactWithAWrongDigest(t *testing.T) {
+// A download that does not match the artifact's digest syncs nothing, and
+// is retried with the backoff, as Flux's controllers retry a fetch: once
+// the download matches, the same artifact syncs.
+func TestBeadStoreRefusesAnArtifactWithAWrongDigestAndRetriesIt(t *testing.T) {
 	g := NewWithT(t)
 	f := newStoreFixture(t)
-	url, _, rev := publish(t, map[string]string{".gastown/a.yaml": beadA})
-	setArtifact(t, f.ns, "app", url, "sha256:"+strings.Repeat("0", 64), rev)
+	want, digest, rev := publish(t, map[string]string{".gastown/a.yaml": beadA})
+	served, _, _ := publish(t, map[string]string{".gastown/b.yaml": beadB})
+	setArtifact(t, f.ns, "app", served, digest, rev)
 
 	g.Eventually(func(g Gomega) {
 		store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
 		g.Expect(conditions.GetReason(store, gastownv1.ArtifactFetchedCondition)).To(Equal(meta.ArtifactFailedReason))
 		g.Expect(conditions.GetMessage(store, meta.ReadyCondition)).To(And(
 			ContainSubstring("fetching revision "+rev),
-			ContainSubstring("computed digest doesn't match provided 'sha256:"+strings.Repeat("0", 64)+"'")))
+			ContainSubstring("computed digest doesn't match provided '"+digest+"'")))
 		g.Expect(store.Status.LastAppliedRevision).To(BeEmpty())
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Consistently(func(g Gomega) {
 		g.Expect(beadNames(g, f.ns)).To(BeEmpty())
 	}, 2*time.Second, 200*time.Millisecond).Should(Succeed(), "nothing is synced")
+
+	// The URL now serves the artifact the digest is of; the GitRepository
+	// is unchanged.
+	b, err := os.ReadFile(filepath.Join(artifacts.Root(), path.Base(want)))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(os.WriteFile(filepath.Join(artifacts.Root(), path.Base(served)), b, 0o644)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev)
+		g.Expect(beadNames(g, f.ns)).To(Equal([]string{"gt-a"}))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 }
 
 // storeView is what a BeadStore reconciler that a test runs itself reads:
