@@ -256,6 +256,11 @@ type BeadStatus struct {
 	// +optional
 	Phase BeadPhase `json:"phase,omitempty"`
 
+	// ReadySince is when the bead became Ready, while it is: the start of
+	// gastown_dispatch_latency_seconds for the polecat made for it.
+	// +optional
+	ReadySince *metav1.Time `json:"readySince,omitempty"`
+
 	// Dispatch sums up the bead's dispatched polecats.
 	// +optional
 	Dispatch *DispatchStatus `json:"dispatch,omitempty"`

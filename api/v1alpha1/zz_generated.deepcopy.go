@@ -251,6 +251,10 @@ func (in *BeadStatus) DeepCopyInto(out *BeadStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.ReadySince != nil {
+		in, out := &in.ReadySince, &out.ReadySince
+		*out = (*in).DeepCopy()
+	}
 	if in.Dispatch != nil {
 		in, out := &in.Dispatch, &out.Dispatch
 		*out = new(DispatchStatus)

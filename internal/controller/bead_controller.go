@@ -105,6 +105,13 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		st.Phase, st.Reason, st.Message = gastownv1.BeadPhaseOpen, gastownv1.RigNotFoundReason,
 			fmt.Sprintf("rig %q not found: no rig dispatches this bead", bead.Spec.RigRef)
 	}
+	switch {
+	case st.Phase != gastownv1.BeadPhaseReady:
+		bead.Status.ReadySince = nil
+	case bead.Status.Phase != gastownv1.BeadPhaseReady || bead.Status.ReadySince == nil:
+		now := metav1.Now()
+		bead.Status.ReadySince = &now
+	}
 	bead.Status.Phase = st.Phase
 	bead.Status.Dispatch, bead.Status.PullRequest = st.Dispatch, st.PullRequest
 	setBeadConditions(bead, st)

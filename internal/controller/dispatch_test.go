@@ -230,3 +230,28 @@ func TestDispatchListsTheAPIServerOnlyWhenTheCacheMissesItsPolecats(t *testing.T
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(rigLists.of(ns)).To(Equal(lists), "no LIST once the cache shows every polecat made")
 }
+
+// A Ready bead records since when; the polecat the Rig makes for it
+// carries that time, where its dispatch latency starts.
+func TestAPolecatCarriesWhenItsBeadBecameReady(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	r := dispatchRig(t, ns, 1, 2, func(r *gastownv1.Rig) { r.Spec.Suspend = true })
+	handBead(t, ns, r.Name, "gt-1", 2)
+	var since *metav1.Time
+	g.Eventually(func(g Gomega) {
+		b := get(g, ns, "gt-1", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseReady))
+		g.Expect(b.Status.ReadySince).NotTo(BeNil())
+		since = b.Status.ReadySince
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	update(t, "", r.Name, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = false })
+	g.Eventually(func(g Gomega) {
+		pc := get(g, ns, "gt-1", &gastownv1.Polecat{})
+		g.Expect(pc.Annotations).To(HaveKeyWithValue(dispatch.ReadySinceAnnotation, since.UTC().Format(time.RFC3339)))
+		b := get(g, ns, "gt-1", &gastownv1.Bead{})
+		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseWorking))
+		g.Expect(b.Status.ReadySince).To(BeNil(), "only a Ready bead has it")
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}

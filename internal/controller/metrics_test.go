@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
 	gsmetrics "github.com/boshu2/gastown-operator/internal/metrics"
 )
 
@@ -126,4 +127,17 @@ func TestRecordPolecatMetricsOnTransitions(t *testing.T) {
 	tokens := series(g, reg, "gastown_agent_tokens_total", map[string]string{"rig": rig, "direction": "input"})
 	g.Expect(tokens).To(HaveLen(1))
 	g.Expect(tokens[0].GetCounter().GetValue()).To(Equal(10.0))
+}
+
+func TestDispatchStartsWhenTheBeadBecameReady(t *testing.T) {
+	g := NewWithT(t)
+	created := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	pc := &gastownv1.Polecat{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(created), Annotations: map[string]string{}}}
+	g.Expect(dispatchStart(pc)).To(Equal(created), "no record: from the polecat's creation")
+	pc.Annotations[dispatch.ReadySinceAnnotation] = "2026-12-02T09:58:30Z"
+	g.Expect(dispatchStart(pc)).To(Equal(created.Add(-90 * time.Second)))
+	pc.Annotations[dispatch.ReadySinceAnnotation] = "2026-12-02T10:05:00Z"
+	g.Expect(dispatchStart(pc)).To(Equal(created), "a time after the creation is no start")
+	pc.Annotations[dispatch.ReadySinceAnnotation] = "yesterday"
+	g.Expect(dispatchStart(pc)).To(Equal(created))
 }

@@ -29,6 +29,7 @@ import (
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 	"github.com/boshu2/gastown-operator/internal/beads"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
 	gsmetrics "github.com/boshu2/gastown-operator/internal/metrics"
 	"github.com/boshu2/gastown-operator/internal/polecat"
 	"github.com/boshu2/gastown-operator/internal/redact"
@@ -127,18 +128,29 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 }
 
 // recordPolecatMetrics records, once the status that says so is written,
-// what a phase change tells: the run started (dispatch latency, from the
-// polecat's creation for its ready bead to its first run) or finished
-// (outcome, cost and tokens). Each is counted once per polecat, however
-// often it is reconciled.
+// what a phase change tells: the run started (dispatch latency, from its
+// bead becoming Ready to its first run) or finished (outcome, cost and
+// tokens). Each is counted once per polecat, however often it is
+// reconciled.
 func recordPolecatMetrics(pc *gastownv1.Polecat, before gastownv1.PolecatPhase) {
 	uid := string(pc.UID)
 	if pc.Status.Phase == gastownv1.PolecatPhaseWorking && before != gastownv1.PolecatPhaseWorking && pc.Status.Attempts <= 1 {
-		gsmetrics.DispatchLatency(uid, pc.Spec.Rig, time.Since(pc.CreationTimestamp.Time))
+		gsmetrics.DispatchLatency(uid, pc.Spec.Rig, time.Since(dispatchStart(pc)))
 	}
 	if res := pc.Status.Result; res != nil && pc.Status.Phase.Finished() && !before.Finished() {
 		gsmetrics.AgentResult(uid, pc.Spec.Rig, string(res.Outcome), res.CostUSD, res.InputTokens, res.OutputTokens)
 	}
+}
+
+// dispatchStart is when the polecat's bead became Ready, as the Rig
+// recorded it on the polecat; its creation for a polecat made otherwise
+// (kubectl gt sling, the Refinery's follow-ups, by hand), or whose bead's
+// Ready status the Rig's cache did not show yet.
+func dispatchStart(pc *gastownv1.Polecat) time.Time {
+	if t, err := time.Parse(time.RFC3339, pc.Annotations[dispatch.ReadySinceAnnotation]); err == nil && !t.After(pc.CreationTimestamp.Time) {
+		return t
+	}
+	return pc.CreationTimestamp.Time
 }
 
 // invalidSpecError says that a polecat's settings cannot be resolved from

@@ -370,6 +370,9 @@ func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, b
 			Purpose:       gastownv1.PurposeWork,
 		},
 	}
+	if since := bead.Status.ReadySince; since != nil {
+		pc.Annotations[dispatch.ReadySinceAnnotation] = since.UTC().Format(time.RFC3339)
+	}
 	err := r.Create(ctx, pc)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return false, fmt.Errorf("creating polecat %s for bead %s: %w", d.Polecat, bead.Name, err)

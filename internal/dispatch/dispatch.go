@@ -19,6 +19,9 @@ import (
 const (
 	SpecHashAnnotation = "gastown.gastown.io/spec-hash"
 	RetryAnnotation    = "gastown.gastown.io/retry-token"
+	// ReadySinceAnnotation on a polecat is its bead's status.readySince
+	// when the Rig made it (RFC 3339): where its dispatch latency starts.
+	ReadySinceAnnotation = "gastown.gastown.io/bead-ready-since"
 )
 
 // CachedSpecHashAnnotation is set on the operator's cached copy of a bead
