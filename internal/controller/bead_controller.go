@@ -277,7 +277,8 @@ func (r *BeadReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opti
 		// what the computation wrote, and a pass for that write would only
 		// read it back.
 		For(&gastownv1.Bead{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(beadOfPolecat)).
+		Watches(&gastownv1.Polecat{}, handler.EnqueueRequestsFromMapFunc(beadOfPolecat),
+			builder.WithPredicates(polecatOutcomeChanged())).
 		Watches(&gastownv1.MergeRequest{}, handler.EnqueueRequestsFromMapFunc(beadOfMergeRequest),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		// Its dependents read its spec and phase.
@@ -301,6 +302,25 @@ func rigLimitsChanged() predicate.Predicate {
 		old, cur := e.ObjectOld.(*gastownv1.Rig), e.ObjectNew.(*gastownv1.Rig)
 		return old.MaxRetries() != cur.MaxRetries() || !equality.Semantic.DeepEqual(beads.PolicyOf(old), beads.PolicyOf(cur))
 	}}
+}
+
+// polecatOutcomeChanged passes a polecat's creation and deletion, and the
+// updates that change what dispatch.Evaluate and the bead's status read of
+// it: its spec, labels and annotations (attempt, spec hash, retry), its
+// phase, result and completion, and its Ready condition (a failure's
+// message). Its pod, attempts and progress conditions change far more often
+// and say nothing to the bead.
+func polecatOutcomeChanged() predicate.Predicate {
+	return predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+		predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+			old, cur := e.ObjectOld.(*gastownv1.Polecat), e.ObjectNew.(*gastownv1.Polecat)
+			oldReady, curReady := conditions.Get(old, meta.ReadyCondition), conditions.Get(cur, meta.ReadyCondition)
+			return old.Status.Phase != cur.Status.Phase ||
+				!equality.Semantic.DeepEqual(old.Status.Result, cur.Status.Result) ||
+				!equality.Semantic.DeepEqual(old.Status.CompletedAt, cur.Status.CompletedAt) ||
+				(oldReady == nil) != (curReady == nil) ||
+				(oldReady != nil && (oldReady.Reason != curReady.Reason || oldReady.Message != curReady.Message))
+		}})
 }
 
 func beadOfPolecat(_ context.Context, o client.Object) []reconcile.Request {

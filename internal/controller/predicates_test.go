@@ -3,9 +3,12 @@ package controller
 import (
 	"testing"
 
+	"github.com/fluxcd/pkg/apis/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
 
 func TestReviewBeadPassesTheBeadsTheRefineryCounts(t *testing.T) {
@@ -68,5 +71,47 @@ func TestRigLimitsChangedPassesWhatChangesABeadsPhase(t *testing.T) {
 	}
 	if !p.Create(event.CreateEvent{Object: base}) || !p.Delete(event.DeleteEvent{Object: base}) {
 		t.Error("a rig's creation and deletion must pass")
+	}
+}
+
+func TestPolecatOutcomeChangedPassesWhatABeadReads(t *testing.T) {
+	polecat := func(edit func(*gastownv1.Polecat)) *gastownv1.Polecat {
+		pc := &gastownv1.Polecat{}
+		pc.Name, pc.Generation = "bd-1-1", 1
+		pc.Spec.BeadID = "bd-1"
+		pc.Status.Phase = gastownv1.PolecatPhaseWorking
+		pc.Status.Conditions = []metav1.Condition{{Type: meta.ReadyCondition, Status: metav1.ConditionUnknown, Reason: "Progressing", Message: "the agent works"}}
+		edit(pc)
+		return pc
+	}
+	base := polecat(func(*gastownv1.Polecat) {})
+	now := metav1.Now()
+	p := polecatOutcomeChanged()
+	for _, tc := range []struct {
+		name string
+		new  *gastownv1.Polecat
+		want bool
+	}{
+		{"resynced", polecat(func(*gastownv1.Polecat) {}), false},
+		{"its pod named", polecat(func(pc *gastownv1.Polecat) { pc.Status.PodName = "bd-1-1-abcde" }), false},
+		{"a restart counted", polecat(func(pc *gastownv1.Polecat) { pc.Status.Attempts = 2 }), false},
+		{"its pod ready", polecat(func(pc *gastownv1.Polecat) {
+			pc.Status.Conditions = append(pc.Status.Conditions, metav1.Condition{Type: gastownv1.PodReadyCondition, Status: metav1.ConditionTrue})
+		}), false},
+		{"finished", polecat(func(pc *gastownv1.Polecat) { pc.Status.Phase = gastownv1.PolecatPhaseSucceeded }), true},
+		{"a result", polecat(func(pc *gastownv1.Polecat) {
+			pc.Status.Result = &gastownv1.PolecatResult{Outcome: gastownv1.OutcomePushed, Branch: "polecat/bd-1"}
+		}), true},
+		{"completed", polecat(func(pc *gastownv1.Polecat) { pc.Status.CompletedAt = &now }), true},
+		{"a failure's message", polecat(func(pc *gastownv1.Polecat) { pc.Status.Conditions[0].Message = "the pod was evicted" }), true},
+		{"a retry", polecat(func(pc *gastownv1.Polecat) { pc.Annotations = map[string]string{dispatch.RetryAnnotation: "1"} }), true},
+		{"its spec", polecat(func(pc *gastownv1.Polecat) { pc.Generation = 2; pc.Spec.DesiredState = gastownv1.DesiredTerminated }), true},
+	} {
+		if got := p.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: tc.new}); got != tc.want {
+			t.Errorf("%s: update passed = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !p.Create(event.CreateEvent{Object: base}) || !p.Delete(event.DeleteEvent{Object: base}) {
+		t.Error("a polecat's creation and deletion must pass")
 	}
 }

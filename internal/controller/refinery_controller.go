@@ -530,7 +530,7 @@ func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 		Watches(&gastownv1.Bead{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef })),
 			builder.WithPredicates(phaseChanged(beadPhase), reviewBead())).
 		Watches(&gastownv1.Polecat{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig })),
-			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
+			builder.WithPredicates(phaseChanged(polecatPhase))).
 		// The Witness's escalations go on the pull requests (postNotice).
 		Watches(&gastownv1.Witness{}, coalescedRequests(dispatchDelay, r.refineriesOf(func(o client.Object) string { return o.(*gastownv1.Witness).Spec.RigRef })),
 			builder.WithPredicates(phaseChanged(escalations))).

@@ -410,7 +410,7 @@ func (r *RigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Optio
 		Watches(&gastownv1.Bead{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Bead).Spec.RigRef }),
 			builder.WithPredicates(phaseChanged(beadPhase))).
 		Watches(&gastownv1.Polecat{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Polecat).Spec.Rig }),
-			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }))).
+			builder.WithPredicates(phaseChanged(polecatPhase))).
 		Watches(&gastownv1.Convoy{}, r.coalesced(func(o client.Object) string { return o.(*gastownv1.Convoy).Spec.RigRef }),
 			builder.WithPredicates(phaseChanged(func(o client.Object) string { return string(o.(*gastownv1.Convoy).Status.Phase) }))).
 		WithOptions(opts).
@@ -477,6 +477,9 @@ func phaseChanged(phase func(client.Object) string) predicate.Predicate {
 
 // beadPhase is a bead's phase, for phaseChanged.
 func beadPhase(o client.Object) string { return string(o.(*gastownv1.Bead).Status.Phase) }
+
+// polecatPhase is a polecat's phase, for phaseChanged.
+func polecatPhase(o client.Object) string { return string(o.(*gastownv1.Polecat).Status.Phase) }
 
 // createOrDelete passes creations and deletions only.
 func createOrDelete() predicate.Predicate {
