@@ -213,10 +213,6 @@ type PolecatStatus struct {
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
 
-	// LastActivity is the latest sign of progress seen.
-	// +optional
-	LastActivity *metav1.Time `json:"lastActivity,omitempty"`
-
 	// Result of the run, from the runner's termination message.
 	// +optional
 	Result *PolecatResult `json:"result,omitempty"`

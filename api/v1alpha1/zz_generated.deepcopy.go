@@ -945,10 +945,6 @@ func (in *PolecatStatus) DeepCopyInto(out *PolecatStatus) {
 		in, out := &in.CompletedAt, &out.CompletedAt
 		*out = (*in).DeepCopy()
 	}
-	if in.LastActivity != nil {
-		in, out := &in.LastActivity, &out.LastActivity
-		*out = (*in).DeepCopy()
-	}
 	if in.Result != nil {
 		in, out := &in.Result, &out.Result
 		*out = new(PolecatResult)

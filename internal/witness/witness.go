@@ -297,9 +297,6 @@ func lastSignOfLife(o Observation) time.Time {
 	if s := o.Polecat.Status.StartedAt; s != nil {
 		later(s.Time)
 	}
-	if a := o.Polecat.Status.LastActivity; a != nil {
-		later(a.Time)
-	}
 	if pod := o.Pod; pod != nil {
 		later(pod.CreationTimestamp.Time)
 		if pod.Status.StartTime != nil {
