@@ -260,7 +260,51 @@ func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat, s
 		return ctrl.Result{}, nil
 	}
 	mapPod(pc, pod)
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.markMissingSecret(ctx, pc, pod)
+}
+
+// markMissingSecret names the secret a pod's container waits for when the
+// kubelet cannot start it for want of its configuration
+// (CreateContainerConfigError): the first secret the pod needs that is
+// not there. The pod's spec and the secrets are read, not the kubelet's
+// message: a secret that exists but lacks a key leaves the kubelet's own
+// words, PodPending.
+func (r *PolecatReconciler) markMissingSecret(ctx context.Context, pc *gastownv1.Polecat, pod *corev1.Pod) error {
+	container := configErrorContainer(pod)
+	if container == "" {
+		return nil
+	}
+	// The cached pod is an outline without env and volumes.
+	full := &corev1.Pod{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(pod), full); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	for _, name := range polecat.RequiredSecrets(&full.Spec) {
+		err := r.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: name}, &corev1.Secret{})
+		if apierrors.IsNotFound(err) {
+			conditions.MarkFalse(pc, gastownv1.PodReadyCondition, gastownv1.SecretNotFoundReason,
+				"container %s cannot start: secret %q not found in namespace %s: create it", container, name, pod.Namespace)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// configErrorContainer names a container of pod that the kubelet cannot
+// create for want of its configuration, or is empty.
+func configErrorContainer(pod *corev1.Pod) string {
+	if pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" {
+		return ""
+	}
+	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil && w.Reason == "CreateContainerConfigError" {
+			return cs.Name
+		}
+	}
+	return ""
 }
 
 // restarting says whether pod is on its way out because the Witness
@@ -363,11 +407,8 @@ func pendingReason(pod *corev1.Pod) (string, string) {
 		case "ErrImagePull", "ImagePullBackOff", "InvalidImageName":
 			return gastownv1.ImagePullFailedReason, fmt.Sprintf("container %s cannot pull image %s: %s", cs.Name, cs.Image, w.Message)
 		case "CreateContainerConfigError":
-			reason := gastownv1.PodPendingReason
-			if strings.Contains(strings.ToLower(w.Message), "secret") {
-				reason = gastownv1.SecretNotFoundReason
-			}
-			return reason, fmt.Sprintf("container %s cannot start: %s", cs.Name, w.Message)
+			// PolecatReconciler.markMissingSecret tells a missing secret.
+			return gastownv1.PodPendingReason, fmt.Sprintf("container %s cannot start: %s", cs.Name, w.Message)
 		}
 	}
 	for _, c := range pod.Status.Conditions {

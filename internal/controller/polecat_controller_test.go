@@ -248,6 +248,49 @@ func TestPolecatReportsAnImagePullFailure(t *testing.T) {
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 }
 
+// TestPolecatNamesTheSecretItsPodWaitsFor: a secret only the agent's env
+// names is found missing by the kubelet (CreateContainerConfigError). The
+// polecat names it from the secrets it reads, not from the kubelet's
+// words; one that exists but lacks the key is the kubelet's to explain.
+func TestPolecatNamesTheSecretItsPodWaitsFor(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	customPolecat(t, ns, "pc", func(pc *gastownv1.Polecat) {
+		pc.Spec.AgentConfig.Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "agent-token"}, Key: "token"}}}}
+	})
+	configError := func(message string) {
+		g.Eventually(func(g Gomega) {
+			pod := get(g, ns, "polecat-pc", &corev1.Pod{})
+			c := pod.Spec.Containers[0]
+			pod.Status.Phase = corev1.PodPending
+			pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: c.Name, Image: c.Image, State: corev1.ContainerState{
+				Waiting: &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: message}}}}
+			g.Expect(env.Client.Status().Update(context.Background(), pod)).To(Succeed())
+		}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	}
+
+	// The kubelet's words do not say "secret" here: the reason comes from
+	// the secrets.
+	configError("the container's configuration is incomplete")
+	g.Eventually(func(g Gomega) {
+		pc := get(g, ns, "pc", &gastownv1.Polecat{})
+		g.Expect(pc.Status.Phase).To(Equal(gastownv1.PolecatPhasePending))
+		g.Expect(conditions.GetReason(pc, gastownv1.PodReadyCondition)).To(Equal(gastownv1.SecretNotFoundReason))
+		g.Expect(conditions.GetMessage(pc, meta.ReadyCondition)).To(Equal(
+			`container agent cannot start: secret "agent-token" not found in namespace ` + ns + `: create it`))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	secret(t, ns, "agent-token", map[string]string{"other": "x"})
+	configError("couldn't find key token in Secret " + ns + "/agent-token")
+	g.Eventually(func(g Gomega) {
+		pc := get(g, ns, "pc", &gastownv1.Polecat{})
+		g.Expect(conditions.GetReason(pc, gastownv1.PodReadyCondition)).To(Equal(gastownv1.PodPendingReason))
+		g.Expect(conditions.GetMessage(pc, meta.ReadyCondition)).To(Equal(
+			"container agent cannot start: couldn't find key token in Secret " + ns + "/agent-token"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
 func TestPolecatDesiredStates(t *testing.T) {
 	g := NewWithT(t)
 	ns := env.Namespace(t)
