@@ -189,7 +189,10 @@ func (g *GitHub) create(ctx context.Context, in NewPullRequest) (*PullRequest, e
 		pr.Opened = true
 		return pr, nil
 	}
-	if !alreadyExists(err) {
+	// A refusal may be for a pull request open for this head already (a
+	// retry after a lost response): the head's lookup tells, not the
+	// message.
+	if !hasStatus(err, http.StatusUnprocessableEntity) {
 		return nil, g.wrap(op, err)
 	}
 	existing, ferr := g.FindPullRequest(ctx, in.Head)
@@ -202,19 +205,10 @@ func (g *GitHub) create(ctx context.Context, in NewPullRequest) (*PullRequest, e
 	return existing, nil
 }
 
-// alreadyExists recognises GitHub's 422 for a second open pull request for
-// one head.
-func alreadyExists(err error) bool {
+// hasStatus says whether err is GitHub's answer with that HTTP status.
+func hasStatus(err error, status int) bool {
 	var er *github.ErrorResponse
-	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusUnprocessableEntity {
-		return false
-	}
-	for _, e := range er.Errors {
-		if strings.Contains(e.Message, "already exists") {
-			return true
-		}
-	}
-	return strings.Contains(er.Message, "already exists")
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == status
 }
 
 // GetPullRequest reads a pull request, with its mergeability.
@@ -347,17 +341,31 @@ func (g *GitHub) UpdateBranch(ctx context.Context, number int, headSHA string) e
 		return nil
 	}
 	op := fmt.Sprintf("update branch of pull request #%d", number)
-	var er *github.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusUnprocessableEntity {
-		msg := strings.ToLower(er.Message)
-		switch {
-		case strings.Contains(msg, "expected head sha"):
-			return g.wrap(op, fmt.Errorf("%w: %s", ErrHeadChanged, er.Message))
-		case strings.Contains(msg, "conflict"):
-			return g.wrap(op, &ConflictError{})
-		case strings.Contains(msg, "no new commits"):
-			return nil
-		}
+	if !hasStatus(err, http.StatusUnprocessableEntity) {
+		return g.wrap(op, err)
+	}
+	// GitHub refuses (422) a head that moved, a head that has the base's
+	// commits already, and a conflict; the pull request and the compare
+	// API say which, not the message.
+	pr, gerr := g.GetPullRequest(ctx, number)
+	if gerr != nil {
+		return gerr
+	}
+	if pr.State != StateOpen {
+		return g.wrap(op, err)
+	}
+	if headSHA != "" && pr.HeadSHA != headSHA {
+		return g.wrap(op, fmt.Errorf("%w: %s is at %s", ErrHeadChanged, pr.HeadBranch, pr.HeadSHA))
+	}
+	behind, berr := g.Behind(ctx, pr.BaseBranch, pr.HeadSHA)
+	if berr != nil {
+		return berr
+	}
+	switch {
+	case !behind:
+		return nil
+	case pr.Mergeable != nil && !*pr.Mergeable:
+		return g.wrap(op, &ConflictError{})
 	}
 	return g.wrap(op, err)
 }
@@ -388,29 +396,71 @@ func (g *GitHub) Merge(ctx context.Context, number int, headSHA, method, title, 
 	case http.StatusConflict:
 		return "", g.wrap(op, fmt.Errorf("%w: %s", ErrHeadChanged, er.Message))
 	case http.StatusMethodNotAllowed:
-		if strings.Contains(strings.ToLower(er.Message), "merge queue") {
-			return "", g.wrap(op, fmt.Errorf("%w: %s", ErrMergeQueueRequired, er.Message))
+		// Refused: merged already, or its branch takes merges only
+		// through the merge queue, or not mergeable. The pull request and
+		// the branch's rules say which, not the message.
+		pr, gerr := g.GetPullRequest(ctx, number)
+		if gerr != nil {
+			return "", gerr
 		}
-		if pr, gerr := g.GetPullRequest(ctx, number); gerr == nil && pr.Merged && pr.MergeCommitSHA != "" {
+		if pr.Merged && pr.MergeCommitSHA != "" {
 			return pr.MergeCommitSHA, nil
+		}
+		queued, qerr := g.mergeQueueRequired(ctx, pr.BaseBranch)
+		if qerr != nil {
+			return "", qerr
+		}
+		if queued {
+			return "", g.wrap(op, fmt.Errorf("%w: %s", ErrMergeQueueRequired, er.Message))
 		}
 		return "", g.wrap(op, fmt.Errorf("%w: %s", ErrNotMergeable, er.Message))
 	}
 	return "", g.wrap(op, err)
 }
 
-// DeleteBranch deletes a branch; one that is gone already is no error.
-func (g *GitHub) DeleteBranch(ctx context.Context, branch string) error {
-	_, err := g.client.Git.DeleteRef(ctx, g.owner, g.repo, "heads/"+branch)
-	var er *github.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil {
-		gone := er.Response.StatusCode == http.StatusNotFound ||
-			(er.Response.StatusCode == http.StatusUnprocessableEntity && strings.Contains(er.Message, "Reference does not exist"))
-		if gone {
-			return nil
+// mergeQueueRequired says whether a rule of branch's rulesets requires the
+// merge queue. The rules are decoded here: go-github v60's
+// GetRulesForBranch fails on the merge_queue rule, which it does not know.
+func (g *GitHub) mergeQueueRequired(ctx context.Context, branch string) (bool, error) {
+	op := "read the rules of branch " + branch
+	req, err := g.client.NewRequest(http.MethodGet, fmt.Sprintf("repos/%s/%s/rules/branches/%s", g.owner, g.repo, branch), nil)
+	if err != nil {
+		return false, g.wrap(op, err)
+	}
+	var rules []struct {
+		Type string `json:"type"`
+	}
+	if _, err := g.client.Do(ctx, req, &rules); err != nil {
+		return false, g.wrap(op, err)
+	}
+	for _, r := range rules {
+		if r.Type == "merge_queue" {
+			return true, nil
 		}
 	}
-	return g.wrap("delete branch "+branch, err)
+	return false, nil
+}
+
+// DeleteBranch deletes a branch; one that is gone already is no error.
+func (g *GitHub) DeleteBranch(ctx context.Context, branch string) error {
+	op := "delete branch " + branch
+	_, err := g.client.Git.DeleteRef(ctx, g.owner, g.repo, "heads/"+branch)
+	switch {
+	case err == nil || hasStatus(err, http.StatusNotFound):
+		return nil
+	case !hasStatus(err, http.StatusUnprocessableEntity):
+		return g.wrap(op, err)
+	}
+	// GitHub refuses (422) to delete a branch that is not there; whether
+	// it is there is read, not taken from the message.
+	_, _, gerr := g.client.Git.GetRef(ctx, g.owner, g.repo, "heads/"+branch)
+	if hasStatus(gerr, http.StatusNotFound) {
+		return nil
+	}
+	if gerr != nil {
+		return g.wrap("read branch "+branch, gerr)
+	}
+	return g.wrap(op, err)
 }
 
 // Comment adds a comment to a pull request's conversation.

@@ -3,6 +3,7 @@ package refinery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -594,4 +595,60 @@ func httpURLOfClosedServer(t *testing.T) string {
 	u := env.API.URL()
 	env.Close()
 	return u
+}
+
+// TestGitHubRefusalsAreReadFromState: GitHub's refusals (422, 405) are
+// told apart by what the pull request, the branch and its rules say, not
+// by their messages. Each refusal here is injected with a bare status
+// text ("Unprocessable Entity"), as a reworded message would come.
+func TestGitHubRefusalsAreReadFromState(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	env := startEnv(t)
+	gh := newProvider(t, env)
+	pr := openPR(t, env, gh, map[string]string{"shared.txt": "branch\n"})
+	pulls := "/repos/" + owner + "/" + repo + "/pulls"
+
+	// Opening again: the open pull request for the head is returned.
+	env.API.FailNextMatching(http.MethodPost, pulls, 1, http.StatusUnprocessableEntity)
+	again, err := gh.CreatePullRequest(ctx, NewPullRequest{Title: "x", Head: branchA, Base: githubemu.DefaultBranch})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(again.Number).To(Equal(pr.Number))
+	g.Expect(again.Opened).To(BeFalse())
+	// A refusal for a head without a pull request stays an error.
+	push(t, env, "polecat/gt-b", map[string]string{"b.txt": "b\n"})
+	env.API.FailNextMatching(http.MethodPost, pulls, 1, http.StatusUnprocessableEntity)
+	_, err = gh.CreatePullRequest(ctx, NewPullRequest{Title: "b", Head: "polecat/gt-b", Base: githubemu.DefaultBranch})
+	g.Expect(err).To(MatchError(ContainSubstring("Unprocessable Entity")))
+
+	// Updating a branch: up to date is no error; a moved head and a
+	// conflict are told.
+	update := fmt.Sprintf("%s/%d/update-branch", pulls, pr.Number)
+	env.API.FailNextMatching(http.MethodPut, update, 1, http.StatusUnprocessableEntity)
+	g.Expect(gh.UpdateBranch(ctx, pr.Number, pr.HeadSHA)).To(Succeed())
+	env.API.FailNextMatching(http.MethodPut, update, 1, http.StatusUnprocessableEntity)
+	g.Expect(gh.UpdateBranch(ctx, pr.Number, strings.Repeat("0", 40))).To(MatchError(ErrHeadChanged))
+	push(t, env, githubemu.DefaultBranch, map[string]string{"shared.txt": "main\n"})
+	env.API.FailNextMatching(http.MethodPut, update, 1, http.StatusUnprocessableEntity)
+	g.Expect(gh.UpdateBranch(ctx, pr.Number, pr.HeadSHA)).To(MatchError(ErrConflict))
+
+	// Merging: the merge queue comes from the branch's rules.
+	merge := fmt.Sprintf("%s/%d/merge", pulls, pr.Number)
+	env.API.FailNextMatching(http.MethodPut, merge, 1, http.StatusMethodNotAllowed)
+	_, err = gh.Merge(ctx, pr.Number, pr.HeadSHA, MergeSquash, "", "")
+	g.Expect(err).To(MatchError(ErrNotMergeable))
+	env.API.RequireMergeQueue(true)
+	env.API.FailNextMatching(http.MethodPut, merge, 1, http.StatusMethodNotAllowed)
+	_, err = gh.Merge(ctx, pr.Number, pr.HeadSHA, MergeSquash, "", "")
+	g.Expect(err).To(MatchError(ErrMergeQueueRequired))
+
+	// Deleting a branch: one that is gone is no error, one that is there
+	// is.
+	refs := "/repos/" + owner + "/" + repo + "/git/refs/heads/"
+	env.API.FailNextMatching(http.MethodDelete, refs, 1, http.StatusUnprocessableEntity)
+	g.Expect(gh.DeleteBranch(ctx, "polecat/never-pushed")).To(Succeed())
+	env.API.FailNextMatching(http.MethodDelete, refs, 1, http.StatusUnprocessableEntity)
+	g.Expect(gh.DeleteBranch(ctx, "polecat/gt-b")).To(MatchError(ContainSubstring("delete branch polecat/gt-b")))
+	_, err = env.API.BranchSHA(owner, repo, "polecat/gt-b")
+	g.Expect(err).NotTo(HaveOccurred(), "the refused delete left the branch")
 }

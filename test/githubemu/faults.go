@@ -100,7 +100,8 @@ func (s *Server) SecondaryRateLimitNext(n int, retryAfter time.Duration) {
 }
 
 // RequireMergeQueue makes merges answer 405 as GitHub does for a branch
-// whose rules require the merge queue.
+// whose rules require the merge queue, and lists that rule for every
+// branch (GET /rules/branches/{branch}).
 func (s *Server) RequireMergeQueue(required bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

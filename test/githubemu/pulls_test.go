@@ -443,6 +443,54 @@ func TestDeleteBranch(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("Reference does not exist"))
 }
 
+func TestGetBranchRef(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	env, client := newEnv(t)
+	openPR(t, env, client, branchA, map[string]string{"a.txt": "a\n"})
+	sha, err := env.API.BranchSHA(testOwner, testRepo, branchA)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	ref, _, err := client.Git.GetRef(ctx, testOwner, testRepo, "heads/"+branchA)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ref.GetRef()).To(Equal("refs/heads/" + branchA))
+	g.Expect(ref.GetObject().GetType()).To(Equal("commit"))
+	g.Expect(ref.GetObject().GetSHA()).To(Equal(sha))
+
+	_, _, err = client.Git.GetRef(ctx, testOwner, testRepo, "heads/polecat/never-pushed")
+	g.Expect(statusOf(err)).To(Equal(http.StatusNotFound))
+}
+
+// TestBranchRules: GET /rules/branches/{branch} lists a merge_queue rule
+// once the merge queue is required. go-github v60 cannot decode that rule
+// type (GetRulesForBranch fails on it, as against GitHub), so the list is
+// read raw.
+func TestBranchRules(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	env, client := newEnv(t)
+	types := func(branch string) []string {
+		req, err := client.NewRequest(http.MethodGet, "repos/"+testOwner+"/"+testRepo+"/rules/branches/"+branch, nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		var rules []struct {
+			Type string `json:"type"`
+		}
+		_, err = client.Do(ctx, req, &rules)
+		g.Expect(err).NotTo(HaveOccurred())
+		out := []string{}
+		for _, r := range rules {
+			out = append(out, r.Type)
+		}
+		return out
+	}
+	g.Expect(types(DefaultBranch)).To(BeEmpty())
+	env.API.RequireMergeQueue(true)
+	g.Expect(types(DefaultBranch)).To(Equal([]string{"merge_queue"}))
+	g.Expect(types("release/v1")).To(Equal([]string{"merge_queue"}))
+	_, _, err := client.Repositories.GetRulesForBranch(ctx, testOwner, testRepo, DefaultBranch)
+	g.Expect(err).To(MatchError(ContainSubstring("not yet implemented")), "go-github v60 and a merge_queue rule")
+}
+
 func TestRequestReviewers(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()

@@ -59,7 +59,9 @@ func (s *Server) routeTable() []route {
 		newRoute(http.MethodGet, "/repos/{owner}/{repo}/issues/{number}/comments", s.listIssueComments),
 		newRoute(http.MethodPost, "/repos/{owner}/{repo}/issues/{number}/comments", s.createIssueComment),
 		newRoute(http.MethodPatch, "/repos/{owner}/{repo}/issues/comments/{id}", s.editIssueComment),
+		newRoute(http.MethodGet, "/repos/{owner}/{repo}/git/ref/heads/{branch...}", s.getBranchRef),
 		newRoute(http.MethodDelete, "/repos/{owner}/{repo}/git/refs/heads/{branch...}", s.deleteBranch),
+		newRoute(http.MethodGet, "/repos/{owner}/{repo}/rules/branches/{branch...}", s.branchRules),
 		newRoute(http.MethodGet, "/repos/{owner}/{repo}/compare/{basehead...}", s.compare),
 	}
 }

@@ -32,6 +32,29 @@ type branchJSON struct {
 	Repo  *repoJSON `json:"repo,omitempty"`
 }
 
+// gitRefJSON is a git reference, as GET /git/ref/{ref} answers.
+type gitRefJSON struct {
+	Ref    string        `json:"ref"`
+	URL    string        `json:"url"`
+	Object gitObjectJSON `json:"object"`
+}
+
+type gitObjectJSON struct {
+	Type string `json:"type"`
+	SHA  string `json:"sha"`
+	URL  string `json:"url"`
+}
+
+// ruleJSON is one rule of GET /rules/branches/{branch}: the rules of the
+// rulesets that apply to the branch.
+type ruleJSON struct {
+	Type              string         `json:"type"`
+	Parameters        map[string]any `json:"parameters,omitempty"`
+	RulesetSourceType string         `json:"ruleset_source_type"`
+	RulesetSource     string         `json:"ruleset_source"`
+	RulesetID         int64          `json:"ruleset_id"`
+}
+
 type labelJSON struct {
 	ID      int64  `json:"id"`
 	Name    string `json:"name"`
