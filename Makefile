@@ -8,6 +8,8 @@ CONTROLLER_GEN ?= go run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTR
 CHART_CRDS := charts/gastown-operator/crds
 
 GOTEST_FLAGS ?= -count=1 -timeout 30m
+# Flags of the manager for make run.
+ARGS ?=
 
 .PHONY: all
 all: build
@@ -21,8 +23,8 @@ build: ## Build the manager, the polecat runner and the kubectl plugin into bin/
 	CGO_ENABLED=0 go build -trimpath -o bin/kubectl-gt ./cmd/kubectl-gt
 
 .PHONY: run
-run: generate manifests ## Run the manager against the cluster of the current kubeconfig.
-	go run ./cmd/manager
+run: generate manifests ## Run the manager against the cluster of the current kubeconfig (its flags in ARGS).
+	go run ./cmd/manager $(ARGS)
 
 ##@ Code generation
 
@@ -38,10 +40,11 @@ manifests: ## Generate CRDs and RBAC, and copy the CRDs into the chart.
 	cp config/rbac/role.yaml charts/gastown-operator/files/manager-role.yaml
 
 .PHONY: version
-version: ## Write internal/version/VERSION into the chart's version and appVersion and the helm install --version of the README and the user guide.
+version: ## Write internal/version/VERSION into the chart's version and appVersion, the helm --version of the README and the user guide, and config/manager's image tag.
 	@v=$$(cat internal/version/VERSION); \
 	sed -i -E "s/^version: .*/version: $$v/; s/^appVersion: .*/appVersion: \"$$v\"/" charts/gastown-operator/Chart.yaml; \
 	sed -i -E "s/^(  --version )[^ ]+( \\\\)$$/\1$$v\2/" README.md docs/USER_GUIDE.md; \
+	sed -i -E "s|^(          image: ghcr.io/boshu2/gastown-operator:v).*|\1$$v|" config/manager/manager.yaml; \
 	grep -qx "version: $$v" charts/gastown-operator/Chart.yaml && grep -qx "appVersion: \"$$v\"" charts/gastown-operator/Chart.yaml \
 		|| { echo "version: charts/gastown-operator/Chart.yaml has no version:/appVersion: line to set" >&2; exit 1; }
 

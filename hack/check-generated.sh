@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates deepcopy, CRDs, RBAC and the chart's CRDs, and the chart's
-# version and the README's `helm install --version` from
-# internal/version/VERSION (make version), and fails when that changed any
+# version, the `helm --version` of the README and the user guide, and
+# config/manager's image tag from internal/version/VERSION (make version),
+# and fails when that changed any
 # file: generated files must be committed as generated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sums() { { find api config charts -type f 2>/dev/null; echo README.md; } | LC_ALL=C sort | xargs sha256sum; }
+sums() { { find api config charts -type f 2>/dev/null; echo README.md; echo docs/USER_GUIDE.md; } | LC_ALL=C sort | xargs sha256sum; }
 
 before=$(sums)
 make --no-print-directory generate manifests version >/dev/null

@@ -73,7 +73,7 @@ type WitnessStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Phase: Pending, Active or Degraded.
+	// Phase: Active or Degraded; empty until the first check.
 	// +optional
 	Phase string `json:"phase,omitempty"`
 
@@ -118,7 +118,6 @@ type WitnessFinding struct {
 
 // Witness phases.
 const (
-	WitnessPhasePending  = "Pending"
 	WitnessPhaseActive   = "Active"
 	WitnessPhaseDegraded = "Degraded"
 )

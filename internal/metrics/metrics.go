@@ -67,7 +67,7 @@ var (
 
 	dispatchLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "gastown_dispatch_latency_seconds",
-		Help:    "Time from a polecat's dispatch (its creation for a ready bead) to its pod (or local process) running.",
+		Help:    "Time from a bead becoming Ready (its status.readySince; a hand-made polecat: its creation) to its polecat's pod (or local process) running.",
 		Buckets: []float64{0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800},
 	}, []string{"rig"})
 

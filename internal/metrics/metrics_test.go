@@ -66,7 +66,7 @@ func TestDispatchLatencyOncePerPolecat(t *testing.T) {
 	DispatchLatency("uid-a", rig, 9*time.Second)
 	DispatchLatency("uid-b", rig, -time.Second) // clock skew: 0
 	want := `
-# HELP gastown_dispatch_latency_seconds Time from a polecat's dispatch (its creation for a ready bead) to its pod (or local process) running.
+# HELP gastown_dispatch_latency_seconds Time from a bead becoming Ready (its status.readySince; a hand-made polecat: its creation) to its polecat's pod (or local process) running.
 # TYPE gastown_dispatch_latency_seconds histogram
 gastown_dispatch_latency_seconds_bucket{rig="` + rig + `",le="0.25"} 1
 gastown_dispatch_latency_seconds_bucket{rig="` + rig + `",le="0.5"} 1

@@ -479,6 +479,18 @@ func TestReadmeInstall(t *testing.T) {
 
 	t.Run("a bead through the whole loop with the operator in the cluster", func(t *testing.T) { wholeLoop(t, c) })
 
+	// The user guide's upgrade applies the release's CRDs first: helm
+	// upgrade leaves them as they were. A CRD without a field, as an older
+	// release's would be, has it again after.
+	readySince := "{.spec.versions[0].schema.openAPIV3Schema.properties.status.properties.readySince.type}"
+	c.must(t, c.kubectl, "patch", "crd", "beads.gastown.gastown.io", "--type=json",
+		"-p", `[{"op":"remove","path":"/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/readySince"}]`)
+	g.Expect(c.must(t, c.kubectl, "get", "crd", "beads.gastown.gastown.io", "-o", "jsonpath="+readySince)).To(BeEmpty())
+	pulled := t.TempDir()
+	c.must(t, c.helm, "pull", c.chart, "--version", version.Version, "--plain-http", "--untar", "--untardir", pulled)
+	c.must(t, c.kubectl, "apply", "--server-side", "--force-conflicts", "-f", filepath.Join(pulled, "gastown-operator", "crds"))
+	g.Expect(c.must(t, c.kubectl, "get", "crd", "beads.gastown.gastown.io", "-o", "jsonpath="+readySince)).To(Equal("string"))
+
 	// helm upgrade rolls the Deployment out with the new values. The new
 	// pod starts beside the old one, as the rolling update asks; on the
 	// node's network both would want the same ports (the scheduler would
