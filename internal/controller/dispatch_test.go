@@ -8,7 +8,9 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -253,5 +255,76 @@ func TestAPolecatCarriesWhenItsBeadBecameReady(t *testing.T) {
 		b := get(g, ns, "gt-1", &gastownv1.Bead{})
 		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseWorking))
 		g.Expect(b.Status.ReadySince).To(BeNil(), "only a Ready bead has it")
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// TestRigKeepsItsRunningPolecatsWhenItsSourceGoesAway: a GitRepository
+// that is gone for a while (deleted and applied again, as a Flux reinstall
+// does) neither fails the polecats that run nor starts new ones: the rig
+// keeps the git URL it recorded, and dispatch waits for the source.
+func TestRigKeepsItsRunningPolecatsWhenItsSourceGoesAway(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	const url = "https://git.example.com/org/app.git"
+	repo := gitRepository(t, ns, "app")
+	artifactURL, digest, rev := publish(t, map[string]string{".gastown/README.md": "no beads here\n"})
+	setArtifact(t, ns, "app", artifactURL, digest, rev)
+	r := dispatchRig(t, ns, 5, 2, func(r *gastownv1.Rig) {
+		r.Spec.GitURL = ""
+		r.Spec.SourceRef = &gastownv1.SourceReference{Kind: "GitRepository", Name: "app", Namespace: ns}
+	})
+	handBead(t, ns, r.Name, "gt-a", 1)
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, "", r.Name, &gastownv1.Rig{}).Status.GitURL).To(Equal(url))
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-a"}), "the first polecat is made with the rig's URL recorded")
+		g.Expect(get(g, ns, "polecat-gt-a", &corev1.Pod{}).Spec.InitContainers).NotTo(BeEmpty())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	g.Expect(env.Client.Delete(context.Background(), repo)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		rg := get(g, "", r.Name, &gastownv1.Rig{})
+		g.Expect(conditions.GetReason(rg, meta.ReadyCondition)).To(Equal(gastownv1.SourceNotFoundReason))
+		g.Expect(rg.Status.GitURL).To(Equal(url), "the URL its polecats were made with")
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	handBead(t, ns, r.Name, "gt-b", 1)
+
+	// The running polecat's pod starts: the polecat works on, and is not
+	// resolved again against the rig.
+	g.Eventually(func(g Gomega) {
+		pod := get(g, ns, "polecat-gt-a", &corev1.Pod{})
+		pod.Status.Phase = corev1.PodRunning
+		g.Expect(env.Client.Status().Update(context.Background(), pod)).To(Succeed())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		pc := get(g, ns, "gt-a", &gastownv1.Polecat{})
+		g.Expect(pc.Status.Phase).To(Equal(gastownv1.PolecatPhaseWorking), "%+v", pc.Status.Conditions)
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-a"}), "no dispatch without the source")
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// The source comes back: gt-b is dispatched.
+	gitRepository(t, ns, "app")
+	setArtifact(t, ns, "app", artifactURL, digest, rev)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-a", "gt-b"}))
+		g.Expect(get(g, ns, "gt-a", &gastownv1.Polecat{}).Status.Phase).To(Equal(gastownv1.PolecatPhaseWorking))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// A source edit that leaves the rig without a usable URL (one with
+	// credentials) stalls the rig, not the run: gt-a's pod, made before,
+	// goes on, and its next state is mapped.
+	update(t, ns, "app", &sourcev1.GitRepository{}, func(r *sourcev1.GitRepository) {
+		r.Spec.URL = "https://bot:s3cret@git.example.com/org/app.git"
+	})
+	g.Eventually(func(g Gomega) {
+		rg := get(g, "", r.Name, &gastownv1.Rig{})
+		g.Expect(conditions.IsStalled(rg)).To(BeTrue())
+		g.Expect(rg.Status.GitURL).To(BeEmpty())
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	podFinished(t, ns, "polecat-gt-a", 0, pushed("gt-a"), nil)
+	g.Eventually(func(g Gomega) {
+		pc := get(g, ns, "gt-a", &gastownv1.Polecat{})
+		g.Expect(pc.Status.Phase).To(Equal(gastownv1.PolecatPhaseSucceeded), "%+v", pc.Status.Conditions)
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 }

@@ -108,17 +108,11 @@ func (r *PolecatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if pc.Status.Phase.Finished() {
 		return r.expire(ctx, pc)
 	}
-	settings, err := r.resolve(ctx, pc, r.Client)
-	if err != nil {
-		return failIfInvalid(pc, err)
-	}
-	pc.Status.Agent, pc.Status.AgentImage, pc.Status.AgentModel = settings.Agent, settings.AgentConfig.Image, settings.AgentConfig.Model
-	pc.Status.Branch = settings.WorkBranch
 	run := r.runPod
 	if pc.Spec.ExecutionMode == gastownv1.ExecutionModeLocal {
 		run = r.runLocal
 	}
-	res, err := run(ctx, pc, settings)
+	res, err := run(ctx, pc)
 	if err == nil && res.IsZero() && pc.Status.Phase.Finished() {
 		// Finished in this pass (its own status write wakes no reconcile):
 		// the TTL of its pod starts now.
@@ -172,15 +166,16 @@ func failIfInvalid(pc *gastownv1.Polecat, err error) (ctrl.Result, error) {
 	return ctrl.Result{}, nil
 }
 
-// resolve gathers the polecat's settings from itself, its bead (read with
-// beads) and its rig. A cached bead has no text: the settings then lack
-// only the task's description and acceptance criteria, which withTask
-// reads before the run starts.
-func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat, beads client.Reader) (polecat.Settings, error) {
+// settingsToStart resolves the settings of a polecat about to start from
+// itself, its bead (read from the API server: the cached one has no text)
+// and its rig, and records the agent and branch they give. A run that
+// started is never resolved again: its pod (or process) has its settings,
+// whatever became of the rig or the bead since.
+func (r *PolecatReconciler) settingsToStart(ctx context.Context, pc *gastownv1.Polecat) (polecat.Settings, error) {
 	var bead *gastownv1.Bead
 	if pc.Spec.BeadID != "" {
 		b := &gastownv1.Bead{}
-		err := beads.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.Spec.BeadID}, b)
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.Spec.BeadID}, b)
 		if err == nil {
 			bead = b
 		} else if !apierrors.IsNotFound(err) {
@@ -202,13 +197,9 @@ func (r *PolecatReconciler) resolve(ctx context.Context, pc *gastownv1.Polecat, 
 	if err != nil {
 		return polecat.Settings{}, invalidSpecError{err}
 	}
+	pc.Status.Agent, pc.Status.AgentImage, pc.Status.AgentModel = s.Agent, s.AgentConfig.Image, s.AgentConfig.Model
+	pc.Status.Branch = s.WorkBranch
 	return s, nil
-}
-
-// withTask resolves the settings of a polecat about to start with its
-// bead's text, read from the API server.
-func (r *PolecatReconciler) withTask(ctx context.Context, pc *gastownv1.Polecat) (polecat.Settings, error) {
-	return r.resolve(ctx, pc, r.APIReader)
 }
 
 // beadPolicyError refuses a polecat about to start whose bead asks for
@@ -233,11 +224,12 @@ func beadPolicyError(pc *gastownv1.Polecat, bead *gastownv1.Bead, rig *gastownv1
 }
 
 // runPod creates the polecat's pod and maps its state.
-func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
+func (r *PolecatReconciler) runPod(ctx context.Context, pc *gastownv1.Polecat) (ctrl.Result, error) {
 	pod := &corev1.Pod{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: pc.PodName()}, pod)
 	if apierrors.IsNotFound(err) {
-		if s, err = r.withTask(ctx, pc); err != nil {
+		s, err := r.settingsToStart(ctx, pc)
+		if err != nil {
 			return failIfInvalid(pc, err)
 		}
 		return r.createPod(ctx, pc, s)
@@ -640,7 +632,7 @@ func (r *PolecatReconciler) expire(ctx context.Context, pc *gastownv1.Polecat) (
 }
 
 // runLocal starts the runner as a child process and maps how it ends.
-func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat, s polecat.Settings) (ctrl.Result, error) {
+func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat) (ctrl.Result, error) {
 	if r.LocalRunner == "" {
 		pc.Status.Phase = gastownv1.PolecatPhaseFailed
 		conditions.MarkStalled(pc, gastownv1.InvalidSpecReason, "executionMode local needs the operator to run with --local-runner")
@@ -653,8 +645,8 @@ func (r *PolecatReconciler) runLocal(ctx context.Context, pc *gastownv1.Polecat,
 			finish(pc, &gastownv1.PolecatResult{Outcome: gastownv1.OutcomeError, Message: polecat.ErrLost.Error()}, "", time.Now())
 			return ctrl.Result{}, nil
 		}
-		var err error
-		if s, err = r.withTask(ctx, pc); err != nil {
+		s, err := r.settingsToStart(ctx, pc)
+		if err != nil {
 			return failIfInvalid(pc, err)
 		}
 		return r.startLocal(ctx, pc, s)

@@ -83,6 +83,7 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	}()
 
 	markReconcilingNewGeneration(rig)
+	recordedURL, recordedBranch := rig.Status.GitURL, rig.Status.BaseBranch
 	if err := r.resolveSource(ctx, rig); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -103,6 +104,17 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		// for a new rig) still syncs the beads, the Refinery still merges.
 		conditions.MarkFalse(rig, meta.ReadyCondition, meta.SuspendedReason, "dispatch is suspended")
 		return ctrl.Result{}, nil
+	}
+	if !conditions.IsTrue(rig, gastownv1.SourceReadyCondition) {
+		// No new polecats from a source that is gone or not fetched yet:
+		// Ready says why (SourceReady), and the source's return wakes the
+		// rig. Running polecats go on with the git URL recorded before.
+		return ctrl.Result{}, nil
+	}
+	if rig.Status.GitURL != recordedURL || rig.Status.BaseBranch != recordedBranch {
+		// A polecat reads the git URL and base branch from the rig's
+		// status: it is made once this pass has written them, not before.
+		return requeueAfter(time.Second), nil
 	}
 	plan, err := r.dispatch(ctx, rig)
 	if err != nil {
@@ -132,20 +144,27 @@ func rigPhase(rig *gastownv1.Rig) string {
 }
 
 // resolveSource records the git URL, base branch and revision of the rig's
-// source. A rig without a source uses its spec alone.
+// source. A rig without a source uses its spec alone. A source that cannot
+// be read (gone, refused, a failed GET) leaves the URL and branch recorded
+// before: the polecats that run were made with them.
 //
 // A git URL with credentials in it (spec.gitURL, or the source's spec.url
 // that the rig would copy) is never recorded: the rig is Stalled with
 // reason InvalidSpec and a message naming the field, without the
 // credentials, until the URL changes.
 func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) error {
-	rig.Status.GitURL = ""
 	conditions.Delete(rig, meta.StalledCondition)
 	if redact.URLHasCredentials(rig.Spec.GitURL) {
+		rig.Status.GitURL = ""
 		return stallCredentialsInURL(rig, "spec.gitURL", rig.Spec.GitURL)
 	}
-	rig.Status.GitURL = rig.Spec.GitURL
-	rig.Status.BaseBranch = rig.Spec.Git.BaseBranch
+	// The rig's own URL and branch win over its source's, and need none.
+	if rig.Spec.GitURL != "" {
+		rig.Status.GitURL = rig.Spec.GitURL
+	}
+	if rig.Spec.Git.BaseBranch != "" {
+		rig.Status.BaseBranch = rig.Spec.Git.BaseBranch
+	}
 	defer func() {
 		if rig.Status.BaseBranch == "" {
 			rig.Status.BaseBranch = gastownv1.DefaultBaseBranch
@@ -153,6 +172,7 @@ func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) e
 	}()
 	ref := rig.Spec.SourceRef
 	if ref == nil {
+		rig.Status.GitURL = rig.Spec.GitURL
 		conditions.MarkTrue(rig, gastownv1.SourceReadyCondition, "NoSource", "no source: the rig runs polecats created by hand")
 		return nil
 	}
@@ -171,14 +191,18 @@ func (r *RigReconciler) resolveSource(ctx context.Context, rig *gastownv1.Rig) e
 		}
 		return err
 	}
-	if rig.Status.GitURL == "" {
+	if rig.Spec.GitURL == "" {
 		if redact.URLHasCredentials(src.Spec.URL) {
+			rig.Status.GitURL = ""
 			return stallCredentialsInURL(rig, fmt.Sprintf("GitRepository %s/%s spec.url", ref.Namespace, ref.Name), src.Spec.URL)
 		}
 		rig.Status.GitURL = src.Spec.URL
 	}
-	if rig.Status.BaseBranch == "" && src.Spec.Reference != nil {
-		rig.Status.BaseBranch = src.Spec.Reference.Branch
+	if rig.Spec.Git.BaseBranch == "" {
+		rig.Status.BaseBranch = ""
+		if src.Spec.Reference != nil {
+			rig.Status.BaseBranch = src.Spec.Reference.Branch
+		}
 	}
 	artifact := src.GetArtifact()
 	if artifact == nil {
