@@ -99,7 +99,8 @@ type RigSpec struct {
 	// +optional
 	Settings RigSettings `json:"settings,omitempty"`
 
-	// Suspend stops dispatch of new polecats; running ones finish.
+	// Suspend stops new polecats, the Refinery's revisions and conflict
+	// fixes included; running ones finish.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 

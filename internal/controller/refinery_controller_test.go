@@ -908,3 +908,67 @@ func (f forge) notices(g Gomega, number int) []string {
 	}
 	return out
 }
+
+// TestASuspendedRigStartsNoFollowUp: a suspended rig starts no polecats,
+// the Refinery's revisions included; the revision starts once it resumes.
+func TestASuspendedRigStartsNoFollowUp(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+
+	update(t, "", f.rig, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = true })
+	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Please say hello.", nil)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.Gate).To(Equal("alice requested changes; the revision waits for the rig to resume (spec.suspend)"))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a"}), "no revision polecat while suspended")
+
+	update(t, "", f.rig, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = false })
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// TestASecondAttemptHasRevisionsOfItsOwn: follow-ups are named after their
+// attempt, so that the bead's second attempt, after the first one's pull
+// request was closed, gets a revision polecat of its own rather than
+// finding the first attempt's under the same name.
+func TestASecondAttemptHasRevisionsOfItsOwn(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Please say hello.", nil)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	g.Expect(f.emu.API.ClosePullRequest("org", "app", pr.Number)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseRejected))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	update(t, f.ns, "gt-a", &gastownv1.Bead{}, func(b *gastownv1.Bead) { b.Spec.Description = "Say it differently." })
+	var second githubemu.PullRequest
+	g.Eventually(func(g Gomega) {
+		prs, err := f.emu.API.PullRequests("org", "app")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(prs).To(HaveLen(2))
+		second = prs[1]
+		g.Expect(second.Number).NotTo(Equal(pr.Number))
+		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.PullRequest.Number).To(Equal(second.Number))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	g.Expect(f.emu.API.RequestChanges("org", "app", second.Number, "alice", "Say goodbye too.", nil)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		rev := get(g, f.ns, "gt-a-2-rev-1", &gastownv1.Polecat{})
+		g.Expect(rev.Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
+		g.Expect(rev.Spec.TaskDescription).To(ContainSubstring("Say goodbye too."))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.TaskDescription).To(ContainSubstring("Please say hello."),
+		"the first attempt's revision is its own")
+}

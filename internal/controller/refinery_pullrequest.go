@@ -148,9 +148,9 @@ func (r *RefineryReconciler) act(ctx context.Context, provider refinery.Provider
 		}
 		task := refinery.RevisionTask(pr.Number, *gate.ChangesRequested, comments)
 		n := status.Revisions + 1
-		name := fmt.Sprintf("%s-rev-%d", bead.Name, n)
+		name := followUpName(mr, "rev", n)
 		if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeRevision, pr.HeadBranch, task); errors.Is(err, errNoSlot) {
-			gate.Action, gate.Message = refinery.ActionWait, fmt.Sprintf("%s; the revision waits for a polecat slot", gate.Message)
+			gate.Action, gate.Message = refinery.ActionWait, fmt.Sprintf("%s; the revision %s", gate.Message, waitsFor(err))
 			return nil
 		} else if err != nil {
 			return err
@@ -241,9 +241,9 @@ func (r *RefineryReconciler) fixConflict(ctx context.Context, comment func(strin
 		return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.Failure = why })
 	}
 	n := status.ConflictFixes + 1
-	name := fmt.Sprintf("%s-fix-%d", bead.Name, n)
+	name := followUpName(mr, "fix", n)
 	if err := r.followUp(ctx, rig, bead, name, gastownv1.PurposeConflictFix, head, ""); errors.Is(err, errNoSlot) {
-		gate.Action, gate.Message = refinery.ActionWait, "the branch conflicts with "+base+"; the conflict fix waits for a polecat slot"
+		gate.Action, gate.Message = refinery.ActionWait, "the branch conflicts with "+base+"; the conflict fix "+waitsFor(err)
 		return nil
 	} else if err != nil {
 		return err
@@ -477,17 +477,46 @@ func (r *RefineryReconciler) hasSlot(ctx context.Context, rig *gastownv1.Rig, be
 	return dispatch.HasSlot(dispatch.Rig{MaxPolecats: rig.MaxPolecats()}, bead.BeadID(), polecats, convoys.Items), nil
 }
 
+// followUpName names an attempt's nth revision ("rev") or conflict fix
+// ("fix") after its merge request, which has the name of the attempt's
+// dispatched polecat: gt-a-rev-1 for the bead's first attempt, gt-a-2-rev-1
+// for its second, so that a later attempt's follow-ups never take the
+// names, and so the existing polecats, of an earlier one's.
+func followUpName(mr *gastownv1.MergeRequest, kind string, n int32) string {
+	return fmt.Sprintf("%s-%s-%d", mr.Name, kind, n)
+}
+
 // errNoSlot: the rig's maxPolecats, or a convoy's parallelism, leaves no
-// room for a follow-up polecat now.
-var errNoSlot = errors.New("no polecat slot")
+// room for a follow-up polecat now; errRigSuspended (one of them): the rig
+// starts no polecats while it is suspended.
+var (
+	errNoSlot       = errors.New("no polecat slot")
+	errRigSuspended = fmt.Errorf("%w: the rig is suspended", errNoSlot)
+)
+
+// waitsFor says what a follow-up that could not start waits for.
+func waitsFor(err error) string {
+	if errors.Is(err, errRigSuspended) {
+		return "waits for the rig to resume (spec.suspend)"
+	}
+	return "waits for a polecat slot"
+}
 
 // followUp creates a revision or conflict polecat on the bead's branch, if
-// it does not exist yet and the rig has a slot for it (errNoSlot if not).
+// it does not exist yet and the rig, not suspended, has a slot for it
+// (errNoSlot if not).
 func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, name string, purpose gastownv1.PolecatPurpose, branch, task string) error {
-	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: name}, &gastownv1.Polecat{}); err == nil {
+	existing := &gastownv1.Polecat{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: name}, existing); err == nil {
+		if existing.Spec.BeadID != bead.Name {
+			return fmt.Errorf("polecat %s/%s exists for bead %q, not %s's %s", bead.Namespace, name, existing.Spec.BeadID, bead.Name, purpose)
+		}
 		return nil // made in an earlier pass
 	} else if !apierrors.IsNotFound(err) {
 		return err
+	}
+	if rig.Spec.Suspend {
+		return errRigSuspended
 	}
 	defer r.Created.Lock(rig.Name)()
 	ok, err := r.hasSlot(ctx, rig, bead)
