@@ -269,7 +269,11 @@ func targetBranch(ref *gastownv1.Refinery, rig *gastownv1.Rig) string {
 }
 
 // mergeWithGitHub advances each queued bead's pull request and merges the
-// first one whose gate passed.
+// first one whose gate passed. A bead whose pull request the forge fails
+// on (after the provider's retries) says so in its queue entry and stops
+// no other: the pass goes on, and its error, returned at the end, retries
+// the Refinery with backoff. A rate limit or a setup error stops the pass:
+// every bead would meet it.
 func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1.Refinery, rig *gastownv1.Rig, queue []*gastownv1.Bead) (mergeStep, error) {
 	if len(queue) == 0 {
 		ref.Status.Queue, ref.Status.CurrentMerge = nil, ""
@@ -290,6 +294,7 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	var entries []gastownv1.RefineryQueueEntry
 	var mergeable []*prState
 	var step mergeStep
+	var failed []error
 	for _, bead := range queue {
 		mr, created, err := r.mergeRequest(ctx, ref, bead)
 		if err != nil {
@@ -301,8 +306,16 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 			continue
 		}
 		st, err := r.advance(ctx, provider, ref, rig, bead, mr, created, target)
-		if err != nil {
+		var limited *refinery.RateLimitedError
+		var setup *setupError
+		switch {
+		case errors.As(err, &limited), errors.As(err, &setup):
 			return mergeStep{}, err
+		case err != nil:
+			failed = append(failed, fmt.Errorf("bead %s: %w", bead.BeadID(), err))
+			entries = append(entries, gastownv1.RefineryQueueEntry{Bead: bead.BeadID(), PullRequest: mr.Status.Number,
+				Gate: "the forge failed, retried with backoff: " + err.Error()})
+			continue
 		}
 		if st == nil {
 			continue
@@ -318,7 +331,7 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	}
 	ref.Status.Queue, ref.Status.CurrentMerge = entries, ""
 	if len(mergeable) == 0 {
-		return step, nil
+		return step, errors.Join(failed...)
 	}
 	// One merge per pass: the rest are behind the new base afterwards and
 	// get their branches updated and checked again. Another Refinery's
@@ -332,14 +345,14 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 				entries[i].Gate = msg
 			}
 		}
-		return step, r.setPR(ctx, next.mr, func(s *gastownv1.MergeRequestStatus) { s.Gate = msg })
+		return step, errors.Join(append(failed, r.setPR(ctx, next.mr, func(s *gastownv1.MergeRequestStatus) { s.Gate = msg }))...)
 	}
 	defer r.laneLeft(lane, me)
 	ref.Status.CurrentMerge = next.bead.BeadID()
 	if err := r.mergePullRequest(ctx, provider, ref, next); err != nil {
-		return mergeStep{}, err
+		return mergeStep{}, errors.Join(append(failed, err)...)
 	}
-	return mergeStep{requeue: time.Second}, nil
+	return mergeStep{requeue: time.Second}, errors.Join(failed...)
 }
 
 // laneLeft frees a merge lane and wakes the Refineries that waited for it.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -971,4 +972,48 @@ func TestASecondAttemptHasRevisionsOfItsOwn(t *testing.T) {
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.TaskDescription).To(ContainSubstring("Please say hello."),
 		"the first attempt's revision is its own")
+}
+
+// TestAPullRequestTheForgeFailsOnStopsNoOther: GitHub fails on one bead's
+// pull request (every read of it answers 404, as after a repository
+// change); the other bead's still gates and merges, the failing one says
+// so in the queue, and it merges once GitHub answers again.
+func TestAPullRequestTheForgeFailsOnStopsNoOther(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-lo", "gt-hi")
+	f.suspendRefinery(t, true)
+	f.bead(t, "gt-lo", 3)
+	f.bead(t, "gt-hi", 0)
+	f.dispatch(t)
+	g.Eventually(func(g Gomega) {
+		for _, id := range []string{"gt-lo", "gt-hi"} {
+			g.Expect(get(g, f.ns, id, &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+		}
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.suspendRefinery(t, false)
+	lo, hi := f.pr(t, "gt-lo"), f.pr(t, "gt-hi")
+	f.suspendRefinery(t, true)
+	for _, pr := range []githubemu.PullRequest{lo, hi} {
+		f.green(t, pr)
+		f.approve(t, pr)
+	}
+	// gt-hi would merge first; its pull request's every read fails.
+	f.emu.API.FailNextMatching(http.MethodGet, fmt.Sprintf("/repos/org/app/pulls/%d", hi.Number), 1000000, http.StatusNotFound)
+	f.suspendRefinery(t, false)
+
+	f.merged(t, "gt-lo")
+	g.Eventually(func(g Gomega) {
+		ref := get(g, f.ns, f.ns, &gastownv1.Refinery{})
+		g.Expect(conditions.GetReason(ref, meta.ReadyCondition)).To(Equal(gastownv1.ProviderErrorReason))
+		g.Expect(conditions.GetMessage(ref, meta.ReadyCondition)).To(ContainSubstring("bead gt-hi: "))
+		g.Expect(ref.Status.Queue).To(ContainElement(And(HaveField("Bead", "gt-hi"),
+			HaveField("Gate", ContainSubstring("the forge failed, retried with backoff: ")))))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, f.ns, "gt-hi", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
+
+	f.emu.API.ClearFaults()
+	f.merged(t, "gt-hi")
+	g.Eventually(func(g Gomega) {
+		g.Expect(conditions.IsReady(get(g, f.ns, f.ns, &gastownv1.Refinery{}))).To(BeTrue())
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 }
