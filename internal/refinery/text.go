@@ -14,10 +14,6 @@ type BeadInfo struct {
 	Polecat, Agent, Summary                 string
 	CostUSD                                 string
 	InputTokens, OutputTokens               int64
-	// Secrets are values the text must never show (the tokens the
-	// Refinery holds); they are replaced, as are token-shaped strings and
-	// URL credentials.
-	Secrets []string
 }
 
 // markerPattern finds the bead marker in a pull request body.
@@ -38,14 +34,15 @@ func BeadOfBody(body string) string {
 
 // PullRequestTitle is the title of a bead's pull request, redacted.
 func PullRequestTitle(b BeadInfo) string {
-	return redact.Text(fmt.Sprintf("%s: %s", b.ID, b.Title), b.Secrets...)
+	return redact.Text(fmt.Sprintf("%s: %s", b.ID, b.Title))
 }
 
 // PullRequestBody describes the bead, the polecat's summary and cost, and
-// carries the marker. It is redacted (redact.Text with b.Secrets): the
-// summary is the agent's output, and the bead's text is anyone's commit.
+// carries the marker. It is redacted (redact.Text: token shapes and URL
+// credentials; the provider removes its own token too): the summary is the
+// agent's output, and the bead's text is anyone's commit.
 func PullRequestBody(b BeadInfo) string {
-	return redact.Text(pullRequestBody(b), b.Secrets...)
+	return redact.Text(pullRequestBody(b))
 }
 
 func pullRequestBody(b BeadInfo) string {

@@ -9,25 +9,26 @@ import (
 )
 
 // TestPullRequestTextHasNoSecrets: the pull request's title and body never
-// show a secret value given to them, a token-shaped string or URL
-// credentials, wherever the bead or the agent's summary put them.
+// show a token-shaped string or URL credentials, wherever the bead or the
+// agent's summary put them (the provider removes its own token:
+// TestGitHubNeverPostsItsToken).
 func TestPullRequestTextHasNoSecrets(t *testing.T) {
 	const (
-		given   = "refinery-known-secret-value"
-		ghToken = "ghp_summaryToken0123456789abcdefghijKLMN"
-		antKey  = "sk-ant-api03-summaryKey_0123456789"
+		password = "url-password-value"
+		ghToken  = "ghp_summaryToken0123456789abcdefghijKLMN"
+		appToken = "ghs_installationToken0123456789abcdefghij"
+		antKey   = "sk-ant-api03-summaryKey_0123456789"
 	)
 	info := BeadInfo{
-		ID: "gt-a", Rig: "demo", Title: "Add auth " + given,
-		Description: "Use https://bot:" + given + "@git.example.com/o/r.git",
+		ID: "gt-a", Rig: "demo", Title: "Add auth " + appToken,
+		Description: "Use https://bot:" + password + "@git.example.com/o/r.git",
 		Acceptance:  "Bearer abcdefghijklmnopqrstuvwxyz012345 works",
 		Polecat:     "gt-a", Agent: "claude-code",
-		Summary: "Done. I used " + given + ", " + ghToken + " and " + antKey + ".",
-		Secrets: []string{given},
+		Summary: "Done. I used " + appToken + ", " + ghToken + " and " + antKey + ".",
 	}
 	title, body := PullRequestTitle(info), PullRequestBody(info)
 	for _, text := range []string{title, body} {
-		for _, secret := range []string{given, ghToken, antKey, "abcdefghijklmnopqrstuvwxyz012345"} {
+		for _, secret := range []string{password, ghToken, appToken, antKey, "abcdefghijklmnopqrstuvwxyz012345"} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the pull request text shows %q:\n%s", secret, text)
 			}
