@@ -264,27 +264,47 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	assertNoToken(t, f.ns)
 }
 
-func TestRefineryMergesInPriorityOrderAndUpdatesABranchBehindBase(t *testing.T) {
-	g := NewWithT(t)
-	// Branch protection requires the "test" check: an updated branch waits for it again.
-	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.RequiredChecks = []string{"test"} }, "gt-lo", "gt-hi")
+// revision waits for the revision polecat name.
+func (f forge) revision(t *testing.T, name string) *gastownv1.Polecat {
+	t.Helper()
+	var rev *gastownv1.Polecat
+	NewWithT(t).Eventually(func(g Gomega) {
+		rev = get(g, f.ns, name, &gastownv1.Polecat{})
+		g.Expect(rev.Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	return rev
+}
+
+// twoReady opens the pull requests of beads gt-lo (priority 3) and gt-hi
+// (priority 0) and makes both green and approved while the Refinery is
+// suspended, so that they are ready at once; it returns suspended.
+func (f forge) twoReady(t *testing.T) (lo, hi githubemu.PullRequest) {
+	t.Helper()
 	f.suspendRefinery(t, true)
 	f.bead(t, "gt-lo", 3)
 	f.bead(t, "gt-hi", 0)
 	f.dispatch(t)
-	g.Eventually(func(g Gomega) {
+	NewWithT(t).Eventually(func(g Gomega) {
 		for _, id := range []string{"gt-lo", "gt-hi"} {
 			g.Expect(get(g, f.ns, id, &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
 		}
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 	f.suspendRefinery(t, false)
-	lo, hi := f.pr(t, "gt-lo"), f.pr(t, "gt-hi")
-	// Both are ready at once: the higher priority merges first.
+	lo, hi = f.pr(t, "gt-lo"), f.pr(t, "gt-hi")
 	f.suspendRefinery(t, true)
 	for _, pr := range []githubemu.PullRequest{lo, hi} {
 		f.green(t, pr)
 		f.approve(t, pr)
 	}
+	return lo, hi
+}
+
+func TestRefineryMergesInPriorityOrderAndUpdatesABranchBehindBase(t *testing.T) {
+	g := NewWithT(t)
+	// Branch protection requires the "test" check: an updated branch waits for it again.
+	f := newForge(t, func(s *gastownv1.RefinerySpec) { s.RequiredChecks = []string{"test"} }, "gt-lo", "gt-hi")
+	// Both are ready at once: the higher priority merges first.
+	lo, hi := f.twoReady(t)
 	f.suspendRefinery(t, false)
 
 	hiBead := f.merged(t, "gt-hi")
@@ -806,9 +826,7 @@ func TestARevisionTakesAPolecatSlot(t *testing.T) {
 	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a", "hand-made"}), "no revision polecat over the limit")
 
 	update(t, f.ns, "hand-made", &gastownv1.Polecat{}, func(pc *gastownv1.Polecat) { pc.Spec.DesiredState = gastownv1.DesiredTerminated })
-	g.Eventually(func(g Gomega) {
-		g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
-	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.revision(t, "gt-a-rev-1")
 }
 
 // TestAFailedRevisionIsNoticedOnThePullRequest: a revision polecat that
@@ -929,9 +947,7 @@ func TestASuspendedRigStartsNoFollowUp(t *testing.T) {
 	g.Expect(polecatNames(g, f.ns)).To(Equal([]string{"gt-a"}), "no revision polecat while suspended")
 
 	update(t, "", f.rig, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = false })
-	g.Eventually(func(g Gomega) {
-		g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
-	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.revision(t, "gt-a-rev-1")
 }
 
 // TestASecondAttemptHasRevisionsOfItsOwn: follow-ups are named after their
@@ -945,9 +961,7 @@ func TestASecondAttemptHasRevisionsOfItsOwn(t *testing.T) {
 	f.dispatch(t)
 	pr := f.pr(t, "gt-a")
 	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Please say hello.", nil)).To(Succeed())
-	g.Eventually(func(g Gomega) {
-		g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
-	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	f.revision(t, "gt-a-rev-1")
 
 	g.Expect(f.emu.API.ClosePullRequest("org", "app", pr.Number)).To(Succeed())
 	g.Eventually(func(g Gomega) {
@@ -961,15 +975,13 @@ func TestASecondAttemptHasRevisionsOfItsOwn(t *testing.T) {
 		g.Expect(prs).To(HaveLen(2))
 		second = prs[1]
 		g.Expect(second.Number).NotTo(Equal(pr.Number))
-		g.Expect(get(g, f.ns, "gt-a", &gastownv1.Bead{}).Status.PullRequest.Number).To(Equal(second.Number))
+		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+		g.Expect(b.Status.PullRequest).NotTo(BeNil())
+		g.Expect(b.Status.PullRequest.Number).To(Equal(second.Number))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 
 	g.Expect(f.emu.API.RequestChanges("org", "app", second.Number, "alice", "Say goodbye too.", nil)).To(Succeed())
-	g.Eventually(func(g Gomega) {
-		rev := get(g, f.ns, "gt-a-2-rev-1", &gastownv1.Polecat{})
-		g.Expect(rev.Spec.Purpose).To(Equal(gastownv1.PurposeRevision))
-		g.Expect(rev.Spec.TaskDescription).To(ContainSubstring("Say goodbye too."))
-	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(f.revision(t, "gt-a-2-rev-1").Spec.TaskDescription).To(ContainSubstring("Say goodbye too."))
 	g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.TaskDescription).To(ContainSubstring("Please say hello."),
 		"the first attempt's revision is its own")
 }
@@ -981,22 +993,7 @@ func TestASecondAttemptHasRevisionsOfItsOwn(t *testing.T) {
 func TestAPullRequestTheForgeFailsOnStopsNoOther(t *testing.T) {
 	g := NewWithT(t)
 	f := newForge(t, nil, "gt-lo", "gt-hi")
-	f.suspendRefinery(t, true)
-	f.bead(t, "gt-lo", 3)
-	f.bead(t, "gt-hi", 0)
-	f.dispatch(t)
-	g.Eventually(func(g Gomega) {
-		for _, id := range []string{"gt-lo", "gt-hi"} {
-			g.Expect(get(g, f.ns, id, &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
-		}
-	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
-	f.suspendRefinery(t, false)
-	lo, hi := f.pr(t, "gt-lo"), f.pr(t, "gt-hi")
-	f.suspendRefinery(t, true)
-	for _, pr := range []githubemu.PullRequest{lo, hi} {
-		f.green(t, pr)
-		f.approve(t, pr)
-	}
+	_, hi := f.twoReady(t)
 	// gt-hi would merge first; its pull request's every read fails.
 	f.emu.API.FailNextMatching(http.MethodGet, fmt.Sprintf("/repos/org/app/pulls/%d", hi.Number), 1000000, http.StatusNotFound)
 	f.suspendRefinery(t, false)
