@@ -249,6 +249,15 @@ func TestRefineryMergesAnApprovedGreenPullRequest(t *testing.T) {
 	g.Expect(err).To(HaveOccurred(), "the branch is deleted after the merge")
 	got, _ := f.emu.API.PullRequest("org", "app", pr.Number)
 	g.Expect(got.Merged).To(BeTrue())
+	// One event for the merge: the bead's phase, Merged.
+	g.Eventually(func(g Gomega) {
+		merged := eventsFor(g, f.ns, "Bead", "gt-a", "Merged")
+		g.Expect(merged).To(HaveLen(1))
+		g.Expect(merged[0].Message).To(HavePrefix(fmt.Sprintf("pull request #%d merged as ", pr.Number)))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(eventsFor(g, f.ns, "Bead", "gt-a", "Merged")).To(HaveLen(1))
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
 
 	calls := f.emu.API.Calls()
 	t.Logf("GitHub API calls to open the pull request and gate it once: %d %v", totalCalls(opening), opening)

@@ -75,7 +75,7 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider *refinery.Vou
 				return nil, err
 			}
 		}
-		r.EventRecorder.Eventf(bead, corev1.EventTypeWarning, "Rejected", "pull request #%d was closed without merging", pr.Number)
+		// No event here: the bead's phase, Rejected, is its one event.
 		gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestRejected, prKey(bead, pr))
 		return nil, r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) { s.State = gastownv1.PullRequestClosed })
 	}
@@ -373,7 +373,7 @@ func (r *RefineryReconciler) recordMerge(ctx context.Context, provider branchDel
 		now = metav1.NewTime(pr.MergedAt)
 	}
 	ref.Status.LastMergeTime = &now
-	r.EventRecorder.Eventf(bead, corev1.EventTypeNormal, "Merged", "merged %s as %s", prLabel(pr), sha)
+	// No event here: the bead's phase, Merged, is its one event.
 	gsmetrics.PullRequest(ref.Spec.RigRef, gsmetrics.PullRequestMerged, prKey(bead, pr)+"@"+sha)
 	return r.setPR(ctx, mr, func(s *gastownv1.MergeRequestStatus) {
 		s.State, s.MergeCommit, s.MergedAt, s.Gate = gastownv1.PullRequestMerged, sha, &now, ""
