@@ -138,6 +138,17 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, merge
 	plan.Ready = len(ready)
 	sort.SliceStable(ready, func(i, j int) bool { return less(ready[i], ready[j]) })
 
+	// Every name a polecat holds, every name this plan gives, and, for a
+	// later run, every bead's name (its own first run's): bead health's
+	// second run and bead health-2's first would both be health-2.
+	taken := make(map[string]bool, len(polecats))
+	for i := range polecats {
+		taken[polecats[i].Name] = true
+	}
+	beadNames := make(map[string]bool, len(beads))
+	for i := range beads {
+		beadNames[beads[i].Name] = true
+	}
 	slots := rig.MaxPolecats - plan.Running
 	for _, b := range ready {
 		if slots <= 0 {
@@ -146,7 +157,9 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, merge
 		if !convoysAllow(beadConvoys[b.BeadID()], convoyRunning) {
 			continue
 		}
-		plan.Create = append(plan.Create, nextDecision(b, byBead[b.Name]))
+		d := nextDecision(b, byBead[b.Name], taken, beadNames)
+		taken[d.Polecat] = true
+		plan.Create = append(plan.Create, d)
 		slots--
 		for _, c := range beadConvoys[b.BeadID()] {
 			convoyRunning[c.Name]++
@@ -205,22 +218,20 @@ func convoysAllow(convoys []*gastownv1.Convoy, running map[string]int) bool {
 }
 
 // nextDecision names the bead's next polecat: the bead ID for its first run,
-// then <id>-<run>. Names depend only on the polecats that exist, so a
-// restart computes the same name and never creates a twin.
-func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat) Decision {
+// then <id>-<run>, skipping the names taken (by any polecat, or earlier in
+// the plan) and, for a later run, the names of beads. Names depend only on the polecats that exist, so a restart
+// computes the same name and never creates a twin.
+func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat, taken, beadNames map[string]bool) Decision {
 	runs := 0
-	taken := map[string]bool{}
-	for _, pc := range polecats {
-		if IsDispatched(&pc) {
+	for i := range polecats {
+		if IsDispatched(&polecats[i]) {
 			runs++
-		} else {
-			taken[pc.Name] = true
 		}
 	}
-	// A name held by a polecat made by hand (or a follow-up) is skipped:
-	// adopting it would count someone else's run as this one.
+	// A taken name is skipped, the bead's own runs' included: adopting it
+	// would count another run (or another bead's) as this one.
 	run := runs + 1
-	for taken[PolecatName(b.Name, run)] {
+	for name := PolecatName(b.Name, run); taken[name] || (run > 1 && beadNames[name]); name = PolecatName(b.Name, run) {
 		run++
 	}
 	return Decision{

@@ -377,3 +377,35 @@ func TestHasSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesNoBeadsShare: bead health's second run would be health-2, the
+// name of bead health-2's first; and a run under a skipped name is not
+// taken for the next one.
+func TestNamesNoBeadsShare(t *testing.T) {
+	health, health2 := bead("health"), bead("health-2")
+	first := dispatched(health, "health", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(40))
+	other := dispatched(health2, "health-2", gastownv1.PolecatPhaseFailed, finished(30, gastownv1.OutcomeAgentFailed), created(40))
+	plan := Decide(defaultRig, []gastownv1.Bead{health}, []gastownv1.Polecat{first, other}, nil, nil, t0)
+	if len(plan.Create) != 1 || plan.Create[0].Polecat != "health-3" || plan.Create[0].Run != 3 {
+		t.Fatalf("health's second run: %+v, want polecat health-3", plan.Create)
+	}
+
+	// Its third run, once health-3 failed too, is health-4: health-3 is its
+	// own and counted, but its name is held.
+	third := dispatched(health, "health-3", gastownv1.PolecatPhaseFailed, finished(5, gastownv1.OutcomeAgentFailed), created(10))
+	plan = Decide(rigWith(func(r *Rig) { r.MaxRetries = 5 }), []gastownv1.Bead{health}, []gastownv1.Polecat{first, other, third}, nil, nil, t0)
+	if len(plan.Create) != 1 || plan.Create[0].Polecat != "health-4" {
+		t.Fatalf("health's third run: %+v, want polecat health-4", plan.Create)
+	}
+
+	// Decided in one plan, health's second run leaves health-2 to bead
+	// health-2's first.
+	plan = Decide(defaultRig, []gastownv1.Bead{health, health2}, []gastownv1.Polecat{first}, nil, nil, t0)
+	got := map[string]string{}
+	for _, d := range plan.Create {
+		got[d.Bead] = d.Polecat
+	}
+	if got["health"] != "health-3" || got["health-2"] != "health-2" {
+		t.Fatalf("polecats by bead %v, want health: health-3, health-2: health-2", got)
+	}
+}
