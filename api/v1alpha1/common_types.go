@@ -52,6 +52,7 @@ const (
 	RigNotFoundReason       = "RigNotFound"
 	InvalidBeadsReason      = "InvalidBeads"
 	SyncFailedReason        = "SyncFailed"
+	DispatchFailedReason    = "DispatchFailed"
 	SecretNotFoundReason    = "SecretNotFound"
 	ImagePullFailedReason   = "ImagePullFailed"
 	DeadlineExceededReason  = "DeadlineExceeded"

@@ -328,3 +328,74 @@ func TestRigKeepsItsRunningPolecatsWhenItsSourceGoesAway(t *testing.T) {
 		g.Expect(pc.Status.Phase).To(Equal(gastownv1.PolecatPhaseSucceeded), "%+v", pc.Status.Conditions)
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 }
+
+// TestRigsSharingANamespaceTakeNoNameOfTheOther: bead gt-x of one rig
+// fails its first run; its second would be gt-x-2, the name of the other
+// rig's bead gt-x-2 and its first run's. Each bead gets runs of its own.
+func TestRigsSharingANamespaceTakeNoNameOfTheOther(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	a := dispatchRig(t, ns, 2, 2)
+	b := dispatchRig(t, ns, 2, 2, func(r *gastownv1.Rig) {
+		r.Name = ns + "-b"
+		r.Spec.Suspend = true
+	})
+	handBead(t, ns, b.Name, "gt-x-2", 2)
+	handBead(t, ns, a.Name, "gt-x", 2)
+	g.Eventually(func(g Gomega) { get(g, ns, "gt-x", &gastownv1.Polecat{}) }, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+	podFinished(t, ns, "polecat-gt-x", 11, resultJSON(gastownv1.PolecatResult{Outcome: gastownv1.OutcomeAgentFailed, Message: "gave up"}), nil)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-x", "gt-x-3"}))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	update(t, "", b.Name, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = false })
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-x", "gt-x-2", "gt-x-3"}))
+		g.Expect(get(g, ns, "gt-x-2", &gastownv1.Bead{}).Status.Dispatch.Polecat).To(Equal("gt-x-2"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	for polecat, bead := range map[string]string{"gt-x-2": "gt-x-2", "gt-x-3": "gt-x"} {
+		pc := get(g, ns, polecat, &gastownv1.Polecat{})
+		g.Expect(pc.Spec.BeadID).To(Equal(bead), "polecat %s", polecat)
+	}
+	g.Expect(get(g, ns, "gt-x", &gastownv1.Bead{}).Status.Dispatch.Polecat).To(Equal("gt-x-3"))
+}
+
+// TestRigAdoptsNoPolecatOfAnotherBead: the cache has not seen polecat
+// gt-z, made by hand for another rig's bead, when bead gt-z is decided:
+// the create finds it, the Rig says whose it is instead of taking it for
+// gt-z's run, and the next pass, once the cache shows it, names another.
+func TestRigAdoptsNoPolecatOfAnotherBead(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	a := dispatchRig(t, ns, 2, 2, func(r *gastownv1.Rig) { r.Spec.Suspend = true })
+	b := dispatchRig(t, ns, 2, 2, func(r *gastownv1.Rig) {
+		r.Name = ns + "-b"
+		r.Spec.Suspend = true
+	})
+	handBead(t, ns, b.Name, "gt-other", 2)
+	other := get(g, ns, "gt-other", &gastownv1.Bead{})
+	stranger := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: "gt-z", Namespace: ns,
+			Labels:          map[string]string{gastownv1.RigLabel: b.Name, gastownv1.BeadLabel: "gt-other"},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(other, gastownv1.GroupVersion.WithKind("Bead"))}},
+		Spec: gastownv1.PolecatSpec{Rig: b.Name, BeadID: "gt-other", Purpose: gastownv1.PurposeWork},
+	}
+	key := client.ObjectKeyFromObject(stranger)
+	rigCache.hide(key, true)
+	g.Expect(env.Client.Create(context.Background(), stranger)).To(Succeed())
+	handBead(t, ns, a.Name, "gt-z", 2)
+	update(t, "", a.Name, &gastownv1.Rig{}, func(r *gastownv1.Rig) { r.Spec.Suspend = false })
+
+	g.Eventually(func(g Gomega) {
+		g.Expect(conditions.GetMessage(get(g, "", a.Name, &gastownv1.Rig{}), meta.ReadyCondition)).To(
+			ContainSubstring("polecat gt-z, bead gt-z's next run, is taken by bead gt-other of rig " + b.Name))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, ns, "gt-z", &gastownv1.Bead{}).Status.Dispatch).To(BeNil(), "not adopted")
+
+	rigCache.hide(key, false)
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-z", "gt-z-2"}))
+		g.Expect(get(g, ns, "gt-z", &gastownv1.Bead{}).Status.Dispatch.Polecat).To(Equal("gt-z-2"))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, ns, "gt-z", &gastownv1.Polecat{}).Spec.BeadID).To(Equal("gt-other"))
+}

@@ -118,6 +118,8 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	}
 	plan, err := r.dispatch(ctx, rig)
 	if err != nil {
+		// Ready says why no polecat starts; the error retries with backoff.
+		conditions.MarkFalse(rig, meta.ReadyCondition, gastownv1.DispatchFailedReason, "dispatch failed: %s", err)
 		return ctrl.Result{}, err
 	}
 	ok = &success{meta.ReconciliationSucceededReason,
@@ -290,6 +292,10 @@ func (r *RigReconciler) dispatch(ctx context.Context, rig *gastownv1.Rig) (dispa
 		return dispatch.Plan{}, err
 	}
 	limits := r.limits(rig)
+	// Other rigs may share the workers namespace: their polecats' and
+	// beads' names are held too.
+	limits.PolecatExists = r.existsIn(ctx, ns, &gastownv1.Polecat{})
+	limits.BeadExists = r.existsIn(ctx, ns, &gastownv1.Bead{})
 	stores := &gastownv1.BeadStoreList{}
 	if err := r.List(ctx, stores, client.InNamespace(ns), client.MatchingFields{beadStoreRigIndex: rig.Name}); err != nil {
 		return dispatch.Plan{}, err
@@ -360,10 +366,20 @@ func (r *RigReconciler) limits(rig *gastownv1.Rig) dispatch.Rig {
 	}
 }
 
+// existsIn says, from the cache, whether an object of obj's kind holds a
+// name in namespace ns.
+func (r *RigReconciler) existsIn(ctx context.Context, ns string, obj client.Object) func(string) bool {
+	return func(name string) bool {
+		return r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj) == nil
+	}
+}
+
 // createPolecat creates the decided polecat, owned by its bead; its
 // annotations are the dispatch record the Bead controller reads. A polecat
-// that already exists under the decided name is the one an earlier
-// reconcile created: it is adopted.
+// that already exists under the decided name is adopted when it is a run
+// of the bead (an earlier reconcile's, not yet in the cache); anyone
+// else's is an error, and the next decision, once the cache shows it,
+// passes its name by.
 func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, d dispatch.Decision) (bool, error) {
 	pc := &gastownv1.Polecat{
 		ObjectMeta: metav1.ObjectMeta{
@@ -398,7 +414,16 @@ func (r *RigReconciler) createPolecat(ctx context.Context, rig *gastownv1.Rig, b
 		pc.Annotations[dispatch.ReadySinceAnnotation] = since.UTC().Format(time.RFC3339)
 	}
 	err := r.Create(ctx, pc)
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	if apierrors.IsAlreadyExists(err) {
+		holder := &gastownv1.Polecat{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(pc), holder); err != nil {
+			return false, fmt.Errorf("reading polecat %s, which exists, for bead %s: %w", d.Polecat, bead.Name, err)
+		}
+		if !metav1.IsControlledBy(holder, bead) || !dispatch.IsDispatched(holder) {
+			return false, fmt.Errorf("polecat %s, bead %s's next run, is taken by bead %s of rig %s: the next pass names another",
+				d.Polecat, bead.Name, holder.Spec.BeadID, holder.Spec.Rig)
+		}
+	} else if err != nil {
 		return false, fmt.Errorf("creating polecat %s for bead %s: %w", d.Polecat, bead.Name, err)
 	}
 	r.Created.Add(rig.Name, d.Polecat)

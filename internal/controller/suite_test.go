@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	stdlog "log"
 	"net/http/httptest"
 	"os"
@@ -315,6 +316,18 @@ func (c *laggingCache) List(ctx context.Context, list client.ObjectList, opts ..
 		pl.Items = slices.DeleteFunc(pl.Items, func(pc gastownv1.Polecat) bool { return c.hidden[client.ObjectKeyFromObject(&pc)] })
 	}
 	return nil
+}
+
+func (c *laggingCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*gastownv1.Polecat); ok {
+		c.mu.Lock()
+		hidden := c.hidden[key]
+		c.mu.Unlock()
+		if hidden {
+			return apierrors.NewNotFound(gastownv1.GroupVersion.WithResource("polecats").GroupResource(), key.Name)
+		}
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
 }
 
 // hide makes the cache miss the polecat key, or show it again.

@@ -60,6 +60,11 @@ type Rig struct {
 	// that asks for more is Failed with reason PolicyViolation and never
 	// dispatched. Nil checks nothing.
 	Policy *beads.Policy
+	// PolecatExists and BeadExists say whether the workers namespace holds
+	// a polecat, or a bead, of that name beyond the ones given to Decide:
+	// another rig's, or one made by hand. A run never takes such a name.
+	// Nil: none.
+	PolecatExists, BeadExists func(name string) bool
 }
 
 // Decision is a polecat to create for a bead.
@@ -138,17 +143,7 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, merge
 	plan.Ready = len(ready)
 	sort.SliceStable(ready, func(i, j int) bool { return less(ready[i], ready[j]) })
 
-	// Every name a polecat holds, every name this plan gives, and, for a
-	// later run, every bead's name (its own first run's): bead health's
-	// second run and bead health-2's first would both be health-2.
-	taken := make(map[string]bool, len(polecats))
-	for i := range polecats {
-		taken[polecats[i].Name] = true
-	}
-	beadNames := make(map[string]bool, len(beads))
-	for i := range beads {
-		beadNames[beads[i].Name] = true
-	}
+	names := heldNamesOf(rig, beads, polecats)
 	slots := rig.MaxPolecats - plan.Running
 	for _, b := range ready {
 		if slots <= 0 {
@@ -157,8 +152,8 @@ func Decide(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat, merge
 		if !convoysAllow(beadConvoys[b.BeadID()], convoyRunning) {
 			continue
 		}
-		d := nextDecision(b, byBead[b.Name], taken, beadNames)
-		taken[d.Polecat] = true
+		d := nextDecision(b, byBead[b.Name], names)
+		names.polecats[d.Polecat] = true
 		plan.Create = append(plan.Create, d)
 		slots--
 		for _, c := range beadConvoys[b.BeadID()] {
@@ -217,11 +212,42 @@ func convoysAllow(convoys []*gastownv1.Convoy, running map[string]int) bool {
 	return true
 }
 
+// heldNames are the names a run may not take: every polecat's, every
+// name the plan gives, and, for a later run, every bead's (its own first
+// run's): bead health's second run and bead health-2's first would both
+// be health-2.
+type heldNames struct {
+	polecats, beads map[string]bool
+	rig             Rig
+}
+
+func heldNamesOf(rig Rig, beads []gastownv1.Bead, polecats []gastownv1.Polecat) heldNames {
+	h := heldNames{polecats: make(map[string]bool, len(polecats)), beads: make(map[string]bool, len(beads)), rig: rig}
+	for i := range polecats {
+		h.polecats[polecats[i].Name] = true
+	}
+	for i := range beads {
+		h.beads[beads[i].Name] = true
+	}
+	return h
+}
+
+// free says whether the run-th polecat of a bead may be named name.
+func (h heldNames) free(name string, run int) bool {
+	if h.polecats[name] || (h.rig.PolecatExists != nil && h.rig.PolecatExists(name)) {
+		return false
+	}
+	if run == 1 {
+		return true
+	}
+	return !h.beads[name] && (h.rig.BeadExists == nil || !h.rig.BeadExists(name))
+}
+
 // nextDecision names the bead's next polecat: the bead ID for its first run,
-// then <id>-<run>, skipping the names taken (by any polecat, or earlier in
-// the plan) and, for a later run, the names of beads. Names depend only on the polecats that exist, so a restart
-// computes the same name and never creates a twin.
-func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat, taken, beadNames map[string]bool) Decision {
+// then <id>-<run>, skipping the names held. Names depend only on the
+// objects that exist, so a restart computes the same name and never
+// creates a twin.
+func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat, names heldNames) Decision {
 	runs := 0
 	for i := range polecats {
 		if IsDispatched(&polecats[i]) {
@@ -231,7 +257,7 @@ func nextDecision(b *gastownv1.Bead, polecats []gastownv1.Polecat, taken, beadNa
 	// A taken name is skipped, the bead's own runs' included: adopting it
 	// would count another run (or another bead's) as this one.
 	run := runs + 1
-	for name := PolecatName(b.Name, run); taken[name] || (run > 1 && beadNames[name]); name = PolecatName(b.Name, run) {
+	for !names.free(PolecatName(b.Name, run), run) {
 		run++
 	}
 	return Decision{

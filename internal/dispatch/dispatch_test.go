@@ -409,3 +409,24 @@ func TestNamesNoBeadsShare(t *testing.T) {
 		t.Fatalf("polecats by bead %v, want health: health-3, health-2: health-2", got)
 	}
 }
+
+// TestNamesNoOtherRigHolds: another rig sharing the workers namespace holds
+// polecat health (its own bead health's) and bead health-2: this rig's
+// bead health runs as health-3, never under their names.
+func TestNamesNoOtherRigHolds(t *testing.T) {
+	elsewhere := rigWith(func(r *Rig) {
+		r.PolecatExists = func(name string) bool { return name == "health" }
+		r.BeadExists = func(name string) bool { return name == "health-2" }
+	})
+	plan := Decide(elsewhere, []gastownv1.Bead{bead("health")}, nil, nil, nil, t0)
+	if len(plan.Create) != 1 || plan.Create[0].Polecat != "health-3" {
+		t.Fatalf("health's first run: %+v, want polecat health-3", plan.Create)
+	}
+	// A bead's first run is named after the bead itself, whose name no
+	// other bead holds: the bead check is for later runs only.
+	own := rigWith(func(r *Rig) { r.BeadExists = func(string) bool { return true } })
+	plan = Decide(own, []gastownv1.Bead{bead("health")}, nil, nil, nil, t0)
+	if len(plan.Create) != 1 || plan.Create[0].Polecat != "health" {
+		t.Fatalf("health's first run: %+v, want polecat health", plan.Create)
+	}
+}
