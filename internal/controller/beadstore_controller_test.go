@@ -152,6 +152,7 @@ func TestBeadStoreSyncsBeadsAndConvoysAndWritesOnlyChanges(t *testing.T) {
 	annotate := client.MergeFrom(a.DeepCopy())
 	a.Annotations["example.com/note"] = "kept"
 	g.Expect(env.Client.Patch(context.Background(), a, annotate)).To(Succeed())
+	storeCacheHoldsBeads(g, f.ns)
 
 	// Revision 2 edits gt-a, drops gt-b's dependency, deletes gt-d and adds
 	// gt-e.
@@ -181,12 +182,33 @@ func TestBeadStoreSyncsBeadsAndConvoysAndWritesOnlyChanges(t *testing.T) {
 	g.Expect(get(g, f.ns, "gt-b", &gastownv1.Bead{}).Spec.DependsOn).To(BeEmpty(), "a field the file no longer has goes")
 
 	// A reconcile request with nothing changed writes nothing.
+	storeCacheHoldsBeads(g, f.ns)
 	requestReconcile(t, f.ns)
 	g.Eventually(func(g Gomega) {
 		store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
 		g.Expect(store.Status.LastHandledReconcileAt).To(Equal("now-1"))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(storeWrites.take(f.ns)).To(BeEmpty())
+}
+
+// storeCacheHoldsBeads waits until the store's cache has every bead of ns
+// as the API server has it. The store patches a bead with its cached
+// resourceVersion: a cache behind a write (the test's, a controller's)
+// makes the patch conflict once and be sent again, which the write counts
+// would show.
+func storeCacheHoldsBeads(g Gomega, ns string) {
+	versions := func(g Gomega, c client.Reader) map[string]string {
+		list := &gastownv1.BeadList{}
+		g.Expect(c.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+		rv := map[string]string{}
+		for _, b := range list.Items {
+			rv[b.Name] = b.ResourceVersion
+		}
+		return rv
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(versions(g, storeWrites)).To(Equal(versions(g, env.Client)))
+	}, 20*time.Second, 50*time.Millisecond).Should(Succeed())
 }
 
 func requestReconcile(t *testing.T, ns string) {
@@ -248,6 +270,7 @@ func TestBeadStoreKeepsBeadsOfABrokenFile(t *testing.T) {
 
 	// A store with a broken file syncs at every pass; the beads it kept
 	// are neither read again nor written.
+	storeCacheHoldsBeads(g, f.ns)
 	storeWrites.take(f.ns)
 	storeReads.take(f.ns)
 	requestReconcile(t, f.ns)
