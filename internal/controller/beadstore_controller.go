@@ -46,6 +46,8 @@ type BeadStoreReconciler struct {
 	NoCrossNamespaceRefs bool
 	// ArtifactRetries is how often a failed download is retried (5xx).
 	ArtifactRetries int
+	// Writers is how many objects a sync writes at once.
+	Writers int
 }
 
 // +kubebuilder:rbac:groups=gastown.gastown.io,resources=beadstores,verbs=get;list;watch;patch

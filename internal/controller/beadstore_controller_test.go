@@ -13,6 +13,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -526,4 +527,29 @@ func TestBeadStoreAppliesTheFilesLabelsAndAnnotations(t *testing.T) {
 		g.Expect(m.Labels).To(HaveKeyWithValue("example.com/owner", "me"))
 		g.Expect(m.Annotations).To(HaveKeyWithValue("example.com/note", "kept"))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+func TestBeadStoreSyncsTheOtherBeadsWhenOnesNameIsTaken(t *testing.T) {
+	g := NewWithT(t)
+	f := newStoreFixture(t)
+	// Someone made a bead gt-b by hand.
+	mine := &gastownv1.Bead{
+		ObjectMeta: metav1.ObjectMeta{Name: "gt-b", Namespace: f.ns},
+		Spec:       gastownv1.BeadSpec{Title: "mine"},
+	}
+	g.Expect(env.Client.Create(context.Background(), mine)).To(Succeed())
+
+	rev := f.set(map[string]string{".gastown/a.yaml": beadA, ".gastown/b.yaml": beadB, ".gastown/cd.yaml": beadsCD})
+	g.Eventually(func(g Gomega) {
+		store := get(g, f.ns, f.ns, &gastownv1.BeadStore{})
+		ready := conditions.Get(store, meta.ReadyCondition)
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Reason).To(Equal(gastownv1.SyncFailedReason))
+		g.Expect(ready.Message).To(ContainSubstring("Bead " + f.ns + "/gt-b exists and is not managed by a BeadStore"))
+		g.Expect(beadNames(g, f.ns)).To(ConsistOf("gt-a", "gt-b", "gt-c", "gt-d"), "the other beads of the revision are synced")
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, f.ns, f.ns, &gastownv1.BeadStore{}).Status.LastAppliedRevision).NotTo(Equal(rev))
+	b := get(g, f.ns, "gt-b", &gastownv1.Bead{})
+	g.Expect(b.Spec.Title).To(Equal("mine"))
+	g.Expect(b.OwnerReferences).To(BeEmpty())
 }

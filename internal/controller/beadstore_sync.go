@@ -9,7 +9,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -149,27 +151,52 @@ func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gasto
 	for _, o := range existing {
 		live[o.GetName()] = o
 	}
+	// Writes go out a few at a time: one at a time, an intake of
+	// thousands of beads waits on each round trip. One that fails stops
+	// none of the others.
+	var (
+		mu       sync.Mutex
+		firstErr error
+		failed   int
+		writers  errgroup.Group
+	)
+	writers.SetLimit(max(r.Writers, 1))
 	for _, name := range sortedKeys(desired) {
 		want := desired[name]()
 		have, found := live[name]
 		if found && have.GetAnnotations()[gastownv1.ContentHashAnnotation] == want.GetAnnotations()[gastownv1.ContentHashAnnotation] {
+			mu.Lock()
 			stats.unchanged++
+			mu.Unlock()
 			continue
 		}
-		created, wrote, err := r.write(ctx, store, have, want)
-		if err != nil {
-			return fmt.Errorf("applying %s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, name, err)
-		}
-		switch {
-		case !wrote:
-			stats.unchanged++
-		case want.GetAnnotations()[SourceErrorAnnotation] != "":
-			stats.invalid++
-		case created:
-			stats.added++
-		default:
-			stats.updated++
-		}
+		writers.Go(func() error {
+			created, wrote, err := r.write(ctx, store, have, want)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				if failed++; firstErr == nil {
+					firstErr = fmt.Errorf("applying %s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, name, err)
+				}
+			case !wrote:
+				stats.unchanged++
+			case want.GetAnnotations()[SourceErrorAnnotation] != "":
+				stats.invalid++
+			case created:
+				stats.added++
+			default:
+				stats.updated++
+			}
+			return nil
+		})
+	}
+	_ = writers.Wait() // the writers return no error: each is counted above
+	switch {
+	case failed > 1:
+		return fmt.Errorf("%d objects failed to apply; %w", failed, firstErr)
+	case failed == 1:
+		return firstErr
 	}
 	if !store.PruneEnabled() {
 		return nil

@@ -132,7 +132,7 @@ func startManager(e *testenv.Env) (func(), error) {
 				RetryBackoff: testRetryBackoff, MaxRetryBackoff: testMaxBackoff}).SetupWithManager(mgr, opts)
 		},
 		func() error {
-			return (&controller.BeadStoreReconciler{Client: as("BeadStore", storeWrites), APIReader: storeReads, EventRecorder: recorder, ArtifactRetries: 1}).SetupWithManager(mgr, opts)
+			return (&controller.BeadStoreReconciler{Client: as("BeadStore", storeWrites), APIReader: storeReads, EventRecorder: recorder, ArtifactRetries: 1, Writers: 2}).SetupWithManager(mgr, opts)
 		},
 		func() error {
 			return (&controller.BeadReconciler{Client: as("Bead", k8s), EventRecorder: recorder,

@@ -105,7 +105,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "The address the health endpoint binds to.")
 	fs.StringVar(&o.EventsAddr, "events-addr", "", "The address of Flux's notification-controller events endpoint.")
 	fs.StringVar(&o.WebhookAddr, "webhook-addr", "", "The address GitHub webhook deliveries are served on (/hooks/github/<namespace>/<refinery>); empty serves none.")
-	fs.IntVar(&o.Concurrent, "concurrent", 4, "The number of concurrent reconciles per controller.")
+	fs.IntVar(&o.Concurrent, "concurrent", 4, "The number of concurrent reconciles per controller, and of the objects a BeadStore sync writes at once.")
 	fs.BoolVar(&o.WatchAllNamespaces, "watch-all-namespaces", true,
 		"Watch all namespaces; when false only the namespace the operator runs in.")
 	fs.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil,
@@ -296,7 +296,7 @@ func setupControllers(mgr ctrl.Manager, o Options, recorder *events.Recorder) er
 		}},
 		{"BeadStore", func() error {
 			return (&controller.BeadStoreReconciler{Client: c, APIReader: mgr.GetAPIReader(), EventRecorder: recorder,
-				NoCrossNamespaceRefs: o.ACL.NoCrossNamespaceRefs, ArtifactRetries: o.ArtifactRetries,
+				NoCrossNamespaceRefs: o.ACL.NoCrossNamespaceRefs, ArtifactRetries: o.ArtifactRetries, Writers: o.Concurrent,
 			}).SetupWithManager(mgr, opts)
 		}},
 		{"Bead", func() error {
