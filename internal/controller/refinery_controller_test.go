@@ -450,6 +450,39 @@ func TestChangesRequestedLaunchARevisionPolecat(t *testing.T) {
 	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
 }
 
+// TestARevisionTakesNoPolecatOfAnotherBead: the revision's name is held by
+// another bead's polecat that the Refinery's cache has not seen yet. The
+// create finds it; the revision is not taken for launched.
+func TestARevisionTakesNoPolecatOfAnotherBead(t *testing.T) {
+	g := NewWithT(t)
+	f := newForge(t, nil, "gt-a")
+	f.bead(t, "gt-a", 2)
+	f.dispatch(t)
+	pr := f.pr(t, "gt-a")
+
+	handBead(t, f.ns, "", "gt-other", 2)
+	other := get(g, f.ns, "gt-other", &gastownv1.Bead{})
+	holder := &gastownv1.Polecat{
+		ObjectMeta: metav1.ObjectMeta{Name: "gt-a-rev-1", Namespace: f.ns,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(other, gastownv1.GroupVersion.WithKind("Bead"))}},
+		Spec: gastownv1.PolecatSpec{Rig: f.rig, BeadID: "gt-other", Purpose: gastownv1.PurposeRevision, DesiredState: gastownv1.DesiredIdle},
+	}
+	key := client.ObjectKeyFromObject(holder)
+	refineryCache.hide(key, true)
+	t.Cleanup(func() { refineryCache.hide(key, false) })
+	g.Expect(env.Client.Create(context.Background(), holder)).To(Succeed())
+
+	g.Expect(f.emu.API.RequestChanges("org", "app", pr.Number, "alice", "Please say hello.", nil)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		ref := get(g, f.ns, f.ns, &gastownv1.Refinery{})
+		g.Expect(conditions.GetMessage(ref, meta.ReadyCondition)).To(ContainSubstring(
+			`polecat ` + f.ns + `/gt-a-rev-1 exists for bead "gt-other" (purpose "Revision"), not as gt-a's Revision`))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
+	g.Expect(b.Status.PullRequest.Revisions).To(BeZero(), "no revision is recorded as launched")
+	g.Expect(get(g, f.ns, "gt-a-rev-1", &gastownv1.Polecat{}).Spec.BeadID).To(Equal("gt-other"))
+}
+
 // TestRefineryAdoptsAPullRequestItDidNotRecord starts from a manager that
 // died after opening the pull request and before recording it.
 func TestRefineryAdoptsAPullRequestItDidNotRecord(t *testing.T) {

@@ -502,16 +502,26 @@ func waitsFor(err error) string {
 	return "waits for a polecat slot"
 }
 
+// followUpHeld says whether the polecat that holds a follow-up's name is
+// that follow-up, made in an earlier pass (nil), or another's: another
+// bead's, a person's, or a polecat of another purpose, which the follow-up
+// must not take for its own.
+func followUpHeld(holder *gastownv1.Polecat, bead *gastownv1.Bead, purpose gastownv1.PolecatPurpose) error {
+	if !metav1.IsControlledBy(holder, bead) || holder.Spec.BeadID != bead.Name || holder.Spec.Purpose != purpose {
+		return fmt.Errorf("polecat %s/%s exists for bead %q (purpose %q), not as %s's %s", holder.Namespace, holder.Name,
+			holder.Spec.BeadID, holder.Spec.Purpose, bead.Name, purpose)
+	}
+	return nil
+}
+
 // followUp creates a revision or conflict polecat on the bead's branch, if
 // it does not exist yet and the rig, not suspended, has a slot for it
 // (errNoSlot if not).
 func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, bead *gastownv1.Bead, name string, purpose gastownv1.PolecatPurpose, branch, task string) error {
+	key := types.NamespacedName{Namespace: bead.Namespace, Name: name}
 	existing := &gastownv1.Polecat{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: name}, existing); err == nil {
-		if existing.Spec.BeadID != bead.Name {
-			return fmt.Errorf("polecat %s/%s exists for bead %q, not %s's %s", bead.Namespace, name, existing.Spec.BeadID, bead.Name, purpose)
-		}
-		return nil // made in an earlier pass
+	if err := r.Get(ctx, key, existing); err == nil {
+		return followUpHeld(existing, bead, purpose) // made in an earlier pass, or another's
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -541,7 +551,13 @@ func (r *RefineryReconciler) followUp(ctx context.Context, rig *gastownv1.Rig, b
 			Kubernetes: &gastownv1.PolecatKubernetes{WorkBranch: branch},
 		},
 	}
-	if err := r.Create(ctx, pc); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := r.Create(ctx, pc); apierrors.IsAlreadyExists(err) {
+		// The cache had not seen it: made in an earlier pass, or another's.
+		if err := r.APIReader.Get(ctx, key, existing); err != nil {
+			return err
+		}
+		return followUpHeld(existing, bead, purpose)
+	} else if err != nil {
 		return fmt.Errorf("creating polecat %s: %w", name, err)
 	}
 	r.Created.Add(rig.Name, name)

@@ -60,6 +60,8 @@ var (
 	// API server.
 	rigCache *laggingCache
 	rigLists *listCounter
+	// refineryCache is the Refinery reconciler's client.
+	refineryCache *laggingCache
 	// runnerPath is the gastown-polecat binary local polecats run.
 	runnerPath string
 	// webhooks serves the Refinery's webhook receiver.
@@ -122,6 +124,7 @@ func startManager(e *testenv.Env) (func(), error) {
 	polecatReads = &editingReader{Reader: mgr.GetAPIReader(), edits: map[client.ObjectKey]func(client.Object){}}
 	rigCache = &laggingCache{Client: k8s, hidden: map[client.ObjectKey]bool{}}
 	rigLists = &listCounter{Reader: mgr.GetAPIReader(), lists: map[string]int{}}
+	refineryCache = &laggingCache{Client: k8s, hidden: map[client.ObjectKey]bool{}}
 	created := controller.NewCreatedPolecats()
 	// Each reconciler's client logs the statuses it writes.
 	as := func(reconciler string, c client.Client) client.Client { return statusLoggingClient{c, reconciler} }
@@ -149,7 +152,7 @@ func startManager(e *testenv.Env) (func(), error) {
 		},
 		func() error {
 			wake := make(chan event.GenericEvent, 64)
-			r := &controller.RefineryReconciler{Client: as("Refinery", k8s), APIReader: mgr.GetAPIReader(), Created: created, EventRecorder: recorder,
+			r := &controller.RefineryReconciler{Client: as("Refinery", refineryCache), APIReader: mgr.GetAPIReader(), Created: created, EventRecorder: recorder,
 				GitHubRetry: refinery.RetryOptions{Max: 3, WaitMin: 10 * time.Millisecond, WaitMax: 50 * time.Millisecond},
 				Wake:        wake,
 			}
