@@ -76,7 +76,7 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 	markReconcilingNewGeneration(obj)
 	if obj.Spec.Suspend {
-		conditions.MarkFalse(obj, meta.ReadyCondition, meta.SuspendedReason, "syncing is suspended")
+		markSuspended(obj, "syncing is suspended")
 		obj.Status.Phase = gastownv1.BeadStorePhasePending
 		return ctrl.Result{}, nil
 	}

@@ -53,6 +53,15 @@ func markReconcilingNewGeneration(obj statusObject) {
 	}
 }
 
+// markSuspended marks obj not Ready because it is suspended, and not
+// Reconciling: nothing is under way until it resumes, and a Reconciling
+// condition left True would have kstatus report it in progress for as long
+// as it stays suspended.
+func markSuspended(obj statusObject, message string) {
+	conditions.MarkFalse(obj, meta.ReadyCondition, meta.SuspendedReason, "%s", message)
+	conditions.Delete(obj, meta.ReconcilingCondition)
+}
+
 // success is the Ready condition of a reconcile that went through.
 type success struct{ reason, message string }
 

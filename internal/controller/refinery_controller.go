@@ -127,7 +127,7 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}()
 	markReconcilingNewGeneration(ref)
 	if ref.Spec.Suspend {
-		conditions.MarkFalse(ref, meta.ReadyCondition, meta.SuspendedReason, "the refinery is suspended")
+		markSuspended(ref, "the refinery is suspended")
 		return ctrl.Result{}, nil
 	}
 	rig := &gastownv1.Rig{}

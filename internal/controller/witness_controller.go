@@ -79,7 +79,7 @@ func (r *WitnessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		eventOnChange(r.EventRecorder, w, &before)
 	}()
 	if w.Spec.Suspend {
-		conditions.MarkFalse(w, meta.ReadyCondition, meta.SuspendedReason, "health checks are suspended")
+		markSuspended(w, "health checks are suspended")
 		return ctrl.Result{}, nil
 	}
 	if err := r.check(ctx, w); err != nil {
