@@ -551,6 +551,89 @@ func TestConflictFixLeaseHolds(t *testing.T) {
 	}
 }
 
+// TestWorkReplacesAnEarlierRunsBranch: a run pushed and its result was
+// lost; the bead's next run starts from the base again and replaces that
+// branch, where a fast-forward push would be refused.
+func TestWorkReplacesAnEarlierRunsBranch(t *testing.T) {
+	srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
+	creds := map[string]string{"username": "alice", "password": "pw-123"}
+	base := srv.Branches(t)["main"]
+	first := pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
+
+	w := newWorkspace(t, srv.URL, creds)
+	cfg := w.config(t, gastownv1.PurposeWork, "echo again > again.txt")
+	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
+	}
+	run := w.runner(t, "run", cfg)
+	if run.code != polecat.ExitPushed {
+		t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
+	}
+	tip := srv.Commit(t, "polecat/gt-1")
+	if tip.Hash.String() == first || len(tip.ParentHashes) != 1 || tip.ParentHashes[0].String() != base {
+		t.Errorf("tip %s with parents %v, want the new run's commit on the base %s", tip.Hash, tip.ParentHashes, base)
+	}
+	if tree := srv.Tree(t, "polecat/gt-1"); tree["again.txt"] != "again\n" || tree["health/health.go"] != "" {
+		t.Errorf("tree = %v, want the new run's work only", tree)
+	}
+}
+
+// TestWorkLeavesAnotherBranchAlone: the work branch exists with someone
+// else's commit on top; the run fails at clone, before the agent runs, and
+// the branch stays. So does a push to the branch after clone (the lease).
+func TestWorkLeavesAnotherBranchAlone(t *testing.T) {
+	creds := map[string]string{"username": "alice", "password": "pw-123"}
+	t.Run("at clone", func(t *testing.T) {
+		srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
+		pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
+		theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "someone else\n"})
+		w := newWorkspace(t, srv.URL, creds)
+		clone := w.runner(t, "clone", w.config(t, gastownv1.PurposeWork, editScript))
+		if clone.code != polecat.ExitGitFailed || clone.result == nil || clone.result.Outcome != gastownv1.OutcomeGitFailed {
+			t.Fatalf("clone: exit %d, result %+v\n%s", clone.code, clone.result, clone.output)
+		}
+		want := "branch polecat/gt-1 exists on the remote at " + theirs + `, and its last commit is no polecat's of bead "gt-1"`
+		if !strings.Contains(clone.result.Message, want) {
+			t.Errorf("message = %q, want %q", clone.result.Message, want)
+		}
+		if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
+			t.Errorf("branch = %s, want their commit %s kept", got, theirs)
+		}
+	})
+	t.Run("after clone", func(t *testing.T) {
+		srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
+		pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
+		w := newWorkspace(t, srv.URL, creds)
+		cfg := w.config(t, gastownv1.PurposeWork, "echo again > again.txt")
+		if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+			t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
+		}
+		theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "someone else\n"})
+		run := w.runner(t, "run", cfg)
+		if run.code != polecat.ExitGitFailed || run.result.Outcome != gastownv1.OutcomeGitFailed {
+			t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
+		}
+		if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
+			t.Errorf("branch = %s, want their commit %s kept", got, theirs)
+		}
+	})
+}
+
+// pushedWork runs a Work polecat with script in w to its push and returns
+// the commit it pushed.
+func pushedWork(t *testing.T, w *workspace, script string) string {
+	t.Helper()
+	cfg := w.config(t, gastownv1.PurposeWork, script)
+	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
+	}
+	run := w.runner(t, "run", cfg)
+	if run.code != polecat.ExitPushed {
+		t.Fatalf("run: exit %d\n%s", run.code, run.output)
+	}
+	return run.result.Commit
+}
+
 func TestSIGTERMStopsTheAgent(t *testing.T) {
 	srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
 	w := newWorkspace(t, srv.URL, map[string]string{"username": "alice", "password": "pw-123"})

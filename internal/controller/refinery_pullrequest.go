@@ -69,7 +69,7 @@ func (r *RefineryReconciler) advance(ctx context.Context, provider *refinery.Vou
 		return nil, r.recordMerge(ctx, provider, ref, bead, mr, pr, pr.MergeCommitSHA)
 	case pr.State == refinery.StateClosed:
 		// The branch goes too, so that the bead, once edited or retried, starts
-		// a new one (a runner never overwrites a branch).
+		// a new one from the base branch.
 		if ptrOr(ref.Spec.DeleteBranch, true) {
 			if err := provider.DeleteBranch(ctx, pr.HeadBranch); err != nil {
 				return nil, err

@@ -384,6 +384,15 @@ func (r *Repo) Diff(from, to string) (string, error) {
 	return patch.String(), nil
 }
 
+// Message is the message of commit sha, which the clone must have.
+func (r *Repo) Message(sha string) (string, error) {
+	c, err := r.commit(sha)
+	if err != nil {
+		return "", err
+	}
+	return c.Message, nil
+}
+
 func (r *Repo) commit(sha string) (*object.Commit, error) {
 	c, err := r.repo.CommitObject(plumbing.NewHash(sha))
 	if err != nil {

@@ -124,6 +124,9 @@ func writeRules(b *strings.Builder, t Task) {
 	b.WriteString("- When you are done, reply with a short summary of what you changed and why.\n")
 }
 
+// beadTrailer names the bead in a polecat's commit message.
+const beadTrailer = "Gastown-Bead: "
+
 // maxSubject bounds a commit subject, as git tools expect.
 const maxSubject = 72
 
@@ -146,10 +149,24 @@ func CommitMessage(t Task, polecat string) string {
 	var b strings.Builder
 	b.WriteString(subject + "\n\n")
 	if t.BeadID != "" {
-		b.WriteString("Gastown-Bead: " + t.BeadID + "\n")
+		b.WriteString(beadTrailer + t.BeadID + "\n")
 	}
 	b.WriteString("Gastown-Polecat: " + polecat + "\n")
 	return b.String()
+}
+
+// IsBeadCommit says whether message is that of a polecat's commit for
+// bead (CommitMessage's trailer).
+func IsBeadCommit(message, bead string) bool {
+	if bead == "" {
+		return false
+	}
+	for line := range strings.Lines(message) {
+		if strings.TrimRight(line, "\r\n") == beadTrailer+bead {
+			return true
+		}
+	}
+	return false
 }
 
 func firstLine(s string) string {

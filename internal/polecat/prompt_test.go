@@ -154,3 +154,24 @@ func TestCommitMessage(t *testing.T) {
 		})
 	}
 }
+
+func TestIsBeadCommit(t *testing.T) {
+	mine := CommitMessage(Task{Purpose: gastownv1.PurposeWork, BeadID: "gt-1", Title: "Add a /health endpoint"}, "gt-1-2")
+	tests := []struct {
+		message, bead string
+		want          bool
+	}{
+		{mine, "gt-1", true},
+		{CommitMessage(Task{Purpose: gastownv1.PurposeRevision, BeadID: "gt-1"}, "gt-1-rev-1"), "gt-1", true},
+		{strings.ReplaceAll(mine, "\n", "\r\n"), "gt-1", true},
+		{mine, "gt-10", false},
+		{CommitMessage(Task{Purpose: gastownv1.PurposeWork, BeadID: "gt-10"}, "gt-10"), "gt-1", false},
+		{"fix it\n\nSee Gastown-Bead: gt-1\n", "gt-1", false},
+		{CommitMessage(Task{Purpose: gastownv1.PurposeWork, Description: "bare"}, "my-worker"), "", false},
+	}
+	for _, tt := range tests {
+		if got := IsBeadCommit(tt.message, tt.bead); got != tt.want {
+			t.Errorf("IsBeadCommit(%q, %q) = %v, want %v", tt.message, tt.bead, got, tt.want)
+		}
+	}
+}

@@ -102,6 +102,11 @@ func (r *Runner) clone(ctx context.Context) error {
 			r.logf("fetched the earlier work on %s at %s", c.Git.WorkBranch, old)
 		}
 	}
+	if c.Purpose == gastownv1.PurposeWork || c.Purpose == "" {
+		if err := r.checkEarlierWork(ctx, repo); err != nil {
+			return err
+		}
+	}
 	if c.Purpose != gastownv1.PurposeRevision {
 		if err := repo.CreateBranch(c.Git.WorkBranch); err != nil {
 			return gitFailed(err)
@@ -112,6 +117,33 @@ func (r *Runner) clone(ctx context.Context) error {
 		return gitFailed(err)
 	}
 	r.logf("cloned %s: on branch %s at %s", gitops.RedactURL(c.Git.URL), branch, head)
+	return nil
+}
+
+// checkEarlierWork looks for the work branch on the remote before a Work
+// run starts. An earlier run of the bead may have pushed it and lost its
+// result (its pod gone before it was read): the run replaces that branch,
+// with a lease on the commit seen here. A branch whose tip is anyone
+// else's is never replaced: the run fails now, before the agent costs
+// anything.
+func (r *Runner) checkEarlierWork(ctx context.Context, repo *gitops.Repo) error {
+	c := r.Config
+	tip, err := repo.FetchBranch(ctx, c.Git.WorkBranch, 1)
+	switch {
+	case errors.Is(err, gitops.ErrBranchNotFound):
+		return nil
+	case err != nil:
+		return gitFailed(err)
+	}
+	msg, err := repo.Message(tip)
+	if err != nil {
+		return gitFailed(err)
+	}
+	if !polecat.IsBeadCommit(msg, c.BeadID) {
+		return gitFailed(fmt.Errorf("branch %s exists on the remote at %s, and its last commit is no polecat's of bead %q: "+
+			"the runner does not overwrite it; delete the branch to let the bead run", c.Git.WorkBranch, tip, c.BeadID))
+	}
+	r.logf("branch %s has an earlier run's work at %s: this run replaces it", c.Git.WorkBranch, tip)
 	return nil
 }
 
@@ -355,13 +387,14 @@ func (r *Runner) closeBead() error {
 	return nil
 }
 
-// push publishes the work branch: fast-forward only for Work and
-// Revision; for ConflictFix it replaces the old branch, but only if that is
-// still where it was when git-init fetched it.
+// push publishes the work branch: fast-forward only for a Revision; for a
+// ConflictFix, and a Work run that found an earlier run's branch, it
+// replaces the old branch, but only if that is still where it was when
+// git-init fetched it.
 func (r *Runner) push(ctx context.Context, repo *gitops.Repo) error {
 	branch := r.Config.Git.WorkBranch
 	var err error
-	if r.Config.Purpose == gastownv1.PurposeConflictFix {
+	if r.Config.Purpose != gastownv1.PurposeRevision {
 		old, terr := repo.TrackingSHA(branch)
 		if terr != nil && !errors.Is(terr, gitops.ErrBranchNotFound) {
 			return gitFailed(terr)
