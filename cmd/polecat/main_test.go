@@ -475,13 +475,7 @@ echo note > NOTES.md
 `
 	cfg := w.config(t, gastownv1.PurposeRevision, script)
 
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
-		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
-	}
-	run := w.runner(t, "run", cfg)
-	if run.code != polecat.ExitPushed {
-		t.Fatalf("run: exit %d\n%s", run.code, run.output)
-	}
+	run := pushed(t, w, cfg)
 	tip := srv.Commit(t, "polecat/gt-1")
 	if len(tip.ParentHashes) != 1 || tip.ParentHashes[0].String() != old {
 		t.Errorf("parents = %v, want the old tip %s", tip.ParentHashes, old)
@@ -512,15 +506,7 @@ func TestConflictFixReplacesTheBranch(t *testing.T) {
 grep -q -- "+func main() { old() }" "$GASTOWN_TASK_FILE" || { echo "no old diff in the task" >&2; exit 31; }
 printf 'package main\n\nfunc main() { base(); old() }\n' > main.go
 `
-	cfg := w.config(t, gastownv1.PurposeConflictFix, script)
-
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
-		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
-	}
-	run := w.runner(t, "run", cfg)
-	if run.code != polecat.ExitPushed {
-		t.Fatalf("run: exit %d\n%s", run.code, run.output)
-	}
+	pushed(t, w, w.config(t, gastownv1.PurposeConflictFix, script))
 	tip := srv.Commit(t, "polecat/gt-1")
 	if len(tip.ParentHashes) != 1 || tip.ParentHashes[0].String() != newBase {
 		t.Errorf("parents = %v, want the new base %s", tip.ParentHashes, newBase)
@@ -530,24 +516,30 @@ printf 'package main\n\nfunc main() { base(); old() }\n' > main.go
 	}
 }
 
-// TestConflictFixLeaseHolds: someone pushes to the old branch after
-// git-init fetched it; the runner's push must not overwrite that.
-func TestConflictFixLeaseHolds(t *testing.T) {
-	srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
-	srv.PushCommit(t, "main", "polecat/gt-1", map[string]string{"main.go": "old\n"})
-	w := newWorkspace(t, srv.URL, map[string]string{"username": "alice", "password": "pw-123"})
-	cfg := w.config(t, gastownv1.PurposeConflictFix, "echo redo > main.go")
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
-		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
-	}
-	theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "someone else\n"})
+// TestThePushLeaseHolds: someone pushes to the old branch after git-init
+// saw it; a ConflictFix's push, or a Work run's that replaces an earlier
+// run's branch, must not overwrite that.
+func TestThePushLeaseHolds(t *testing.T) {
+	creds := map[string]string{"username": "alice", "password": "pw-123"}
+	for _, purpose := range []gastownv1.PolecatPurpose{gastownv1.PurposeConflictFix, gastownv1.PurposeWork} {
+		t.Run(string(purpose), func(t *testing.T) {
+			srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
+			pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
+			w := newWorkspace(t, srv.URL, creds)
+			cfg := w.config(t, purpose, "echo redo > main.go")
+			if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+				t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
+			}
+			theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "someone else\n"})
 
-	run := w.runner(t, "run", cfg)
-	if run.code != polecat.ExitGitFailed || run.result.Outcome != gastownv1.OutcomeGitFailed {
-		t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
-	}
-	if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
-		t.Errorf("branch = %s, want their commit %s kept", got, theirs)
+			run := w.runner(t, "run", cfg)
+			if run.code != polecat.ExitGitFailed || run.result.Outcome != gastownv1.OutcomeGitFailed {
+				t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
+			}
+			if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
+				t.Errorf("branch = %s, want their commit %s kept", got, theirs)
+			}
+		})
 	}
 }
 
@@ -560,17 +552,9 @@ func TestWorkReplacesAnEarlierRunsBranch(t *testing.T) {
 	base := srv.Branches(t)["main"]
 	first := pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
 
-	w := newWorkspace(t, srv.URL, creds)
-	cfg := w.config(t, gastownv1.PurposeWork, "echo again > again.txt")
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
-		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
-	}
-	run := w.runner(t, "run", cfg)
-	if run.code != polecat.ExitPushed {
-		t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
-	}
+	again := pushedWork(t, newWorkspace(t, srv.URL, creds), "echo again > again.txt")
 	tip := srv.Commit(t, "polecat/gt-1")
-	if tip.Hash.String() == first || len(tip.ParentHashes) != 1 || tip.ParentHashes[0].String() != base {
+	if tip.Hash.String() != again || again == first || len(tip.ParentHashes) != 1 || tip.ParentHashes[0].String() != base {
 		t.Errorf("tip %s with parents %v, want the new run's commit on the base %s", tip.Hash, tip.ParentHashes, base)
 	}
 	if tree := srv.Tree(t, "polecat/gt-1"); tree["again.txt"] != "again\n" || tree["health/health.go"] != "" {
@@ -580,58 +564,44 @@ func TestWorkReplacesAnEarlierRunsBranch(t *testing.T) {
 
 // TestWorkLeavesAnotherBranchAlone: the work branch exists with someone
 // else's commit on top; the run fails at clone, before the agent runs, and
-// the branch stays. So does a push to the branch after clone (the lease).
+// the branch stays.
 func TestWorkLeavesAnotherBranchAlone(t *testing.T) {
 	creds := map[string]string{"username": "alice", "password": "pw-123"}
-	t.Run("at clone", func(t *testing.T) {
-		srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
-		pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
-		theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "someone else\n"})
-		w := newWorkspace(t, srv.URL, creds)
-		clone := w.runner(t, "clone", w.config(t, gastownv1.PurposeWork, editScript))
-		if clone.code != polecat.ExitGitFailed || clone.result == nil || clone.result.Outcome != gastownv1.OutcomeGitFailed {
-			t.Fatalf("clone: exit %d, result %+v\n%s", clone.code, clone.result, clone.output)
-		}
-		want := "branch polecat/gt-1 exists on the remote at " + theirs + `, and its last commit is no polecat's of bead "gt-1"`
-		if !strings.Contains(clone.result.Message, want) {
-			t.Errorf("message = %q, want %q", clone.result.Message, want)
-		}
-		if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
-			t.Errorf("branch = %s, want their commit %s kept", got, theirs)
-		}
-	})
-	t.Run("after clone", func(t *testing.T) {
-		srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
-		pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
-		w := newWorkspace(t, srv.URL, creds)
-		cfg := w.config(t, gastownv1.PurposeWork, "echo again > again.txt")
-		if clone := w.runner(t, "clone", cfg); clone.code != 0 {
-			t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
-		}
-		theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "someone else\n"})
-		run := w.runner(t, "run", cfg)
-		if run.code != polecat.ExitGitFailed || run.result.Outcome != gastownv1.OutcomeGitFailed {
-			t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
-		}
-		if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
-			t.Errorf("branch = %s, want their commit %s kept", got, theirs)
-		}
-	})
+	srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
+	pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
+	theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "someone else\n"})
+	w := newWorkspace(t, srv.URL, creds)
+	clone := w.runner(t, "clone", w.config(t, gastownv1.PurposeWork, editScript))
+	if clone.code != polecat.ExitGitFailed || clone.result == nil || clone.result.Outcome != gastownv1.OutcomeGitFailed {
+		t.Fatalf("clone: exit %d, result %+v\n%s", clone.code, clone.result, clone.output)
+	}
+	want := "branch polecat/gt-1 exists on the remote at " + theirs + `, and its last commit is no polecat's of bead "gt-1"`
+	if !strings.Contains(clone.result.Message, want) {
+		t.Errorf("message = %q, want %q", clone.result.Message, want)
+	}
+	if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
+		t.Errorf("branch = %s, want their commit %s kept", got, theirs)
+	}
+}
+
+// pushed runs cfg's clone and run steps in w, which must end pushed.
+func pushed(t *testing.T, w *workspace, cfg polecat.RunnerConfig) runResult {
+	t.Helper()
+	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
+	}
+	run := w.runner(t, "run", cfg)
+	if run.code != polecat.ExitPushed {
+		t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
+	}
+	return run
 }
 
 // pushedWork runs a Work polecat with script in w to its push and returns
 // the commit it pushed.
 func pushedWork(t *testing.T, w *workspace, script string) string {
 	t.Helper()
-	cfg := w.config(t, gastownv1.PurposeWork, script)
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
-		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
-	}
-	run := w.runner(t, "run", cfg)
-	if run.code != polecat.ExitPushed {
-		t.Fatalf("run: exit %d\n%s", run.code, run.output)
-	}
-	return run.result.Commit
+	return pushed(t, w, w.config(t, gastownv1.PurposeWork, script)).result.Commit
 }
 
 func TestSIGTERMStopsTheAgent(t *testing.T) {
