@@ -584,6 +584,32 @@ func TestWorkLeavesAnotherBranchAlone(t *testing.T) {
 	}
 }
 
+// TestAnAgentCannotForgeTheLease: the agent points the clone's record of
+// the remote branch at a commit of its choosing, here the base, where a
+// person put the work branch meanwhile. The lease would hold; the runner
+// reads the commit again and refuses it.
+func TestAnAgentCannotForgeTheLease(t *testing.T) {
+	srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
+	base := srv.Branches(t)["main"]
+	w := newWorkspace(t, srv.URL, map[string]string{"username": "alice", "password": "pw-123"})
+	cfg := w.config(t, gastownv1.PurposeWork, `set -eu
+echo mine > mine.txt
+git update-ref refs/remotes/origin/polecat/gt-1 "$(git rev-parse HEAD)"
+`)
+	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
+	}
+	srv.SetBranch(t, "polecat/gt-1", base)
+
+	run := w.runner(t, "run", cfg)
+	if run.code != polecat.ExitGitFailed || !strings.Contains(run.result.Message, "its last commit is no polecat's of bead") {
+		t.Fatalf("run: exit %d, result %+v\n%s", run.code, run.result, run.output)
+	}
+	if got := srv.Branches(t)["polecat/gt-1"]; got != base {
+		t.Errorf("branch = %s, want the person's %s kept", got, base)
+	}
+}
+
 // pushed runs cfg's clone and run steps in w, which must end pushed.
 func pushed(t *testing.T, w *workspace, cfg polecat.RunnerConfig) runResult {
 	t.Helper()

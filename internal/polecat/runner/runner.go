@@ -127,14 +127,24 @@ func (r *Runner) clone(ctx context.Context) error {
 // else's is never replaced: the run fails now, before the agent costs
 // anything.
 func (r *Runner) checkEarlierWork(ctx context.Context, repo *gitops.Repo) error {
-	c := r.Config
-	tip, err := repo.FetchBranch(ctx, c.Git.WorkBranch, 1)
+	tip, err := repo.FetchBranch(ctx, r.Config.Git.WorkBranch, 1)
 	switch {
 	case errors.Is(err, gitops.ErrBranchNotFound):
 		return nil
 	case err != nil:
 		return gitFailed(err)
 	}
+	if err := r.earlierRun(repo, tip); err != nil {
+		return err
+	}
+	r.logf("branch %s has an earlier run's work at %s: this run replaces it", r.Config.Git.WorkBranch, tip)
+	return nil
+}
+
+// earlierRun refuses a work branch tip that is not a polecat's commit for
+// the bead.
+func (r *Runner) earlierRun(repo *gitops.Repo, tip string) error {
+	c := r.Config
 	msg, err := repo.Message(tip)
 	if err != nil {
 		return gitFailed(err)
@@ -143,7 +153,6 @@ func (r *Runner) checkEarlierWork(ctx context.Context, repo *gitops.Repo) error 
 		return gitFailed(fmt.Errorf("branch %s exists on the remote at %s, and its last commit is no polecat's of bead %q: "+
 			"the runner does not overwrite it; delete the branch to let the bead run", c.Git.WorkBranch, tip, c.BeadID))
 	}
-	r.logf("branch %s has an earlier run's work at %s: this run replaces it", c.Git.WorkBranch, tip)
 	return nil
 }
 
@@ -393,17 +402,24 @@ func (r *Runner) closeBead() error {
 // git-init fetched it.
 func (r *Runner) push(ctx context.Context, repo *gitops.Repo) error {
 	branch := r.Config.Git.WorkBranch
-	var err error
-	if r.Config.Purpose != gastownv1.PurposeRevision {
-		old, terr := repo.TrackingSHA(branch)
-		if terr != nil && !errors.Is(terr, gitops.ErrBranchNotFound) {
-			return gitFailed(terr)
+	if r.Config.Purpose == gastownv1.PurposeRevision {
+		if err := repo.Push(ctx, branch); err != nil {
+			return gitFailed(err)
 		}
-		err = repo.PushWithLease(ctx, branch, old)
-	} else {
-		err = repo.Push(ctx, branch)
+		return nil
 	}
-	if err != nil {
+	old, err := repo.TrackingSHA(branch)
+	if err != nil && !errors.Is(err, gitops.ErrBranchNotFound) {
+		return gitFailed(err)
+	}
+	if old != "" && r.Config.Purpose != gastownv1.PurposeConflictFix {
+		// Read again, not trusted from git-init: the agent can write the
+		// clone's refs, and so the lease.
+		if err := r.earlierRun(repo, old); err != nil {
+			return err
+		}
+	}
+	if err := repo.PushWithLease(ctx, branch, old); err != nil {
 		return gitFailed(err)
 	}
 	return nil
