@@ -76,7 +76,7 @@ func (r *BeadStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 	markReconcilingNewGeneration(obj)
 	if obj.Spec.Suspend {
-		markSuspended(obj, "syncing is suspended")
+		ok = suspended("syncing is suspended")
 		obj.Status.Phase = gastownv1.BeadStorePhasePending
 		return ctrl.Result{}, nil
 	}

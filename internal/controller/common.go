@@ -53,21 +53,19 @@ func markReconcilingNewGeneration(obj statusObject) {
 	}
 }
 
-// markSuspended marks obj not Ready because it is suspended, and not
-// Reconciling: nothing is under way until it resumes, and a Reconciling
-// condition left True would have kstatus report it in progress for as long
-// as it stays suspended.
-func markSuspended(obj statusObject, message string) {
-	conditions.MarkFalse(obj, meta.ReadyCondition, meta.SuspendedReason, "%s", message)
-	conditions.Delete(obj, meta.ReconcilingCondition)
-}
-
-// success is the Ready condition of a reconcile that went through.
+// success is how a reconcile that went through ends: Ready True with its
+// reason and message or, with reason Suspended, Ready False.
 type success struct{ reason, message string }
 
-// patchStatus summarises Ready and patches the object, once. Ready mirrors
-// Stalled, then the first false condition among owned, then ok when the
-// reconcile succeeded (ok not nil); otherwise Ready stays as a step set it.
+// suspended is the end of a pass over a suspended object.
+func suspended(message string) *success { return &success{meta.SuspendedReason, message} }
+
+// patchStatus summarises Ready and patches the object, once. Ready says
+// Suspended when the object is (the pass looked at nothing else, so neither
+// Reconciling nor Stalled holds: kstatus would report it in progress or
+// stuck for as long as it stays suspended); else it mirrors Stalled, then
+// the first false condition among owned, then ok when the reconcile
+// succeeded (ok not nil); otherwise Ready stays as a step set it.
 // derive, when not nil, sets what is computed from the summary (a phase)
 // before the patch.
 func patchStatus(ctx context.Context, p *objectPatcher, obj statusObject, owned []string, ok *success, derive func()) error {
@@ -76,7 +74,11 @@ func patchStatus(ctx context.Context, p *objectPatcher, obj statusObject, owned 
 	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
 		obj.SetLastHandledReconcileRequest(v)
 	}
-	if conditions.IsStalled(obj) {
+	if ok != nil && ok.reason == meta.SuspendedReason {
+		conditions.MarkFalse(obj, meta.ReadyCondition, ok.reason, "%s", ok.message)
+		conditions.Delete(obj, meta.ReconcilingCondition)
+		conditions.Delete(obj, meta.StalledCondition)
+	} else if conditions.IsStalled(obj) {
 		conditions.MarkFalse(obj, meta.ReadyCondition, conditions.GetReason(obj, meta.StalledCondition), "%s", conditions.GetMessage(obj, meta.StalledCondition))
 	} else if failing := firstFalse(obj, owned); failing != "" {
 		conditions.MarkFalse(obj, meta.ReadyCondition, conditions.GetReason(obj, failing), "%s", conditions.GetMessage(obj, failing))

@@ -127,7 +127,7 @@ func (r *RefineryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}()
 	markReconcilingNewGeneration(ref)
 	if ref.Spec.Suspend {
-		markSuspended(ref, "the refinery is suspended")
+		ok = suspended("the refinery is suspended")
 		return ctrl.Result{}, nil
 	}
 	rig := &gastownv1.Rig{}

@@ -102,7 +102,7 @@ func (r *RigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if rig.Spec.Suspend {
 		// No dispatch, and none of its reading: the BeadStore (made above
 		// for a new rig) still syncs the beads, the Refinery still merges.
-		markSuspended(rig, "dispatch is suspended")
+		ok = suspended("dispatch is suspended")
 		return ctrl.Result{}, nil
 	}
 	if !conditions.IsTrue(rig, gastownv1.SourceReadyCondition) {

@@ -14,27 +14,40 @@ import (
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
 )
 
-// A kind that can be suspended is not Reconciling while it is: nothing is
-// under way, and kstatus would report it in progress until it resumes.
-func TestASuspendedObjectIsNotReconciling(t *testing.T) {
+// A suspended object says so in Ready, and is neither Reconciling nor
+// Stalled: nothing is under way, and kstatus would report it in progress,
+// or stuck, until it resumes. What its last pass found (a missing rig, a
+// rig without a source) does not hide that it is suspended.
+func TestASuspendedObjectSaysSo(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	rig := &gastownv1.Rig{ObjectMeta: metav1.ObjectMeta{Name: "suspended-" + ns},
 		Spec: gastownv1.RigSpec{GitURL: "https://example.com/org/repo.git", WorkersNamespace: ns}}
-	objs := map[client.Object]func(){
-		rig: func() { rig.Spec.Suspend = true },
-	}
 	witness := &gastownv1.Witness{ObjectMeta: metav1.ObjectMeta{Name: "suspended", Namespace: ns}, Spec: gastownv1.WitnessSpec{RigRef: rig.Name}}
-	objs[witness] = func() { witness.Spec.Suspend = true }
 	refinery := &gastownv1.Refinery{ObjectMeta: metav1.ObjectMeta{Name: "suspended", Namespace: ns}, Spec: gastownv1.RefinerySpec{RigRef: rig.Name}}
-	objs[refinery] = func() { refinery.Spec.Suspend = true }
-	store := &gastownv1.BeadStore{ObjectMeta: metav1.ObjectMeta{Name: "suspended", Namespace: ns}, Spec: gastownv1.BeadStoreSpec{RigRef: rig.Name}}
-	objs[store] = func() { store.Spec.Suspend = true }
-	for o := range objs {
-		g.Expect(k8s.Create(ctx, o)).To(Succeed())
+	// Its rig has no sourceRef: Stalled.
+	stalled := &gastownv1.BeadStore{ObjectMeta: metav1.ObjectMeta{Name: "stalled", Namespace: ns}, Spec: gastownv1.BeadStoreSpec{RigRef: rig.Name}}
+	// Its rig is not there: ArtifactFetched is False.
+	rigless := &gastownv1.BeadStore{ObjectMeta: metav1.ObjectMeta{Name: "rigless", Namespace: ns}, Spec: gastownv1.BeadStoreSpec{RigRef: "no-such-rig"}}
+	before := map[client.Object]string{
+		rig: "", witness: "", refinery: "",
+		stalled: gastownv1.SourceNotFoundReason, rigless: gastownv1.RigNotFoundReason,
 	}
+	suspend := map[client.Object]func(){
+		rig:      func() { rig.Spec.Suspend = true },
+		witness:  func() { witness.Spec.Suspend = true },
+		refinery: func() { refinery.Spec.Suspend = true },
+		stalled:  func() { stalled.Spec.Suspend = true },
+		rigless:  func() { rigless.Spec.Suspend = true },
+	}
+	g.Expect(k8s.Create(ctx, rig)).To(Succeed())
 	t.Cleanup(func() { _ = k8s.Delete(ctx, rig) })
+	for o := range before {
+		if o != rig {
+			g.Expect(k8s.Create(ctx, o)).To(Succeed())
+		}
+	}
 
 	type statusObject interface {
 		client.Object
@@ -48,21 +61,27 @@ func TestASuspendedObjectIsNotReconciling(t *testing.T) {
 		g.Expect(ready.ObservedGeneration).To(Equal(live.GetGeneration()), "%T %s", o, o.GetName())
 		return live
 	}
-	for o, suspend := range objs {
-		g.Eventually(func(g Gomega) { reconciled(g, o) }, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+	for o, reason := range before {
+		g.Eventually(func(g Gomega) {
+			live := reconciled(g, o)
+			if reason != "" {
+				g.Expect(conditions.GetReason(live, meta.ReadyCondition)).To(Equal(reason), "%T %s", o, o.GetName())
+			}
+		}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 		g.Eventually(func() error {
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
 				return err
 			}
-			suspend()
+			suspend[o]()
 			return env.Client.Update(ctx, o)
 		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 	}
-	for o := range objs {
+	for o := range before {
 		g.Eventually(func(g Gomega) {
 			live := reconciled(g, o)
-			g.Expect(conditions.GetReason(live, meta.ReadyCondition)).To(Equal(meta.SuspendedReason), "%T", o)
+			g.Expect(conditions.GetReason(live, meta.ReadyCondition)).To(Equal(meta.SuspendedReason), "%T %s", o, o.GetName())
 			g.Expect(conditions.Get(live, meta.ReconcilingCondition)).To(BeNil(), "%T %s: Reconciling while suspended", o, o.GetName())
+			g.Expect(conditions.Get(live, meta.StalledCondition)).To(BeNil(), "%T %s: Stalled while suspended", o, o.GetName())
 		}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 	}
 }

@@ -79,7 +79,7 @@ func (r *WitnessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		eventOnChange(r.EventRecorder, w, &before)
 	}()
 	if w.Spec.Suspend {
-		markSuspended(w, "health checks are suspended")
+		ok = suspended("health checks are suspended")
 		return ctrl.Result{}, nil
 	}
 	if err := r.check(ctx, w); err != nil {
