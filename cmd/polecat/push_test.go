@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,13 +14,14 @@ import (
 )
 
 // handoff gives cfg a push handoff in the workspace, as a pod's: the
-// agent's runner has no git secret; git-push has it.
+// agent's runner has no git secret; git-init (clone) and git-push have it.
 func (w *workspace) handoff(cfg polecat.RunnerConfig) (run, push polecat.RunnerConfig) {
 	answers := filepath.Join(w.dir, "push-result")
 	_ = os.MkdirAll(answers, 0o700)
 	cfg.Push = &polecat.PushHandoff{
 		RequestFile: filepath.Join(w.dir, "workspace", "push-request.json"),
 		ResultFile:  filepath.Join(answers, "result.json"),
+		LeaseFile:   filepath.Join(answers, "lease.json"),
 	}
 	run, push = cfg, cfg
 	run.Git.SecretDir = filepath.Join(w.dir, "not-mounted")
@@ -64,7 +66,7 @@ func TestRunHandsThePushToGitPush(t *testing.T) {
 	// is, and only rewrites the remote.
 	run, push := w.handoff(cfg)
 
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+	if clone := w.runner(t, "clone", push); clone.code != 0 {
 		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
 	}
 	stop := w.startPush(t, push)
@@ -94,15 +96,65 @@ func TestRunHandsThePushToGitPush(t *testing.T) {
 	}
 }
 
+// TestThePushLeaseHolds: a person pushes to the work branch after git-init
+// saw it. A ConflictFix's push, or a Work run's that replaces an earlier
+// run's branch, must not overwrite that: run locally, or in a pod whose
+// agent learned the person's commit and wrote it into the clone's record
+// of the remote branch, where a lease taken from the clone would let
+// git-push replace the person's push. In a pod git-push leases on
+// git-init's record, which the agent's container cannot write.
+func TestThePushLeaseHolds(t *testing.T) {
+	creds := map[string]string{"username": "alice", "password": "pw-123"}
+	for _, purpose := range []gastownv1.PolecatPurpose{gastownv1.PurposeConflictFix, gastownv1.PurposeWork} {
+		for _, inPod := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/pod=%v", purpose, inPod), func(t *testing.T) {
+				srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
+				pushedWork(t, newWorkspace(t, srv.URL, creds), editScript)
+				w := newWorkspace(t, srv.URL, creds)
+				learned := filepath.Join(w.dir, "learned")
+				run := w.config(t, purpose, "echo redo > main.go")
+				clone, push := run, run
+				if inPod {
+					run, push = w.handoff(w.config(t, purpose, `set -eu
+echo redo > main.go
+cat "`+learned+`" > .git/refs/remotes/origin/polecat/gt-1
+`))
+					clone = push
+				}
+				if res := w.runner(t, "clone", clone); res.code != 0 {
+					t.Fatalf("clone: exit %d\n%s", res.code, res.output)
+				}
+				theirs := srv.PushCommit(t, "polecat/gt-1", "polecat/gt-1", map[string]string{"main.go": "the person's fix\n"})
+				if err := os.WriteFile(learned, []byte(theirs+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+
+				stop := func() runResult { return runResult{} }
+				if inPod {
+					stop = w.startPush(t, push)
+				}
+				res := w.runner(t, "run", run)
+				sidecar := stop()
+				if res.code != polecat.ExitGitFailed || res.result.Outcome != gastownv1.OutcomeGitFailed {
+					t.Fatalf("run: exit %d, result %+v\n%s\ngit-push:\n%s", res.code, res.result, res.output, sidecar.output)
+				}
+				if got := srv.Branches(t)["polecat/gt-1"]; got != theirs {
+					t.Errorf("branch = %s, want the person's %s kept", got, theirs)
+				}
+			})
+		}
+	}
+}
+
 // A forged answer (the agent's container can write it where no volume
 // stops it) names another commit than the runner's: run refuses it.
 func TestRunRefusesAForgedPushAnswer(t *testing.T) {
 	srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
 	w := newWorkspace(t, srv.URL, map[string]string{"username": "alice", "password": "pw-123"})
 	cfg := w.config(t, gastownv1.PurposeWork, hostileAgent)
-	run, _ := w.handoff(cfg)
+	run, push := w.handoff(cfg)
 	w.env = append(w.env, "GASTOWN_PUSH_RESULT="+run.Push.ResultFile)
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+	if clone := w.runner(t, "clone", push); clone.code != 0 {
 		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
 	}
 	res := w.runner(t, "run", run)
@@ -119,15 +171,14 @@ func TestRunRefusesAForgedPushAnswer(t *testing.T) {
 func TestGitPushReportsItsFailure(t *testing.T) {
 	srv := gitopstest.HTTPServer(t, "alice", "pw-123", "main", repoFiles())
 	w := newWorkspace(t, srv.URL, map[string]string{"username": "alice", "password": "pw-123"})
-	cfg := w.config(t, gastownv1.PurposeWork, editScript)
-	if clone := w.runner(t, "clone", cfg); clone.code != 0 {
+	run, push := w.handoff(w.config(t, gastownv1.PurposeWork, editScript))
+	if clone := w.runner(t, "clone", push); clone.code != 0 {
 		t.Fatalf("clone: exit %d\n%s", clone.code, clone.output)
 	}
 	// The credential is revoked while the agent works.
 	if err := os.WriteFile(filepath.Join(w.secret, "password"), []byte("wrong-pw"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run, push := w.handoff(cfg)
 	stop := w.startPush(t, push)
 	res := w.runner(t, "run", run)
 	sidecar := stop()

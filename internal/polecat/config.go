@@ -57,6 +57,17 @@ type RunnerConfig struct {
 type PushHandoff struct {
 	RequestFile string `json:"requestFile"`
 	ResultFile  string `json:"resultFile"`
+	// LeaseFile is where git-init records the work branch's commit it saw
+	// (a PushLease), which a push that replaces the branch leases on. It
+	// is beside ResultFile, where the agent container cannot write: the
+	// clone's own record of the remote branch is the agent's to change.
+	LeaseFile string `json:"leaseFile"`
+}
+
+// PushLease is the work branch's commit git-init saw; empty when the
+// branch was not there.
+type PushLease struct {
+	Commit string `json:"commit"`
 }
 
 // PushRequest asks git-push to push Commit as the work branch.

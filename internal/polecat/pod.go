@@ -24,8 +24,9 @@ const (
 	TmpDir  = "/tmp"
 	// GitSecretDir is the git secret, read-only, in git-init and git-push.
 	GitSecretDir = "/var/run/gastown/git"
-	// PushResultDir is git-push's answer to the agent container's runner:
-	// writable in git-push, read-only in the agent container.
+	// PushResultDir is git-push's answer to the agent container's runner,
+	// and git-init's lease for git-push: writable in git-init and
+	// git-push, read-only in the agent container.
 	PushResultDir = "/var/run/gastown/push"
 	// ClaudeCredsDir holds claude-code's OAuth credentials, read-only.
 	ClaudeCredsDir = "/var/run/gastown/claude"
@@ -45,6 +46,7 @@ var PodPaths = Paths{
 	Push: &PushHandoff{
 		RequestFile: WorkspaceDir + "/push-request.json",
 		ResultFile:  PushResultDir + "/result.json",
+		LeaseFile:   PushResultDir + "/lease.json",
 	},
 }
 
@@ -192,12 +194,14 @@ func (b podBuilder) installContainer() corev1.Container {
 	return c
 }
 
-// gitInitContainer clones the repository with the git secret.
+// gitInitContainer clones the repository with the git secret, and
+// records the work branch's commit for git-push's lease in the push-result
+// volume.
 func (b podBuilder) gitInitContainer() corev1.Container {
 	c := b.container(GitInitContainer, b.s.RunnerImage)
 	c.Command = []string{b.s.RunnerPath, "clone"}
 	c.Env = b.gitEnv()
-	c.VolumeMounts = b.gitMounts()
+	c.VolumeMounts = append(b.gitMounts(), corev1.VolumeMount{Name: pushResultVolume, MountPath: PushResultDir})
 	return c
 }
 

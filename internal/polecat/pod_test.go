@@ -144,7 +144,7 @@ func TestBuildPodSeedExample(t *testing.T) {
 	}
 	wantMounts := map[string][]corev1.VolumeMount{
 		"install-runner": {{Name: "runner-bin", MountPath: "/gastown/bin"}},
-		"git-init":       git,
+		"git-init":       append(append([]corev1.VolumeMount(nil), git...), corev1.VolumeMount{Name: "push-result", MountPath: "/var/run/gastown/push"}),
 		"git-push":       append(append([]corev1.VolumeMount(nil), git...), corev1.VolumeMount{Name: "push-result", MountPath: "/var/run/gastown/push"}),
 		"claude": append(append([]corev1.VolumeMount(nil), work...),
 			corev1.VolumeMount{Name: "runner-bin", MountPath: "/gastown/bin", ReadOnly: true},

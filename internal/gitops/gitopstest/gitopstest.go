@@ -150,16 +150,6 @@ func (s *Server) Branches(t *testing.T) map[string]string {
 	return out
 }
 
-// SetBranch points branch on the server at sha, as a person's push of an
-// existing commit would.
-func (s *Server) SetBranch(t *testing.T, branch, sha string) {
-	t.Helper()
-	ref := plumbing.NewHashReference(plumbing.NewBranchReferenceName(branch), plumbing.NewHash(sha))
-	if err := s.open(t).Storer.SetReference(ref); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Commit returns the tip commit of a branch on the server.
 func (s *Server) Commit(t *testing.T, branch string) *object.Commit {
 	t.Helper()

@@ -124,19 +124,24 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// readJSON decodes the file path into v.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	return nil
+}
+
 // waitJSON waits until path exists and decodes it into v.
 func waitJSON(ctx context.Context, path string, v any) error {
 	tick := time.NewTicker(handoffPoll)
 	defer tick.Stop()
 	for {
-		b, err := os.ReadFile(path)
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(b, v); err != nil {
-				return fmt.Errorf("reading %s: %w", path, err)
-			}
-			return nil
-		case !errors.Is(err, os.ErrNotExist):
+		if err := readJSON(path, v); !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		select {

@@ -91,23 +91,23 @@ func (r *Runner) clone(ctx context.Context) error {
 	if err != nil {
 		return gitFailed(err)
 	}
-	if c.Purpose == gastownv1.PurposeConflictFix {
-		old, err := repo.FetchBranch(ctx, c.Git.WorkBranch, 0)
-		switch {
-		case errors.Is(err, gitops.ErrBranchNotFound):
-			r.logf("branch %s is not on the remote: there is no earlier change to redo", c.Git.WorkBranch)
-		case err != nil:
-			return gitFailed(err)
-		default:
-			r.logf("fetched the earlier work on %s at %s", c.Git.WorkBranch, old)
+	if c.Purpose != gastownv1.PurposeRevision {
+		// The branch this run replaces, if it is there: for a ConflictFix
+		// the earlier change to redo, for a Work run an earlier run's push.
+		var old string
+		if c.Purpose == gastownv1.PurposeConflictFix {
+			old, err = r.fetchEarlierChange(ctx, repo)
+		} else {
+			old, err = r.checkEarlierWork(ctx, repo)
 		}
-	}
-	if c.Purpose == gastownv1.PurposeWork || c.Purpose == "" {
-		if err := r.checkEarlierWork(ctx, repo); err != nil {
+		if err != nil {
 			return err
 		}
-	}
-	if c.Purpose != gastownv1.PurposeRevision {
+		if c.Push != nil {
+			if err := writeJSON(c.Push.LeaseFile, polecat.PushLease{Commit: old}); err != nil {
+				return configError(fmt.Errorf("recording the lease for %s: %w", polecat.GitPushContainer, err))
+			}
+		}
 		if err := repo.CreateBranch(c.Git.WorkBranch); err != nil {
 			return gitFailed(err)
 		}
@@ -120,40 +120,48 @@ func (r *Runner) clone(ctx context.Context) error {
 	return nil
 }
 
-// checkEarlierWork looks for the work branch on the remote before a Work
-// run starts. An earlier run of the bead may have pushed it and lost its
-// result (its pod gone before it was read): the run replaces that branch,
-// with a lease on the commit seen here. A branch whose tip is anyone
-// else's is never replaced: the run fails now, before the agent costs
-// anything.
-func (r *Runner) checkEarlierWork(ctx context.Context, repo *gitops.Repo) error {
-	tip, err := repo.FetchBranch(ctx, r.Config.Git.WorkBranch, 1)
+// fetchEarlierChange fetches the work branch a ConflictFix redoes, with
+// its history: its diff needs its merge base with the base branch. It
+// returns the branch's commit, "" if the branch is not there.
+func (r *Runner) fetchEarlierChange(ctx context.Context, repo *gitops.Repo) (string, error) {
+	branch := r.Config.Git.WorkBranch
+	old, err := repo.FetchBranch(ctx, branch, 0)
 	switch {
 	case errors.Is(err, gitops.ErrBranchNotFound):
-		return nil
+		r.logf("branch %s is not on the remote: there is no earlier change to redo", branch)
+		return "", nil
 	case err != nil:
-		return gitFailed(err)
+		return "", gitFailed(err)
 	}
-	if err := r.earlierRun(repo, tip); err != nil {
-		return err
-	}
-	r.logf("branch %s has an earlier run's work at %s: this run replaces it", r.Config.Git.WorkBranch, tip)
-	return nil
+	r.logf("fetched the earlier work on %s at %s", branch, old)
+	return old, nil
 }
 
-// earlierRun refuses a work branch tip that is not a polecat's commit for
-// the bead.
-func (r *Runner) earlierRun(repo *gitops.Repo, tip string) error {
+// checkEarlierWork looks for the work branch on the remote before a Work
+// run starts, and returns its commit ("" if it is not there). An earlier
+// run of the bead may have pushed it and lost its result (its pod gone
+// before it was read): the run replaces that branch, with a lease on the
+// commit seen here. A branch whose tip is anyone else's is never replaced:
+// the run fails now, before the agent costs anything.
+func (r *Runner) checkEarlierWork(ctx context.Context, repo *gitops.Repo) (string, error) {
 	c := r.Config
+	tip, err := repo.FetchBranch(ctx, c.Git.WorkBranch, 1)
+	switch {
+	case errors.Is(err, gitops.ErrBranchNotFound):
+		return "", nil
+	case err != nil:
+		return "", gitFailed(err)
+	}
 	msg, err := repo.Message(tip)
 	if err != nil {
-		return gitFailed(err)
+		return "", gitFailed(err)
 	}
 	if !polecat.IsBeadCommit(msg, c.BeadID) {
-		return gitFailed(fmt.Errorf("branch %s exists on the remote at %s, and its last commit is no polecat's of bead %q: "+
+		return "", gitFailed(fmt.Errorf("branch %s exists on the remote at %s, and its last commit is no polecat's of bead %q: "+
 			"the runner does not overwrite it; delete the branch to let the bead run", c.Git.WorkBranch, tip, c.BeadID))
 	}
-	return nil
+	r.logf("branch %s has an earlier run's work at %s: this run replaces it", c.Git.WorkBranch, tip)
+	return tip, nil
 }
 
 // Run is the agent container's step: it runs the agent in the clone, then
@@ -399,7 +407,7 @@ func (r *Runner) closeBead() error {
 // push publishes the work branch: fast-forward only for a Revision; for a
 // ConflictFix, and a Work run that found an earlier run's branch, it
 // replaces the old branch, but only if that is still where it was when
-// git-init fetched it.
+// git-init saw it.
 func (r *Runner) push(ctx context.Context, repo *gitops.Repo) error {
 	branch := r.Config.Git.WorkBranch
 	if r.Config.Purpose == gastownv1.PurposeRevision {
@@ -408,21 +416,33 @@ func (r *Runner) push(ctx context.Context, repo *gitops.Repo) error {
 		}
 		return nil
 	}
-	old, err := repo.TrackingSHA(branch)
-	if err != nil && !errors.Is(err, gitops.ErrBranchNotFound) {
-		return gitFailed(err)
-	}
-	if old != "" && r.Config.Purpose != gastownv1.PurposeConflictFix {
-		// Read again, not trusted from git-init: the agent can write the
-		// clone's refs, and so the lease.
-		if err := r.earlierRun(repo, old); err != nil {
-			return err
-		}
+	old, err := r.lease(repo)
+	if err != nil {
+		return err
 	}
 	if err := repo.PushWithLease(ctx, branch, old); err != nil {
 		return gitFailed(err)
 	}
 	return nil
+}
+
+// lease is the work branch's commit git-init saw. In a pod it is read from
+// git-init's record, which the agent container cannot write; run locally,
+// the agent is the runner's child with all its rights, and the clone's
+// record of the remote branch serves.
+func (r *Runner) lease(repo *gitops.Repo) (string, error) {
+	if h := r.Config.Push; h != nil {
+		var lease polecat.PushLease
+		if err := readJSON(h.LeaseFile, &lease); err != nil {
+			return "", gitFailed(fmt.Errorf("reading the lease %s recorded: %w", polecat.GitInitContainer, err))
+		}
+		return lease.Commit, nil
+	}
+	old, err := repo.TrackingSHA(r.Config.Git.WorkBranch)
+	if err != nil && !errors.Is(err, gitops.ErrBranchNotFound) {
+		return "", gitFailed(err)
+	}
+	return old, nil
 }
 
 // logf writes one of the runner's log lines, without secrets.
