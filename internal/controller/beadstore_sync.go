@@ -46,10 +46,51 @@ func (s syncStats) String() string {
 // from good files are applied when their content changed; objects whose
 // file is broken keep their spec and are marked; objects whose file is gone
 // are pruned when the store prunes.
+//
+// The rig dispatches from what it sees while a sync goes on, so an object
+// is written after those that decide whether its bead is ready: convoys
+// first (a bead seen without its convoy would run past the convoy's
+// parallelism), then beads in waves, each after the beads its readiness
+// reads (seen without its blocker, a bead would be taken for ready). An
+// object whose prerequisite failed to apply waits for the next pass.
 func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadStore, rig string, set *beads.Set) (syncStats, error) {
 	var stats syncStats
 	goodBeads, goodConvoys := set.Good()
 	fileError := firstErrorPerFile(set)
+	log := &writeLog{notWritten: map[string]bool{}}
+
+	existingConvoys := &gastownv1.ConvoyList{}
+	if err := r.List(ctx, existingConvoys, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}, readOnly); err != nil {
+		return stats, err
+	}
+	desired := map[string]func() client.Object{}
+	tracking := map[string][]string{} // bead ID → keys of the convoys that track it
+	for _, c := range goodConvoys {
+		desired[c.ID] = func() client.Object {
+			return desiredConvoy(store, rig, c.ID, c.Spec, fileMeta{c.Labels, c.Annotations}, c.File, "")
+		}
+		for _, id := range c.Spec.TrackedBeads {
+			tracking[id] = append(tracking[id], objectKey(gastownv1.ConvoyKind, c.ID))
+		}
+	}
+	var existing []client.Object
+	for i := range existingConvoys.Items {
+		c := &existingConvoys.Items[i]
+		if !metav1.IsControlledBy(c, store) {
+			continue
+		}
+		existing = append(existing, c)
+		if _, ok := desired[c.Name]; !ok {
+			file := c.GetAnnotations()[sourceFileAnnotation]
+			if msg, broken := fileError[file]; broken {
+				desired[c.Name] = func() client.Object { return desiredConvoy(store, rig, c.Name, c.Spec, fileMetaOf(c), file, msg) }
+			}
+		}
+	}
+	if err := r.reconcileObjects(ctx, store, gastownv1.ConvoyKind, existing, desired, [][]string{sortedKeys(desired)}, nil, log, &stats); err != nil {
+		return stats, err
+	}
+	convoyCount := len(desired)
 
 	// The live objects are compared and deleted, never changed: read
 	// straight from the cache, without a copy of thousands of beads.
@@ -59,13 +100,20 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	}
 	// An object is built when it is compared and dropped after: with
 	// thousands of beads, holding them all would double the sync's memory.
-	desired := map[string]func() client.Object{}
+	desired = map[string]func() client.Object{}
+	specs := make([]*gastownv1.BeadSpec, 0, len(goodBeads))
+	ids := make([]string, 0, len(goodBeads))
 	for _, b := range goodBeads {
 		desired[gastownv1.BeadObjectName(b.ID)] = func() client.Object {
 			return desiredBead(store, rig, b.ID, b.Spec, fileMeta{b.Labels, b.Annotations}, "")
 		}
+		spec := b.Spec
+		spec.ID = b.ID
+		specs = append(specs, &spec)
+		ids = append(ids, b.ID)
 	}
-	var existing []client.Object
+	existing = nil
+	var kept []string
 	for i := range existingBeads.Items {
 		b := &existingBeads.Items[i]
 		if !metav1.IsControlledBy(b, store) {
@@ -84,6 +132,7 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		if !broken {
 			continue
 		}
+		kept = append(kept, b.Name)
 		// A store with a broken file syncs at every pass: a bead it kept
 		// already, for the same error, is left as it is.
 		if b.Annotations[SourceErrorAnnotation] == msg {
@@ -100,105 +149,155 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		}
 		desired[b.Name] = func() client.Object { return keptBead(store, rig, full, msg) }
 	}
-	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
-		return stats, err
+	// Beads kept from a broken file change no spec: they go first.
+	prerequisites := dispatch.Prerequisites(specs)
+	waves := [][]string{kept}
+	for _, wave := range dispatch.Waves(ids, prerequisites) {
+		names := make([]string, len(wave))
+		for i, id := range wave {
+			names[i] = gastownv1.BeadObjectName(id)
+		}
+		waves = append(waves, names)
 	}
-	beadCount := len(desired)
-
-	existingConvoys := &gastownv1.ConvoyList{}
-	if err := r.List(ctx, existingConvoys, client.InNamespace(store.Namespace), client.MatchingLabels{gastownv1.RigLabel: rig}, readOnly); err != nil {
-		return stats, err
-	}
-	desired = map[string]func() client.Object{}
-	for _, c := range goodConvoys {
-		desired[c.ID] = func() client.Object {
-			return desiredConvoy(store, rig, c.ID, c.Spec, fileMeta{c.Labels, c.Annotations}, c.File, "")
+	beadPrerequisites := make(map[string][]string, len(ids))
+	for _, id := range ids {
+		keys := slices.Clone(tracking[id])
+		for _, p := range prerequisites[id] {
+			keys = append(keys, objectKey(gastownv1.BeadKind, gastownv1.BeadObjectName(p)))
+		}
+		if len(keys) > 0 {
+			beadPrerequisites[gastownv1.BeadObjectName(id)] = keys
 		}
 	}
-	existing = nil
-	for i := range existingConvoys.Items {
-		c := &existingConvoys.Items[i]
-		if !metav1.IsControlledBy(c, store) {
-			continue
-		}
-		existing = append(existing, c)
-		if _, ok := desired[c.Name]; !ok {
-			file := c.GetAnnotations()[sourceFileAnnotation]
-			if msg, broken := fileError[file]; broken {
-				desired[c.Name] = func() client.Object { return desiredConvoy(store, rig, c.Name, c.Spec, fileMetaOf(c), file, msg) }
-			}
-		}
-	}
-	if err := r.reconcileObjects(ctx, store, existing, desired, &stats); err != nil {
+	if err := r.reconcileObjects(ctx, store, gastownv1.BeadKind, existing, desired, waves, beadPrerequisites, log, &stats); err != nil {
 		return stats, err
 	}
-	convoyCount := len(desired)
-
-	store.Status.IssueCount, store.Status.ConvoyCount = int32(beadCount), int32(convoyCount)
-	return stats, nil
+	store.Status.IssueCount, store.Status.ConvoyCount = int32(len(desired)), int32(convoyCount)
+	return stats, log.err()
 }
 
 // sourceFileAnnotation records a Convoy's file (a Bead has spec.sourcePath).
 const sourceFileAnnotation = "gastown.gastown.io/source-file"
 
+// objectKey names an object of the store in a writeLog: its kind and name.
+func objectKey(kind, name string) string { return kind + " " + name }
+
+// writeLog records the objects of a sync that failed to apply, and those
+// not written because one of their prerequisites was not.
+type writeLog struct {
+	mu         sync.Mutex
+	notWritten map[string]bool // by objectKey
+	firstErr   error
+	failed     int
+	waiting    []string
+}
+
+func (l *writeLog) fail(key string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.notWritten[key] = true
+	if l.failed++; l.firstErr == nil {
+		l.firstErr = fmt.Errorf("applying %s: %w", key, err)
+	}
+}
+
+// waits says whether an object with these prerequisites must wait, and
+// records it if so.
+func (l *writeLog) waits(key string, prerequisites []string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range prerequisites {
+		if l.notWritten[p] {
+			l.notWritten[key] = true
+			l.waiting = append(l.waiting, key)
+			return true
+		}
+	}
+	return false
+}
+
+// err names the first failure, how many there were, and what waits for
+// them.
+func (l *writeLog) err() error {
+	if l.failed == 0 {
+		return nil
+	}
+	err := l.firstErr
+	if l.failed > 1 {
+		err = fmt.Errorf("%d objects failed to apply; %w", l.failed, err)
+	}
+	switch n, them := len(l.waiting), map[bool]string{true: "them", false: "it"}[l.failed > 1]; {
+	case n == 1:
+		err = fmt.Errorf("%w; 1 object waits for %s: %s", err, them, l.waiting[0])
+	case n > 1:
+		slices.Sort(l.waiting)
+		err = fmt.Errorf("%w; %d objects wait for %s: %s", err, n, them, listOf(l.waiting, 10))
+	}
+	return err
+}
+
 // reconcileObjects creates or updates desired objects (built by name)
-// whose content hash differs from the live one and prunes live objects
-// that are not desired. Creates and merge patches rather than server-side
-// apply: a create costs the apiserver a quarter less than an apply, and an
-// intake is thousands of them.
-func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gastownv1.BeadStore, existing []client.Object, desired map[string]func() client.Object, stats *syncStats) error {
+// whose content hash differs from the live one, wave by wave, and prunes
+// live objects that are not desired once all of them are applied. An
+// object with a prerequisite (by objectKey) that was not written is not
+// either. Creates and merge patches rather than server-side apply: a create
+// costs the apiserver a quarter less than an apply, and an intake is
+// thousands of them.
+func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gastownv1.BeadStore, kind string, existing []client.Object,
+	desired map[string]func() client.Object, waves [][]string, prerequisites map[string][]string, log *writeLog, stats *syncStats) error {
 	live := map[string]client.Object{}
 	for _, o := range existing {
 		live[o.GetName()] = o
 	}
+	failedBefore := log.failed
 	// Writes go out a few at a time: one at a time, an intake of
 	// thousands of beads waits on each round trip. One that fails stops
-	// none of the others.
-	var (
-		mu       sync.Mutex
-		firstErr error
-		failed   int
-		writers  errgroup.Group
-	)
-	writers.SetLimit(max(r.Writers, 1))
-	for _, name := range sortedKeys(desired) {
-		want := desired[name]()
-		have, found := live[name]
-		if found && have.GetAnnotations()[gastownv1.ContentHashAnnotation] == want.GetAnnotations()[gastownv1.ContentHashAnnotation] {
-			mu.Lock()
-			stats.unchanged++
-			mu.Unlock()
-			continue
-		}
-		writers.Go(func() error {
-			created, wrote, err := r.write(ctx, store, have, want)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				if failed++; firstErr == nil {
-					firstErr = fmt.Errorf("applying %s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, name, err)
-				}
-			case !wrote:
-				stats.unchanged++
-			case want.GetAnnotations()[SourceErrorAnnotation] != "":
-				stats.invalid++
-			case created:
-				stats.added++
-			default:
-				stats.updated++
+	// none of the others but those that wait for it.
+	var mu sync.Mutex
+	for _, wave := range waves {
+		var writers errgroup.Group
+		writers.SetLimit(max(r.Writers, 1))
+		for _, name := range wave {
+			build, ok := desired[name]
+			if !ok {
+				continue
 			}
-			return nil
-		})
+			want := build()
+			have, found := live[name]
+			if found && have.GetAnnotations()[gastownv1.ContentHashAnnotation] == want.GetAnnotations()[gastownv1.ContentHashAnnotation] {
+				mu.Lock()
+				stats.unchanged++
+				mu.Unlock()
+				continue
+			}
+			key := objectKey(kind, name)
+			if log.waits(key, prerequisites[name]) {
+				continue
+			}
+			writers.Go(func() error {
+				created, wrote, err := r.write(ctx, store, have, want)
+				if err != nil {
+					log.fail(key, err)
+					return nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case !wrote:
+					stats.unchanged++
+				case want.GetAnnotations()[SourceErrorAnnotation] != "":
+					stats.invalid++
+				case created:
+					stats.added++
+				default:
+					stats.updated++
+				}
+				return nil
+			})
+		}
+		_ = writers.Wait() // the writers return no error: each is logged
 	}
-	_ = writers.Wait() // the writers return no error: each is counted above
-	switch {
-	case failed > 1:
-		return fmt.Errorf("%d objects failed to apply; %w", failed, firstErr)
-	case failed == 1:
-		return firstErr
-	}
-	if !store.PruneEnabled() {
+	if log.failed > failedBefore || !store.PruneEnabled() {
 		return nil
 	}
 	for name, o := range live {

@@ -390,11 +390,29 @@ func (e *editingReader) edit(key client.ObjectKey, edit func(client.Object)) {
 	e.edits[key] = edit
 }
 
-// countingClient records object writes (not status writes) per namespace.
+// countingClient records object writes (not status writes) per namespace,
+// and fails the creates a test asks it to.
 type countingClient struct {
 	client.Client
-	mu     sync.Mutex
-	writes map[string][]string
+	mu       sync.Mutex
+	writes   map[string][]string
+	failures map[client.ObjectKey]error
+}
+
+// failCreates makes every create of key fail with err until the returned
+// function is called.
+func (c *countingClient) failCreates(key client.ObjectKey, err error) (restore func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failures == nil {
+		c.failures = map[client.ObjectKey]error{}
+	}
+	c.failures[key] = err
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.failures, key)
+	}
 }
 
 func (c *countingClient) record(op string, obj client.Object) {
@@ -409,6 +427,12 @@ func (c *countingClient) record(op string, obj client.Object) {
 
 func (c *countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
 	c.record("create", obj)
+	c.mu.Lock()
+	err := c.failures[client.ObjectKeyFromObject(obj)]
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	return c.Client.Create(ctx, obj, opts...)
 }
 
