@@ -1,14 +1,20 @@
 package controller_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gastownv1 "github.com/boshu2/gastown-operator/api/v1alpha1"
+	"github.com/boshu2/gastown-operator/internal/beads"
+	"github.com/boshu2/gastown-operator/internal/beads/beadstest"
 	"github.com/boshu2/gastown-operator/internal/controller"
 	"github.com/boshu2/gastown-operator/internal/dispatch"
 )
@@ -89,6 +95,49 @@ func TestBeadStoreSyncsBeadsJSONLWithBdRules(t *testing.T) {
 		g.Expect(phase(g, child)).To(Equal(gastownv1.BeadPhaseReady))
 		g.Expect(phase(g, grandchild)).To(Equal(gastownv1.BeadPhaseReady))
 	}, "20s").Should(Succeed())
+}
+
+// A real issues.jsonl (841 beads of blocks, parent-child and related
+// dependencies) is synced in an order that gives each bead its phase for
+// the revision at once: one status write a bead, none first Ready and then
+// Blocked once its blocker is written. The beads the cluster has Ready are
+// those bd's rules make ready in the file.
+func TestARealIssuesFileWritesEachBeadsStatusOnce(t *testing.T) {
+	const corpusFile = "NewWinHilton__beads"
+	data := beadstest.Read(t, corpusFile)
+	g := NewWithT(t)
+	f := newStoreFixture(t)
+	update(t, f.ns, f.ns, &gastownv1.BeadStore{}, func(s *gastownv1.BeadStore) { s.Spec.Format = gastownv1.FormatBeadsJSONL })
+	set, err := beads.Load(fstest.MapFS{".beads/issues.jsonl": {Data: data}}, ".beads", beads.Options{Format: gastownv1.FormatBeadsJSONL})
+	g.Expect(err).NotTo(HaveOccurred())
+	good, _ := set.Good()
+	specs := make([]*gastownv1.BeadSpec, len(good))
+	for i := range good {
+		specs[i] = &good[i].Spec
+	}
+	var wantReady []string
+	for _, s := range dispatch.Ready(specs, nil) {
+		wantReady = append(wantReady, gastownv1.BeadObjectName(s.ID))
+	}
+	g.Expect(wantReady).NotTo(BeEmpty())
+
+	before := statusWrites("Bead", f.ns)
+	rev := f.set(map[string]string{".beads/issues.jsonl": string(data)})
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, f.ns, rev)
+		list := &gastownv1.BeadList{}
+		g.Expect(env.Client.List(context.Background(), list, client.InNamespace(f.ns))).To(Succeed())
+		g.Expect(list.Items).To(HaveLen(len(good)))
+		var ready []string
+		for _, b := range list.Items {
+			g.Expect(b.Status.ObservedGeneration).To(Equal(b.Generation), "bead %s", b.Name)
+			if b.Status.Phase == gastownv1.BeadPhaseReady {
+				ready = append(ready, b.Name)
+			}
+		}
+		g.Expect(ready).To(ConsistOf(wantReady))
+	}, 60*time.Second, 500*time.Millisecond).Should(Succeed())
+	g.Expect(statusWrites("Bead", f.ns)-before).To(Equal(len(good)), "status writes of the %d beads of %s", len(good), corpusFile)
 }
 
 func splitLines(s string) []string {

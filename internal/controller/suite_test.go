@@ -226,7 +226,9 @@ func ptr[T any](v T) *T { return &v }
 var statusWriters = struct {
 	sync.Mutex
 	byKind map[string]map[string]bool
-}{byKind: map[string]map[string]bool{}}
+	// patches counts status writes by kind and namespace ("Bead/ns").
+	patches map[string]int
+}{byKind: map[string]map[string]bool{}, patches: map[string]int{}}
 
 // statusLoggingClient is a reconciler's client; it records the kinds whose
 // status it writes in statusWriters.
@@ -252,6 +254,14 @@ func (w statusLoggingWriter) log(obj client.Object) {
 		statusWriters.byKind[kind] = map[string]bool{}
 	}
 	statusWriters.byKind[kind][w.reconciler] = true
+	statusWriters.patches[kind+"/"+obj.GetNamespace()]++
+}
+
+// statusWrites returns how many status writes of kind in ns were sent.
+func statusWrites(kind, ns string) int {
+	statusWriters.Lock()
+	defer statusWriters.Unlock()
+	return statusWriters.patches[kind+"/"+ns]
 }
 
 func (w statusLoggingWriter) Patch(ctx context.Context, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
