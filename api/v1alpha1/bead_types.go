@@ -246,8 +246,9 @@ type BeadStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready (true once closed), Reconciling (work under way),
-	// Stalled (Failed or Rejected), BeadsValid (false when its file is broken).
+	// Conditions: Ready (true once closed), Reconciling (work under way:
+	// Blocked to Merged), Stalled (Failed or Rejected), BeadsValid (false
+	// when its file is broken).
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 

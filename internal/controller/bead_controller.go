@@ -138,7 +138,10 @@ func (r *BeadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 
 // setBeadConditions maps the phase to kstatus conditions: Ready once the
 // bead is closed, Reconciling while work is under way, Stalled when it
-// failed or was rejected and waits for a person.
+// failed or was rejected and waits for a person. An Open bead is no work of
+// the operator's (an epic, a bead someone claimed or its file holds, a type
+// it does not dispatch, no rig): Ready is False and says why, and nothing
+// is reconciling.
 func setBeadConditions(bead *gastownv1.Bead, st dispatch.State) {
 	switch st.Phase {
 	case gastownv1.BeadPhaseClosed:
@@ -148,6 +151,10 @@ func setBeadConditions(bead *gastownv1.Bead, st dispatch.State) {
 	case gastownv1.BeadPhaseFailed, gastownv1.BeadPhaseRejected:
 		conditions.MarkStalled(bead, st.Reason, "%s", st.Message)
 		conditions.Delete(bead, meta.ReconcilingCondition)
+	case gastownv1.BeadPhaseOpen:
+		conditions.Delete(bead, meta.StalledCondition)
+		conditions.Delete(bead, meta.ReconcilingCondition)
+		conditions.MarkFalse(bead, meta.ReadyCondition, st.Reason, "%s", st.Message)
 	default:
 		conditions.Delete(bead, meta.StalledCondition)
 		conditions.MarkReconciling(bead, st.Reason, "%s", st.Message)

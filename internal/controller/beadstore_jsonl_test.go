@@ -74,6 +74,13 @@ func TestBeadStoreSyncsBeadsJSONLWithBdRules(t *testing.T) {
 		g.Expect(reason(g, "gt-mr")).To(Equal(dispatch.NotWorkReason))
 		// A missing dependency blocks nothing.
 		g.Expect(phase(g, "gt-d")).To(Equal(gastownv1.BeadPhaseReady))
+		// The operator has work to do for a blocked or ready bead, none
+		// for an open one.
+		for name, reconciling := range map[string]bool{"gt-e": true, "gt-d": true, "gt-w": false, "gt-mr": false} {
+			b := get(g, f.ns, name, &gastownv1.Bead{})
+			g.Expect(conditions.IsReconciling(b)).To(Equal(reconciling), "bead %s: %+v", name, b.Status.Conditions)
+			g.Expect(conditions.IsFalse(b, meta.ReadyCondition)).To(BeTrue())
+		}
 	}, "20s").Should(Succeed())
 
 	// gt-x closes: the open epic no longer holds its children, and is not
