@@ -102,7 +102,6 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 	// thousands of beads, holding them all would double the sync's memory.
 	desired = map[string]func() client.Object{}
 	specs := make([]*gastownv1.BeadSpec, 0, len(goodBeads))
-	ids := make([]string, 0, len(goodBeads))
 	for _, b := range goodBeads {
 		desired[gastownv1.BeadObjectName(b.ID)] = func() client.Object {
 			return desiredBead(store, rig, b.ID, b.Spec, fileMeta{b.Labels, b.Annotations}, "")
@@ -110,7 +109,6 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		spec := b.Spec
 		spec.ID = b.ID
 		specs = append(specs, &spec)
-		ids = append(ids, b.ID)
 	}
 	existing = nil
 	var kept []string
@@ -149,31 +147,44 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		}
 		desired[b.Name] = func() client.Object { return keptBead(store, rig, full, msg) }
 	}
-	// Beads kept from a broken file change no spec: they go first.
-	prerequisites := dispatch.Prerequisites(specs)
-	waves := [][]string{kept}
-	for _, wave := range dispatch.Waves(ids, prerequisites) {
+	waves, prerequisites := beadWriteOrder(specs, kept, tracking)
+	if err := r.reconcileObjects(ctx, store, gastownv1.BeadKind, existing, desired, waves, prerequisites, log, &stats); err != nil {
+		return stats, err
+	}
+	store.Status.IssueCount, store.Status.ConvoyCount = int32(len(desired)), int32(convoyCount)
+	return stats, log.err()
+}
+
+// beadWriteOrder orders the writes of the beads of specs, by object name:
+// the kept beads of broken files first (they change no spec), then waves
+// in which each bead comes after the beads its readiness reads. A bead's
+// prerequisites, by objectKey, are those beads and the convoys that track
+// it (tracking, by bead ID).
+func beadWriteOrder(specs []*gastownv1.BeadSpec, kept []string, tracking map[string][]string) (waves [][]string, prerequisites map[string][]string) {
+	ids := make([]string, len(specs))
+	for i, s := range specs {
+		ids[i] = s.ID
+	}
+	byID := dispatch.Prerequisites(specs)
+	waves = [][]string{kept}
+	for _, wave := range dispatch.Waves(ids, byID) {
 		names := make([]string, len(wave))
 		for i, id := range wave {
 			names[i] = gastownv1.BeadObjectName(id)
 		}
 		waves = append(waves, names)
 	}
-	beadPrerequisites := make(map[string][]string, len(ids))
+	prerequisites = map[string][]string{}
 	for _, id := range ids {
 		keys := slices.Clone(tracking[id])
-		for _, p := range prerequisites[id] {
+		for _, p := range byID[id] {
 			keys = append(keys, objectKey(gastownv1.BeadKind, gastownv1.BeadObjectName(p)))
 		}
 		if len(keys) > 0 {
-			beadPrerequisites[gastownv1.BeadObjectName(id)] = keys
+			prerequisites[gastownv1.BeadObjectName(id)] = keys
 		}
 	}
-	if err := r.reconcileObjects(ctx, store, gastownv1.BeadKind, existing, desired, waves, beadPrerequisites, log, &stats); err != nil {
-		return stats, err
-	}
-	store.Status.IssueCount, store.Status.ConvoyCount = int32(len(desired)), int32(convoyCount)
-	return stats, log.err()
+	return waves, prerequisites
 }
 
 // sourceFileAnnotation records a Convoy's file (a Bead has spec.sourcePath).
@@ -226,7 +237,11 @@ func (l *writeLog) err() error {
 	if l.failed > 1 {
 		err = fmt.Errorf("%d objects failed to apply; %w", l.failed, err)
 	}
-	switch n, them := len(l.waiting), map[bool]string{true: "them", false: "it"}[l.failed > 1]; {
+	them := "it"
+	if l.failed > 1 {
+		them = "them"
+	}
+	switch n := len(l.waiting); {
 	case n == 1:
 		err = fmt.Errorf("%w; 1 object waits for %s: %s", err, them, l.waiting[0])
 	case n > 1:
