@@ -67,7 +67,7 @@ func (e *Env) startManagerProcess(ctx context.Context) error {
 	if e.manager, err = startProcess("manager", e.ManagerPath, args, env, e.OperatorLog); err != nil {
 		return err
 	}
-	if err := waitHealthy(ctx, "http://"+e.endpoints.OperatorHealth+"/readyz", e.manager.Done(), operatorStartTimeout); err != nil {
+	if err := e.waitOperator(ctx, e.manager.Done()); err != nil {
 		if errors.Is(err, errExited) {
 			_, exitErr := e.manager.Exited()
 			err = fmt.Errorf("%w (%v)", err, exitErr)

@@ -85,7 +85,7 @@ func (e *Env) startOperator(ctx context.Context) error {
 		close(run.done)
 	}()
 	e.operator = run
-	if err := waitHealthy(ctx, "http://"+o.HealthAddr+"/readyz", run.done, operatorStartTimeout); err != nil {
+	if err := e.waitOperator(ctx, run.done); err != nil {
 		if errors.Is(err, errExited) {
 			err = fmt.Errorf("the manager stopped: %w", run.err)
 		}

@@ -52,6 +52,18 @@ func waitHealthy(ctx context.Context, url string, exited <-chan struct{}, timeou
 	}
 }
 
+// waitOperator waits for the operator's readiness probe and its metrics
+// endpoint: the manager starts their servers one after the other, and a
+// test may scrape the metrics first thing.
+func (e *Env) waitOperator(ctx context.Context, exited <-chan struct{}) error {
+	for _, url := range []string{"http://" + e.endpoints.OperatorHealth + "/readyz", "http://" + e.endpoints.OperatorMetrics + "/metrics"} {
+		if err := waitHealthy(ctx, url, exited, operatorStartTimeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func getOK(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
