@@ -67,6 +67,12 @@ type RefineryReconciler struct {
 	// across Refineries; laneFree wakes those that found a lane taken.
 	lanes    refinery.Lanes[types.NamespacedName]
 	laneFree chan event.GenericEvent
+	// mrWrites holds back a pass that would read a merge request from
+	// before its own last write of it: a delivery that wakes the
+	// Refinery right after a merge would otherwise find the pull request
+	// open in the cache and record the merge (and delete the branch)
+	// again.
+	mrWrites ownWrites
 }
 
 // cachedProvider keeps a provider across reconciles: its ETag cache is what
@@ -295,14 +301,22 @@ func (r *RefineryReconciler) mergeWithGitHub(ctx context.Context, ref *gastownv1
 	var mergeable []*prState
 	var step mergeStep
 	var failed []error
+	lastPass := map[string]gastownv1.RefineryQueueEntry{}
+	for _, e := range ref.Status.Queue {
+		lastPass[e.Bead] = e
+	}
 	for _, bead := range queue {
 		mr, created, err := r.mergeRequest(ctx, ref, bead)
 		if err != nil {
 			return mergeStep{}, err
 		}
 		if mr == nil {
-			// Made in an earlier pass, not in the cache yet: next pass.
+			// Not in the cache yet, or not with the last pass's write:
+			// next pass. Its entry stays as the last pass left it.
 			step.requeue = time.Second
+			if e, ok := lastPass[bead.BeadID()]; ok {
+				entries = append(entries, e)
+			}
 			continue
 		}
 		st, err := r.advance(ctx, provider, ref, rig, bead, mr, created, target)
@@ -530,6 +544,13 @@ func ptrOr[T any](p *T, def T) T {
 // SetupWithManager registers the reconciler with its watches.
 func (r *RefineryReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	r.laneFree = make(chan event.GenericEvent)
+	informer, err := mgr.GetCache().GetInformer(context.Background(), &gastownv1.MergeRequest{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(r.mrWrites.handler()); err != nil {
+		return err
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		WatchesRawSource(source.Channel(r.laneFree, &handler.EnqueueRequestForObject{}))
 	if r.Wake != nil {

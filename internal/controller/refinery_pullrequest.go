@@ -400,7 +400,8 @@ func prLabel(pr *refinery.PullRequest) string {
 // mergeRequest returns the merge request of the bead's latest attempt,
 // creating it (created) when the Refinery first takes the attempt's push
 // into its queue; nil while the Bead controller has not recorded the push,
-// or the cache has not seen a merge request created in an earlier pass.
+// or the cache has not seen a merge request created in an earlier pass, or
+// the last write of it.
 func (r *RefineryReconciler) mergeRequest(ctx context.Context, ref *gastownv1.Refinery, bead *gastownv1.Bead) (mr *gastownv1.MergeRequest, created bool, err error) {
 	d := bead.Status.Dispatch
 	if d == nil || bead.Status.Branch == "" {
@@ -408,6 +409,9 @@ func (r *RefineryReconciler) mergeRequest(ctx context.Context, ref *gastownv1.Re
 	}
 	mr = &gastownv1.MergeRequest{}
 	err = r.Get(ctx, types.NamespacedName{Namespace: bead.Namespace, Name: d.Polecat}, mr)
+	if err == nil && r.mrWrites.pending(mr) {
+		return nil, false, nil
+	}
 	if err == nil || !apierrors.IsNotFound(err) {
 		return mr, false, err
 	}
@@ -458,7 +462,11 @@ func (r *RefineryReconciler) setPR(ctx context.Context, mr *gastownv1.MergeReque
 	if equality.Semantic.DeepEqual(orig.Status, mr.Status) {
 		return nil // a poll that learned nothing writes nothing
 	}
-	return r.Status().Patch(ctx, mr, client.MergeFrom(orig))
+	if err := r.Status().Patch(ctx, mr, client.MergeFrom(orig)); err != nil {
+		return err
+	}
+	r.mrWrites.wrote(ctx, r.Client, orig.ResourceVersion, mr)
+	return nil
 }
 
 // hasSlot says whether the rig's limits leave room for one more polecat of
