@@ -76,7 +76,7 @@ func TestAMergedBeadReopenedRunsAgainOnANewPullRequest(t *testing.T) {
 	update(t, f.ns, "gt-a", &gastownv1.Bead{}, func(b *gastownv1.Bead) { b.Spec.Status = gastownv1.BeadOpen })
 	g.Eventually(func(g Gomega) {
 		b := get(g, f.ns, "gt-a", &gastownv1.Bead{})
-		g.Expect(b.Status.Dispatch.Polecat).To(Equal("gt-a-3"))
+		g.Expect(b.Status.Dispatch).To(HaveField("Polecat", "gt-a-3"))
 		g.Expect(b.Status.Phase).To(Equal(gastownv1.BeadPhaseInReview))
 		g.Expect(b.Status.PullRequest).NotTo(BeNil())
 		g.Expect(b.Status.PullRequest.State).To(Equal(gastownv1.PullRequestOpen))
