@@ -51,8 +51,10 @@ func (s syncStats) String() string {
 // is written after those that decide whether its bead is ready: convoys
 // first (a bead seen without its convoy would run past the convoy's
 // parallelism), then beads in waves, each after the beads its readiness
-// reads (seen without its blocker, a bead would be taken for ready). An
-// object whose prerequisite failed to apply waits for the next pass.
+// reads (seen without its blocker, a bead would be taken for ready).
+// Pruning goes the other way: beads before the beads they wait on, then
+// convoys. An object that waits for one that failed waits for the next
+// pass.
 func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadStore, rig string, set *beads.Set) (syncStats, error) {
 	var stats syncStats
 	goodBeads, goodConvoys := set.Good()
@@ -87,10 +89,9 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 			}
 		}
 	}
-	if err := r.reconcileObjects(ctx, store, gastownv1.ConvoyKind, existing, desired, [][]string{sortedKeys(desired)}, nil, log, &stats); err != nil {
-		return stats, err
-	}
-	convoyCount := len(desired)
+	r.applyObjects(ctx, store, gastownv1.ConvoyKind, existing, desired, [][]string{sortedKeys(desired)}, nil, log, &stats)
+	convoysApplied := log.failed == 0
+	existingConvoyObjects, desiredConvoys := existing, desired
 
 	// The live objects are compared and deleted, never changed: read
 	// straight from the cache, without a copy of thousands of beads.
@@ -148,11 +149,63 @@ func (r *BeadStoreReconciler) sync(ctx context.Context, store *gastownv1.BeadSto
 		desired[b.Name] = func() client.Object { return keptBead(store, rig, full, msg) }
 	}
 	waves, prerequisites := beadWriteOrder(specs, kept, tracking)
-	if err := r.reconcileObjects(ctx, store, gastownv1.BeadKind, existing, desired, waves, prerequisites, log, &stats); err != nil {
-		return stats, err
+	failedBefore := log.failed
+	r.applyObjects(ctx, store, gastownv1.BeadKind, existing, desired, waves, prerequisites, log, &stats)
+	store.Status.IssueCount, store.Status.ConvoyCount = int32(len(desired)), int32(len(desiredConvoys))
+
+	// Pruning goes in the reverse order: a bead before the beads it waits
+	// on, beads before their convoys. After a failed bead write nothing is
+	// pruned this pass; after a failed convoy write or bead prune, no
+	// convoy.
+	if !store.PruneEnabled() || log.failed > failedBefore {
+		return stats, log.err()
 	}
-	store.Status.IssueCount, store.Status.ConvoyCount = int32(len(desired)), int32(convoyCount)
+	r.pruneObjects(ctx, gastownv1.BeadKind, beadPruneOrder(existing, desired), existing, log, &stats)
+	if convoysApplied && log.failed == 0 {
+		r.pruneObjects(ctx, gastownv1.ConvoyKind, [][]string{prunedNames(existingConvoyObjects, desiredConvoys)}, existingConvoyObjects, log, &stats)
+	}
 	return stats, log.err()
+}
+
+// prunedNames are the names of the live objects that are not desired,
+// sorted.
+func prunedNames(live []client.Object, desired map[string]func() client.Object) []string {
+	var names []string
+	for _, o := range live {
+		if _, ok := desired[o.GetName()]; !ok {
+			names = append(names, o.GetName())
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// beadPruneOrder orders the deletion of the live beads that are not
+// desired: the reverse of their write order, so that no bead loses a
+// blocker before it goes itself.
+func beadPruneOrder(live []client.Object, desired map[string]func() client.Object) [][]string {
+	names := prunedNames(live, desired)
+	byName := map[string]*gastownv1.Bead{}
+	for _, o := range live {
+		byName[o.GetName()] = o.(*gastownv1.Bead)
+	}
+	specs := make([]*gastownv1.BeadSpec, len(names))
+	nameOf := make(map[string]string, len(names))
+	ids := make([]string, len(names))
+	for i, n := range names {
+		b := byName[n]
+		spec := b.Spec
+		spec.ID = b.BeadID()
+		specs[i], ids[i], nameOf[spec.ID] = &spec, spec.ID, n
+	}
+	waves := dispatch.Waves(ids, dispatch.Prerequisites(specs))
+	slices.Reverse(waves)
+	for _, wave := range waves {
+		for i, id := range wave {
+			wave[i] = nameOf[id]
+		}
+	}
+	return waves
 }
 
 // beadWriteOrder orders the writes of the beads of specs, by object name:
@@ -193,8 +246,8 @@ const sourceFileAnnotation = "gastown.gastown.io/source-file"
 // objectKey names an object of the store in a writeLog: its kind and name.
 func objectKey(kind, name string) string { return kind + " " + name }
 
-// writeLog records the objects of a sync that failed to apply, and those
-// not written because one of their prerequisites was not.
+// writeLog records the objects of a sync that failed to apply or to be
+// pruned, and those held back because one they wait for failed.
 type writeLog struct {
 	mu         sync.Mutex
 	notWritten map[string]bool // by objectKey
@@ -203,28 +256,34 @@ type writeLog struct {
 	waiting    []string
 }
 
-func (l *writeLog) fail(key string, err error) {
+// fail records that an object failed to apply or to be pruned (verb).
+func (l *writeLog) fail(verb, key string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.notWritten[key] = true
 	if l.failed++; l.firstErr == nil {
-		l.firstErr = fmt.Errorf("applying %s: %w", key, err)
+		l.firstErr = fmt.Errorf("%s %s: %w", verb, key, err)
 	}
+}
+
+// hold records an object that waits for one that failed.
+func (l *writeLog) hold(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.notWritten[key] = true
+	l.waiting = append(l.waiting, key)
 }
 
 // waits says whether an object with these prerequisites must wait, and
 // records it if so.
 func (l *writeLog) waits(key string, prerequisites []string) bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range prerequisites {
-		if l.notWritten[p] {
-			l.notWritten[key] = true
-			l.waiting = append(l.waiting, key)
-			return true
-		}
+	blocked := slices.ContainsFunc(prerequisites, func(p string) bool { return l.notWritten[p] })
+	l.mu.Unlock()
+	if blocked {
+		l.hold(key)
 	}
-	return false
+	return blocked
 }
 
 // err names the first failure, how many there were, and what waits for
@@ -235,7 +294,7 @@ func (l *writeLog) err() error {
 	}
 	err := l.firstErr
 	if l.failed > 1 {
-		err = fmt.Errorf("%d objects failed to apply; %w", l.failed, err)
+		err = fmt.Errorf("%d objects failed; %w", l.failed, err)
 	}
 	them := "it"
 	if l.failed > 1 {
@@ -251,20 +310,18 @@ func (l *writeLog) err() error {
 	return err
 }
 
-// reconcileObjects creates or updates desired objects (built by name)
-// whose content hash differs from the live one, wave by wave, and prunes
-// live objects that are not desired once all of them are applied. An
-// object with a prerequisite (by objectKey) that was not written is not
-// either. Creates and merge patches rather than server-side apply: a create
-// costs the apiserver a quarter less than an apply, and an intake is
-// thousands of them.
-func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gastownv1.BeadStore, kind string, existing []client.Object,
-	desired map[string]func() client.Object, waves [][]string, prerequisites map[string][]string, log *writeLog, stats *syncStats) error {
+// applyObjects creates or updates desired objects (built by name) whose
+// content hash differs from the live one, wave by wave. An object with a
+// prerequisite (by objectKey) that was not written is not either. Creates
+// and merge patches rather than server-side apply: a create costs the
+// apiserver a quarter less than an apply, and an intake is thousands of
+// them.
+func (r *BeadStoreReconciler) applyObjects(ctx context.Context, store *gastownv1.BeadStore, kind string, existing []client.Object,
+	desired map[string]func() client.Object, waves [][]string, prerequisites map[string][]string, log *writeLog, stats *syncStats) {
 	live := map[string]client.Object{}
 	for _, o := range existing {
 		live[o.GetName()] = o
 	}
-	failedBefore := log.failed
 	// Writes go out a few at a time: one at a time, an intake of
 	// thousands of beads waits on each round trip. One that fails stops
 	// none of the others but those that wait for it.
@@ -292,7 +349,7 @@ func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gasto
 			writers.Go(func() error {
 				created, wrote, err := r.write(ctx, store, have, want)
 				if err != nil {
-					log.fail(key, err)
+					log.fail("applying", key, err)
 					return nil
 				}
 				mu.Lock()
@@ -312,19 +369,43 @@ func (r *BeadStoreReconciler) reconcileObjects(ctx context.Context, store *gasto
 		}
 		_ = writers.Wait() // the writers return no error: each is logged
 	}
-	if log.failed > failedBefore || !store.PruneEnabled() {
-		return nil
+}
+
+// pruneObjects deletes the live objects named in waves, a few at a time,
+// wave by wave; after a wave with a failed delete, the later waves wait
+// for the next pass.
+func (r *BeadStoreReconciler) pruneObjects(ctx context.Context, kind string, waves [][]string, live []client.Object, log *writeLog, stats *syncStats) {
+	byName := make(map[string]client.Object, len(live))
+	for _, o := range live {
+		byName[o.GetName()] = o
 	}
-	for name, o := range live {
-		if _, ok := desired[name]; ok {
-			continue
+	var mu sync.Mutex
+	for i, wave := range waves {
+		failedBefore := log.failed
+		var deleters errgroup.Group
+		deleters.SetLimit(max(r.Writers, 1))
+		for _, name := range wave {
+			deleters.Go(func() error {
+				if err := r.Delete(ctx, byName[name]); client.IgnoreNotFound(err) != nil {
+					log.fail("pruning", objectKey(kind, name), err)
+					return nil
+				}
+				mu.Lock()
+				stats.pruned++
+				mu.Unlock()
+				return nil
+			})
 		}
-		if err := r.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("pruning %s: %w", name, err)
+		_ = deleters.Wait() // the deleters return no error: each is logged
+		if log.failed > failedBefore {
+			for _, later := range waves[i+1:] {
+				for _, name := range later {
+					log.hold(objectKey(kind, name))
+				}
+			}
+			return
 		}
-		stats.pruned++
 	}
-	return nil
 }
 
 // checkNotOwnedElsewhere refuses to take over an object of the same name

@@ -92,3 +92,33 @@ func TestTheBeadsOfAConvoyAreSyncedAfterIt(t *testing.T) {
 		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-a", "gt-c"}), "one bead of the convoy at a time, the first by name")
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
 }
+
+// A bead is pruned before the beads it waits on: while gt-b, which depends
+// on gt-a, cannot be deleted, gt-a is not either, and the rig never sees
+// gt-b without its blocker.
+func TestABeadIsPrunedBeforeTheBeadsItWaitsOn(t *testing.T) {
+	g := NewWithT(t)
+	ns, set := intakeRig(t)
+	claimedA := strings.Replace(beadA, "  priority: 1\n", "  priority: 1\n  status: in_progress\n", 1)
+	rev1 := set(map[string]string{".gastown/a.yaml": claimedA, ".gastown/b.yaml": beadB})
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, ns, rev1)
+		g.Expect(get(g, ns, "gt-b", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseBlocked))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	restore := storeWrites.failDeletes(client.ObjectKey{Namespace: ns, Name: "gt-b"}, apierrors.NewInternalError(errors.New("etcd is away")))
+	defer restore()
+	rev2 := set(map[string]string{".gastown/cd.yaml": beadsCD})
+	syncFailedWith(g, ns, "pruning Bead gt-b: Internal error occurred: etcd is away; 1 object waits for it: Bead gt-a", "gt-a", "gt-b", "gt-c", "gt-d")
+	g.Eventually(func(g Gomega) {
+		g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-c", "gt-d"}))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, ns, "gt-b", &gastownv1.Bead{}).Status.Phase).To(Equal(gastownv1.BeadPhaseBlocked))
+
+	restore()
+	g.Eventually(func(g Gomega) {
+		storeSynced(g, ns, rev2)
+		g.Expect(beadNames(g, ns)).To(ConsistOf("gt-c", "gt-d"))
+	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(polecatNames(g, ns)).To(Equal([]string{"gt-c", "gt-d"}), "gt-b never ran")
+}

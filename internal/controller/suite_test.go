@@ -406,23 +406,40 @@ type countingClient struct {
 	client.Client
 	mu       sync.Mutex
 	writes   map[string][]string
-	failures map[client.ObjectKey]error
+	failures map[string]error // by operation and key
 }
 
 // failCreates makes every create of key fail with err until the returned
 // function is called.
 func (c *countingClient) failCreates(key client.ObjectKey, err error) (restore func()) {
+	return c.fail("create", key, err)
+}
+
+// failDeletes makes every delete of key fail with err until the returned
+// function is called.
+func (c *countingClient) failDeletes(key client.ObjectKey, err error) (restore func()) {
+	return c.fail("delete", key, err)
+}
+
+func (c *countingClient) fail(op string, key client.ObjectKey, err error) (restore func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failures == nil {
-		c.failures = map[client.ObjectKey]error{}
+		c.failures = map[string]error{}
 	}
-	c.failures[key] = err
+	c.failures[op+" "+key.String()] = err
 	return func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		delete(c.failures, key)
+		delete(c.failures, op+" "+key.String())
 	}
+}
+
+// injected is the error a test set for op on obj, if any.
+func (c *countingClient) injected(op string, obj client.Object) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failures[op+" "+client.ObjectKeyFromObject(obj).String()]
 }
 
 func (c *countingClient) record(op string, obj client.Object) {
@@ -437,10 +454,7 @@ func (c *countingClient) record(op string, obj client.Object) {
 
 func (c *countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
 	c.record("create", obj)
-	c.mu.Lock()
-	err := c.failures[client.ObjectKeyFromObject(obj)]
-	c.mu.Unlock()
-	if err != nil {
+	if err := c.injected("create", obj); err != nil {
 		return err
 	}
 	return c.Client.Create(ctx, obj, opts...)
@@ -458,6 +472,9 @@ func (c *countingClient) Update(ctx context.Context, obj client.Object, opts ...
 
 func (c *countingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
 	c.record("delete", obj)
+	if err := c.injected("delete", obj); err != nil {
+		return err
+	}
 	return c.Client.Delete(ctx, obj, opts...)
 }
 
